@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh clone: `make book` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+EXECUTED  := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
+SMOKE   ?= False
+
+.PHONY: book test venv notebooks benchmark clean distclean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+## Execute every notebook headlessly with papermill (default parameters), then render the HTML book.
+book: $(STAMP)
+	$(BIN)/python -m prunegan.book execute --smoke $(SMOKE)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Book written to $(CURDIR)/_build/html/index.html"
+
+## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/evaluation_speed.py
+
+clean:
+	rm -rf _build book/executed
+
+distclean: clean
+	rm -rf results $(VENV)

@@ -1,0 +1,116 @@
+"""Training and evaluation on in-memory tensors (no DataLoader): explicit seed, Adam by default."""
+from __future__ import annotations
+
+import numbers
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import Dataset
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run. ``lr`` is the learning rate, ``epochs`` full passes over
+    the training images in batches of ``batch_size`` shuffled by ``seed``; ``device`` is ``"auto"``
+    (CUDA when present), ``"cpu"`` or ``"cuda"``."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "seed"):
+            value = getattr(self, name)
+            low = 0 if name != "batch_size" else 1
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= {low}, got {value!r}")
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+                raise ValueError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        resolve_device(self.device)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else must be a valid torch device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    return resolved
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Dataset, *, split: str = "test", batch_size: int = 2000) -> float:
+    """Top-1 accuracy in [0, 1] of ``model`` on ``data``'s ``"test"`` or ``"train"`` images."""
+    if split not in ("test", "train"):
+        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start:start + batch_size].to(device))
+        correct += int((logits.argmax(1) == y[start:start + batch_size].to(device)).sum())
+    model.train(was_training)
+    return correct / len(y)
+
+
+def fit(model: nn.Module, data: Dataset, config: TrainConfig, *, progress: bool = False,
+        eval_every_epoch: bool = True) -> list[dict]:
+    """Train ``model`` in place with cross-entropy; return one row per epoch:
+    ``{"epoch", "loss" (mean train loss), "test_acc"}`` (``test_acc`` only with ``eval_every_epoch``).
+
+    Same config, data and initial weights → same result on CPU."""
+    device = resolve_device(config.device)
+    model.to(device)
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+    opt = _optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss()
+    history = []
+    epochs = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
+    for epoch in epochs:
+        model.train()
+        order = torch.randperm(len(y), generator=generator).to(device)
+        total, batches = 0.0, 0
+        for start in range(0, len(y), config.batch_size):
+            idx = order[start:start + config.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+            batches += 1
+        row = {"epoch": epoch, "loss": total / max(batches, 1)}
+        if eval_every_epoch:
+            row["test_acc"] = evaluate(model, data)
+        history.append(row)
+        epochs.set_postfix(loss=f"{row['loss']:.3f}")
+    return history
