@@ -217,7 +217,8 @@ def compact(model: nn.Module, mask: ChannelMask, *, input_shape: tuple[int, ...]
     mask.check_matches(model)
     small = copy.deepcopy(model)
     device = next(small.parameters()).device
-    graph = tp.DependencyGraph().build_dependency(small, example_inputs=torch.zeros(input_shape, device=device))
+    with torch.enable_grad():  # torch-pruning traces with autograd: works under torch.no_grad() too
+        graph = tp.DependencyGraph().build_dependency(small, example_inputs=torch.zeros(input_shape, device=device))
     layers = dict(small.named_modules())
     collapsed = set(mask.collapsed_layers())
     for name in mask:

@@ -1,0 +1,292 @@
+"""prunegan.strategies: scorers + the one global selection."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from prunegan import masks, models, strategies
+
+STRATEGIES = ["l1", "random", "noisy-l1"]
+SPARSITIES = [round(0.05 * i, 2) for i in range(20)]  # 0.0 .. 0.95
+
+
+def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
+    """Independent L1 score: mean |w| over each output channel's weights."""
+    layers = dict(model.named_modules())
+    return {n: torch.stack([layers[n].weight[c].abs().mean() for c in range(layers[n].weight.shape[0])]).detach()
+            for n in names}
+
+
+@pytest.fixture(scope="module")
+def caffe():
+    return models.build("lenet5-caffe", seed=0)
+
+
+def test_names():
+    assert strategies.names() == sorted(STRATEGIES)
+
+
+# --------------------------------------------------------------------------------- exact counts
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("include_linear", [False, True])
+def test_exact_number_of_channels_pruned(trained_lenet, strategy, include_linear):
+    sizes = masks.layer_sizes(trained_lenet, include_linear=include_linear)
+    n = sum(sizes.values())
+    for sparsity in SPARSITIES:
+        mask = strategies.prune(trained_lenet, strategy, sparsity, seed=1, include_linear=include_linear)
+        assert list(mask) == list(sizes) and mask.sizes == sizes
+        assert mask.n_pruned == round(sparsity * n), (strategy, sparsity)
+        assert mask.sparsity == pytest.approx(round(sparsity * n) / n)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_exact_count_with_min_channels_or_clear_error(trained_lenet, strategy):
+    n, n_layers = 22, 2
+    for min_keep in (1, 2):
+        for sparsity in SPARSITIES:
+            n_pruned = round(sparsity * n)
+            if n - n_pruned >= min_keep * n_layers:
+                mask = strategies.prune(trained_lenet, strategy, sparsity, seed=2, min_channels_per_layer=min_keep)
+                assert mask.n_pruned == n_pruned
+                assert min(mask.kept_per_layer().values()) >= min_keep
+            else:
+                with pytest.raises(ValueError, match=f"min_channels_per_layer={min_keep}"):
+                    strategies.prune(trained_lenet, strategy, sparsity, seed=2, min_channels_per_layer=min_keep)
+
+
+def test_zero_sparsity_keeps_everything(trained_lenet):
+    for strategy in STRATEGIES:
+        assert strategies.prune(trained_lenet, strategy, 0, seed=0) == masks.ChannelMask.full(trained_lenet)
+
+
+# ----------------------------------------------------------------------------------------------- L1
+
+@pytest.mark.parametrize("include_linear", [False, True])
+def test_l1_keeps_exactly_the_highest_scoring_channels(trained_lenet, include_linear):
+    names = list(masks.prunable_layers(trained_lenet, include_linear=include_linear))
+    scores = mean_abs_weight(trained_lenet, names)
+    flat = torch.cat([scores[n] for n in names])
+    assert len(set(flat.tolist())) == len(flat)  # no ties, so the expected set is unique
+    for sparsity in SPARSITIES[1:]:
+        mask = strategies.prune(trained_lenet, "l1", sparsity, seed=0, include_linear=include_linear)
+        keep = mask.to_vector()
+        n_pruned = round(sparsity * len(flat))
+        expected = torch.ones_like(keep)
+        expected[torch.argsort(flat)[:n_pruned]] = False
+        assert torch.equal(keep, expected), sparsity
+        assert flat[keep].min() > flat[~keep].max()
+
+
+def test_l1_selection_is_global_not_per_layer(caffe):
+    # Global ranking: layers lose different fractions (a per-layer rule would prune 50 % of each).
+    mask = strategies.prune(caffe, "l1", 0.5, seed=0)
+    assert len(set(mask.layer_sparsity().values())) > 1
+    scores = mean_abs_weight(caffe, ["conv1", "conv2"])
+    flat = torch.cat([scores["conv1"], scores["conv2"]])
+    keep = mask.to_vector()
+    assert flat[keep].min() > flat[~keep].max()
+
+
+def test_l1_ignores_the_seed(trained_lenet):
+    a = strategies.prune(trained_lenet, "l1", 0.5, seed=0)
+    assert all(strategies.prune(trained_lenet, "l1", 0.5, seed=s) == a for s in (1, 2, 99))
+
+
+def test_l1_norms_matches_independent_computation(trained_lenet):
+    layers = masks.prunable_layers(trained_lenet, include_linear=True)
+    ours = strategies.l1_norms(layers)
+    theirs = mean_abs_weight(trained_lenet, list(layers))
+    for n in layers:
+        torch.testing.assert_close(ours[n], theirs[n])
+
+
+def test_score_gives_one_score_per_channel(trained_lenet):
+    for strategy in STRATEGIES:
+        s = strategies.score(trained_lenet, strategy, seed=0, include_linear=True)
+        assert {n: v.shape for n, v in s.items()} == {n: (c,) for n, c in
+                                                       masks.layer_sizes(trained_lenet, include_linear=True).items()}
+
+
+# ------------------------------------------------------------------------------ seeds and randomness
+
+@pytest.mark.parametrize("strategy", ["random", "noisy-l1"])
+def test_same_seed_same_mask_different_seed_different_mask(caffe, strategy):
+    for sparsity in (0.3, 0.5, 0.9):
+        a = strategies.prune(caffe, strategy, sparsity, seed=11)
+        assert strategies.prune(caffe, strategy, sparsity, seed=11) == a
+        others = [strategies.prune(caffe, strategy, sparsity, seed=s) for s in (12, 13, 14)]
+        assert all(o != a for o in others), sparsity
+        assert all(o.n_pruned == a.n_pruned for o in others)
+
+
+def test_noisy_l1_differs_across_seeds_on_the_trained_lenet(trained_lenet):
+    distinct = {strategies.prune(trained_lenet, "noisy-l1", 0.5, seed=s).key() for s in range(10)}
+    assert len(distinct) > 1
+
+
+def test_randomness_does_not_touch_global_rng(trained_lenet):
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    strategies.prune(trained_lenet, "random", 0.5, seed=3)
+    strategies.prune(trained_lenet, "noisy-l1", 0.5, seed=3)
+    assert torch.equal(torch.rand(4), expected)
+    # and global state does not influence the mask
+    torch.manual_seed(0)
+    a = strategies.prune(trained_lenet, "random", 0.5, seed=3)
+    torch.manual_seed(1)
+    assert strategies.prune(trained_lenet, "random", 0.5, seed=3) == a
+
+
+def test_random_ignores_the_weights():
+    a, b = models.build("lenet5", seed=0), models.build("lenet5", seed=1)
+    for seed in range(3):
+        assert strategies.prune(a, "random", 0.6, seed=seed) == strategies.prune(b, "random", 0.6, seed=seed)
+
+
+def test_random_is_uniform_over_channels(trained_lenet):
+    n_seeds = 300
+    pruned = torch.stack([~strategies.prune(trained_lenet, "random", 0.5, seed=s).to_vector()
+                          for s in range(n_seeds)]).float()
+    freq = pruned.mean(0)  # 11 of 22 pruned each time: every channel should be pruned ~50 % of the time
+    assert freq.min() > 0.35 and freq.max() < 0.65
+    # conv1 (6 channels) collapses sometimes: random pruning ignores layers
+    collapsed = sum(bool(strategies.prune(trained_lenet, "random", 0.9, seed=s).collapsed_layers())
+                    for s in range(50))
+    assert collapsed > 0
+
+
+def test_noisy_l1_temperature_zero_equals_l1(trained_lenet, caffe):
+    for model in (trained_lenet, caffe):
+        for sparsity in SPARSITIES:
+            l1 = strategies.prune(model, "l1", sparsity, seed=0)
+            for seed in (0, 1, 2):
+                assert strategies.prune(model, "noisy-l1", sparsity, seed=seed, temperature=0.0) == l1, sparsity
+
+
+def test_noisy_l1_moves_from_l1_towards_random_with_temperature(caffe):
+    l1 = strategies.prune(caffe, "l1", 0.5, seed=0)
+
+    def mean_distance(temperature):
+        return np.mean([l1.hamming(strategies.prune(caffe, "noisy-l1", 0.5, seed=s, temperature=temperature))
+                        for s in range(20)])
+
+    random_distance = np.mean([l1.hamming(strategies.prune(caffe, "random", 0.5, seed=s)) for s in range(20)])
+    small, medium, large = mean_distance(0.01), mean_distance(0.5), mean_distance(100.0)
+    assert small < medium < large
+    assert large == pytest.approx(random_distance, rel=0.25)
+
+
+@pytest.mark.parametrize("bad", [-1, -0.1, math.nan, "hot", None, True])
+def test_noisy_l1_bad_temperature(trained_lenet, bad):
+    with pytest.raises(ValueError, match="temperature"):
+        strategies.prune(trained_lenet, "noisy-l1", 0.5, seed=0, temperature=bad)
+
+
+# ----------------------------------------------------------------------------- min_channels_per_layer
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_min_one_channel_prevents_collapse(trained_lenet, strategy):
+    collapsed_without = 0
+    for seed in range(20):
+        mask = strategies.prune(trained_lenet, strategy, 0.9, seed=seed, min_channels_per_layer=1)
+        assert mask.collapsed_layers() == [] and min(mask.kept_per_layer().values()) == 1
+        assert mask.n_pruned == round(0.9 * 22)
+        collapsed_without += bool(strategies.prune(trained_lenet, strategy, 0.9, seed=seed).collapsed_layers())
+    if strategy == "random":
+        assert collapsed_without > 0  # the constraint did something
+
+
+def test_min_channels_keeps_the_layers_best_channels(trained_lenet):
+    scores = mean_abs_weight(trained_lenet, ["conv1", "conv2"])
+    mask = strategies.prune(trained_lenet, "l1", 0.8, seed=0, min_channels_per_layer=2)
+    for name in ("conv1", "conv2"):
+        keep = mask[name]
+        assert keep.sum() >= 2
+        top2 = torch.argsort(scores[name], descending=True)[:2]
+        assert keep[top2].all(), name
+
+
+def test_min_channels_per_layer_with_linear_layers(trained_lenet):
+    mask = strategies.prune(trained_lenet, "random", 0.9, seed=0, include_linear=True, min_channels_per_layer=3)
+    assert set(mask) == {"conv1", "conv2", "fc1", "fc2"}
+    assert min(mask.kept_per_layer().values()) >= 3
+
+
+@pytest.mark.parametrize("min_keep", [7, 100])
+def test_min_channels_larger_than_a_layer_raises(trained_lenet, min_keep):
+    with pytest.raises(ValueError, match=f"min_channels_per_layer={min_keep}"):
+        strategies.prune(trained_lenet, "l1", 0.1, seed=0, min_channels_per_layer=min_keep)
+
+
+def test_min_channels_impossible_sparsity_raises(trained_lenet):
+    # 0.95 * 22 → 21 pruned, 1 left, but 2 layers × 1 channel are needed
+    with pytest.raises(ValueError) as err:
+        strategies.prune(trained_lenet, "random", 0.95, seed=0, min_channels_per_layer=1)
+    message = str(err.value)
+    assert "min_channels_per_layer=1" in message and "0.95" in message
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "1", None, True])
+def test_min_channels_bad_type_raises(trained_lenet, bad):
+    with pytest.raises(ValueError, match="min_channels_per_layer"):
+        strategies.prune(trained_lenet, "l1", 0.5, seed=0, min_channels_per_layer=bad)
+
+
+# -------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, "a", "0.5", None, True, False, math.nan, math.inf, -math.inf,
+                                 [0.5]])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_bad_sparsity_raises(trained_lenet, strategy, bad):
+    with pytest.raises(ValueError, match="sparsity") as err:
+        strategies.prune(trained_lenet, strategy, bad, seed=0)
+    assert repr(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("good", [0, 0.5, np.float64(0.25), np.float32(0.5), 0.999])
+def test_numeric_sparsity_types_accepted(trained_lenet, good):
+    assert strategies.prune(trained_lenet, "l1", good, seed=0).n_pruned == round(float(good) * 22)
+
+
+@pytest.mark.parametrize("bad", ["L1", "magnitude", "gan", "", None])
+def test_unknown_strategy_lists_valid_names(trained_lenet, bad):
+    with pytest.raises(ValueError) as err:
+        strategies.prune(trained_lenet, bad, 0.5, seed=0)
+    message = str(err.value)
+    assert repr(bad) in message
+    assert all(name in message for name in STRATEGIES)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, None, "0", True])
+def test_bad_seed_raises(trained_lenet, bad):
+    with pytest.raises(ValueError, match="seed"):
+        strategies.prune(trained_lenet, "random", 0.5, seed=bad)
+
+
+# ------------------------------------------------------------------------------------ select itself
+
+def test_select_ties_go_to_the_first_channel():
+    scores = {"a": torch.zeros(3), "b": torch.zeros(4)}
+    mask = strategies.select(scores, 3 / 7)
+    assert mask.to_vector().tolist() == [False, False, False, True, True, True, True]
+
+
+def test_select_uses_scores_globally():
+    scores = {"a": torch.tensor([5.0, 1.0, 3.0]), "b": torch.tensor([2.0, 4.0])}
+    assert strategies.select(scores, 0.4).to_dict() == {"a": [1, 0, 1], "b": [0, 1]}
+    assert strategies.select(scores, 0.6).to_dict() == {"a": [1, 0, 0], "b": [0, 1]}
+    assert strategies.select(scores, 0.6, min_channels_per_layer=1).to_dict() == {"a": [1, 0, 0], "b": [0, 1]}
+    low_b = {"a": torch.tensor([5.0, 1.0, 3.0]), "b": torch.tensor([0.5, 0.2])}
+    assert strategies.select(low_b, 0.4).to_dict() == {"a": [1, 1, 1], "b": [0, 0]}
+    assert strategies.select(low_b, 0.4, min_channels_per_layer=1).to_dict() == {"a": [1, 0, 1], "b": [1, 0]}
+
+
+def test_check_sparsity_returns_float():
+    assert strategies.check_sparsity(0) == 0.0 and isinstance(strategies.check_sparsity(0), float)
+    assert strategies.check_sparsity(np.float32(0.5)) == 0.5
