@@ -6,15 +6,24 @@
 - ``small_data``: its first 1,000 training and 300 test images.
 - ``trained_lenet``: LeNet5 trained one epoch on ``small_data`` (CPU, seed 0). Shared by many
   tests: never change it in place (``copy.deepcopy`` it first).
+
+The unit tests train tiny networks on small batches; with more than one intra-op thread such runs
+are several times *slower* on a busy 2-core machine (threads wait for each other), so the session
+uses one thread (``PRUNEGAN_TEST_THREADS`` overrides it).
 """
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
 import torch
 
 from prunegan import data, models, train
+
+
+def pytest_configure(config):
+    torch.set_num_threads(int(os.environ.get("PRUNEGAN_TEST_THREADS", "1")))
 
 
 @pytest.fixture(autouse=True)

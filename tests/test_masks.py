@@ -35,6 +35,16 @@ class SmallNet(nn.Module):
 SMALL_CONVS = ["features.0", "features.3", "features.6"]
 
 
+def tanh_net(seed: int = 0) -> nn.Sequential:
+    """Tanh has a non-zero gradient at 0 (ReLU's is 0), so without the mask's hook a pruned channel
+    would come back to life while retraining: this network tests that the hook keeps it dead."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2),   # 14x14
+                             nn.Conv2d(4, 6, 3), nn.Tanh(), nn.AvgPool2d(2),              # 6x6
+                             nn.Flatten(), nn.Linear(6 * 6 * 6, 16), nn.Tanh(), nn.Linear(16, 10))
+
+
 def small_net(seed: int = 0) -> SmallNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -278,11 +288,16 @@ def _case(name):
         model = small_net(6)
         return model, ChannelMask({"features.0": B(0, 0, 0, 0), "features.3": B(0, 1, 1, 0, 1, 0, 1, 1),
                                    "features.6": B(1, 1, 0, 1, 0), "head.1": torch.arange(12) % 3 != 1})
+    if name == "tanhnet":
+        return tanh_net(7), ChannelMask({"0": B(1, 0, 1, 0), "3": B(0, 1, 1, 0, 1, 1)})
+    if name == "tanhnet-linear":
+        return tanh_net(8), ChannelMask({"0": B(1, 1, 0, 1), "3": B(1, 0, 1, 0, 1, 1),
+                                         "7": torch.arange(16) % 4 != 0})
     raise KeyError(name)
 
 
 CASES = ["lenet5", "lenet5-caffe", "lenet5-collapsed-conv1", "lenet5-collapsed-conv2", "lenet5-linear",
-         "lenet5-linear-collapsed-fc1", "smallnet", "smallnet-linear-collapsed"]
+         "lenet5-linear-collapsed-fc1", "smallnet", "smallnet-linear-collapsed", "tanhnet", "tanhnet-linear"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -365,7 +380,8 @@ def test_bias_is_pruned_too(images):
 
 
 @pytest.mark.parametrize("case, optimizer", [("lenet5", "adam"), ("lenet5-linear-collapsed-fc1", "sgd"),
-                                             ("smallnet-linear-collapsed", "adam")])
+                                             ("smallnet-linear-collapsed", "adam"), ("tanhnet", "adam"),
+                                             ("tanhnet-linear", "sgd")])
 def test_pruned_channels_stay_zero_while_training(case, optimizer, small_data):
     model, mask = _case(case)
     masked = masks.apply(model, mask)
@@ -412,3 +428,15 @@ def test_compact_works_under_no_grad(images):
         small = masks.compact(model, mask)
         torch.testing.assert_close(small(images), masks.apply(model, mask)(images), atol=1e-5, rtol=1e-5)
     assert all(p.requires_grad for p in small.parameters())
+
+
+def test_mask_survives_copy_and_pickle():
+    import pickle
+
+    m = lenet_mask()
+    for clone in (copy.copy(m), copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert isinstance(clone, ChannelMask) and clone == m
+        with pytest.raises(AttributeError):
+            clone.x = 1
+    holder = {"mask": m}
+    assert copy.deepcopy(holder)["mask"] == m

@@ -205,8 +205,9 @@ trials_90 = 20          # random trials at 90 % (shared with chapter 4)"""),
     code('''runs = []
 for strategy, n in (("l1", 1), ("random", trials)):
     for min_channels in (0, 1):
+        sparsities = study.feasible_sparsities(model, min_channels)  # a minimum of 1 allows at most 90 %
         config = study.sweep_config(base_config, strategy=strategy, retrain_epochs=retrain_epochs, trials=n,
-                                    min_channels_per_layer=min_channels, smoke=smoke)
+                                    sparsities=sparsities, min_channels_per_layer=min_channels, smoke=smoke)
         runs.append(experiments.sweep(config))
         if strategy == "random":  # the 20 trials at 90 % of chapter 4, and the same with the minimum
             runs.append(experiments.trials(config, 0.9, study.smoke_trials(trials_90, smoke)))

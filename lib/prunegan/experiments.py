@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import data as data_mod
 from . import models, strategies

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import models
 from .experiments import SPARSITIES, BaselineConfig, SweepConfig
+from .masks import layer_sizes
 from .results import classify_recovery
 from .train import TrainConfig
 
@@ -33,6 +35,15 @@ def sweep_config(base: BaselineConfig, *, strategy: str, retrain_epochs: int = 3
     return SweepConfig(baseline=base, strategy=strategy, sparsities=tuple(sparsities), trials=trials,
                        retrain=TrainConfig(epochs=1 if smoke else retrain_epochs, seed=seed),
                        min_channels_per_layer=min_channels_per_layer, temperature=temperature, seed=seed)
+
+
+def feasible_sparsities(model: str, min_channels_per_layer: int,
+                        sparsities: tuple[float, ...] = SPARSITIES) -> tuple[float, ...]:
+    """The sparsities of ``sparsities`` that leave at least ``min_channels_per_layer`` channels in
+    every conv layer of ``model`` (LeNet-5 with a minimum of 1 keeps 2 of 22: at most 90 %)."""
+    sizes = layer_sizes(models.build(model))
+    return tuple(s for s in sparsities
+                 if sum(sizes.values()) - round(s * sum(sizes.values())) >= min_channels_per_layer * len(sizes))
 
 
 def setting_label(df: pd.DataFrame) -> pd.Series:
@@ -93,7 +104,7 @@ def read_scraps(executed_dir: str | Path) -> pd.DataFrame:
             rows.append({"name": name, "value": scrap.data, "notebook": path.stem})
     if not rows:
         raise FileNotFoundError(f"no executed chapter with scraps in {executed_dir}; run `make book` first")
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame({k: pd.Series([r[k] for r in rows], dtype=object) for k in ("name", "value", "notebook")})
     dup = table[table["name"].duplicated()]["name"].tolist()
     if dup:
         raise ValueError(f"scrap names glued by more than one chapter: {dup}")

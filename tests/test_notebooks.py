@@ -1,0 +1,106 @@
+"""Every notebook runs headlessly under papermill with ``smoke=True``, its scraps hold sane values,
+and the book builds from the executed copies with warnings as errors."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import scrapbook as sb
+
+from prunegan import book
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory) -> Path:
+    """All notebooks executed with smoke=True into a temporary book/executed/ folder."""
+    out = tmp_path_factory.mktemp("book") / "executed"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PRUNEGAN_RESULTS", str(tmp_path_factory.mktemp("results")))
+        for path in book.notebooks():
+            params = {"smoke": True}
+            if path.name.startswith("99_"):
+                params["executed_dir"] = str(out)
+            book.execute(path, out / path.name, params)
+    return out
+
+
+def scraps(executed: Path, stem: str) -> dict:
+    return {k: s.data for k, s in sb.read_notebook(str(executed / f"{stem}.ipynb")).scraps.items()}
+
+
+def test_source_notebooks_are_committed_clean_and_parameterised():
+    for path in book.notebooks():
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert not any(c.get("outputs") for c in code), f"{path.name} has outputs"
+        assert any("parameters" in c["metadata"].get("tags", []) for c in code), f"{path.name}: no parameters cell"
+        params = next(c for c in code if "parameters" in c["metadata"].get("tags", []))
+        assert "smoke" in "".join(params["source"]), f"{path.name}: no smoke parameter"
+        source = "".join("".join(c["source"]) for c in code)
+        assert "def " not in source and "class " not in source and "pip install" not in source, path.name
+
+
+def test_baseline_scraps(executed):
+    s = scraps(executed, "01_baseline")
+    assert 0.1 < s["baseline_acc"] <= 1 and s["n_train"] == 400 and s["n_test"] == 200
+    assert s["n_channels"] == 22 and s["dense_params"] == 61706
+
+
+def test_sweep_scraps(executed):
+    l1 = scraps(executed, "02_l1_sweep")
+    assert 0 <= l1["l1_retrained_acc_90"] <= 1 and l1["l1_collapsed_90"] in (0, 1)
+    rnd = scraps(executed, "03_random")
+    assert rnd["random_trials"] == 2 and 0 <= rnd["random_collapse_rate"] <= 1
+
+
+def test_trials_scraps(executed):
+    s = scraps(executed, "04_trials")
+    assert s["trials_n"] == 3 and s["trials_sparsity"] == 0.9
+    assert 0 <= s["trials_stuck_and_collapsed"] <= s["trials_stuck"] <= 3
+
+
+def test_layer_sparsity_scraps(executed):
+    s = scraps(executed, "05_layer_sparsity")
+    assert s["stuck_collapsed_min0"] + s["stuck_without_collapse_min0"] == s["stuck_min0"] <= s["runs_min0"]
+    assert 0 <= s["random90_collapse_rate_min0"] <= 1
+
+
+def test_summary_regathers_every_scrap(executed):
+    nb = json.loads((executed / "99_summary.ipynb").read_text())
+    glued = {o["metadata"]["scrapbook"]["name"] for c in nb["cells"] for o in c.get("outputs", [])
+             if "scrapbook" in o.get("metadata", {})}
+    assert not glued  # the summary uses myst-nb glue only, never scrapbook
+    text = json.dumps(nb)
+    for name in ("baseline_acc", "l1_retrained_acc_90", "random90_collapse_rate_min0"):
+        assert name in text
+
+
+def test_papermill_cli_runs_a_notebook_with_a_parameter(tmp_path, monkeypatch):
+    """The command the README shows, with smoke on to keep it short."""
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "results"))
+    out = tmp_path / "out.ipynb"
+    cmd = [str(Path(sys.executable).parent / "papermill"), "notebooks/03_random.ipynb", str(out),
+           "-p", "trials", "3", "-p", "smoke", "True", "--no-progress-bar"]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    assert scraps(tmp_path, "out")["random_trials"] == 3
+
+
+def test_book_builds_with_warnings_as_errors(executed, tmp_path):
+    root = tmp_path / "site"
+    shutil.copytree(REPO / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
+    shutil.copytree(executed, root / "book" / "executed")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    jb = Path(sys.executable).parent / "jupyter-book"
+    done = subprocess.run([str(jb), "build", str(root), "-W", "-n", "--keep-going"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    findings = (root / "_build/html/book/findings.html").read_text()
+    assert "baseline_acc" not in findings and "accuracy of" in findings  # the glue was resolved
+    assert (root / "_build/html/book/executed/05_layer_sparsity.html").exists()

@@ -1,0 +1,168 @@
+"""prunegan.train: TrainConfig validation, seeded fit, evaluate."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from prunegan import models, train
+from prunegan.train import TrainConfig
+
+CPU = dict(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny(small_data):
+    return small_data.subset(200, 100)
+
+
+def weights(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+# -------------------------------------------------------------------------------------- TrainConfig
+
+def test_defaults_are_valid_and_round_trip():
+    config = TrainConfig()
+    assert config.optimizer == "adam" and config.device == "auto" and config.epochs >= 1
+    assert TrainConfig(**config.to_dict()) == config
+    assert TrainConfig(epochs=3, lr=0.1, optimizer="sgd", **CPU).to_dict()["optimizer"] == "sgd"
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().epochs = 3
+
+
+@pytest.mark.parametrize("field, bad", [
+    ("epochs", -1), ("epochs", 1.5), ("epochs", True), ("epochs", "3"), ("epochs", None),
+    ("batch_size", 0), ("batch_size", -4), ("batch_size", 32.0),
+    ("seed", -1), ("seed", 0.5),
+    ("lr", -1e-3), ("lr", math.nan), ("lr", "fast"), ("lr", None), ("lr", True),
+    ("weight_decay", -0.1), ("weight_decay", math.nan),
+    ("optimizer", "rmsprop"), ("optimizer", "Adam"), ("optimizer", None),
+    ("device", "tpu"), ("device", "gpu"), ("device", 3.5),
+])
+def test_bad_config_values_raise(field, bad):
+    with pytest.raises(ValueError) as err:
+        TrainConfig(**{field: bad})
+    assert repr(bad) in str(err.value)
+    if field != "device":
+        assert field in str(err.value)
+
+
+def test_unknown_optimizer_lists_valid_ones():
+    with pytest.raises(ValueError, match="adam.*sgd"):
+        TrainConfig(optimizer="adamw")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_cuda_when_unavailable_raises(device):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        TrainConfig(device=device)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        train.resolve_device(device)
+
+
+def test_resolve_device():
+    assert train.resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert train.resolve_device("auto").type == expected
+
+
+# --------------------------------------------------------------------------------------------- fit
+
+def test_same_seed_identical_weights_different_seed_different(tiny):
+    config = TrainConfig(epochs=1, batch_size=32, seed=4, **CPU)
+    a, b, c = (models.build("lenet5", seed=0) for _ in range(3))
+    init = weights(a)
+    few = tiny.subset(96, 50)
+    ha = train.fit(a, few, config)
+    hb = train.fit(b, few, config)
+    train.fit(c, few, dataclasses.replace(config, seed=5))
+    assert ha == hb
+    assert all(torch.equal(x, y) for x, y in zip(weights(a), weights(b)))
+    assert not all(torch.equal(x, y) for x, y in zip(weights(a), weights(c)))  # batch order differs
+    assert not any(torch.equal(x, y) for x, y in zip(weights(a), init))  # every tensor was trained
+
+
+def test_history_rows(tiny):
+    model = models.build("lenet5")
+    history = train.fit(model, tiny.subset(100, 50), TrainConfig(epochs=2, batch_size=50, **CPU))
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(set(row) == {"epoch", "loss", "test_acc"} for row in history)
+    assert all(math.isfinite(row["loss"]) and row["loss"] > 0 for row in history)
+    assert all(0.0 <= row["test_acc"] <= 1.0 for row in history)
+    assert history[-1]["test_acc"] == train.evaluate(model, tiny.subset(100, 50))
+    quiet = train.fit(models.build("lenet5"), tiny.subset(32, 10), TrainConfig(epochs=1, **CPU), eval_every_epoch=False)
+    assert set(quiet[0]) == {"epoch", "loss"}
+
+
+def test_zero_epochs_changes_nothing(tiny):
+    model = models.build("lenet5")
+    before = weights(model)
+    assert train.fit(model, tiny, TrainConfig(epochs=0, **CPU)) == []
+    assert all(torch.equal(x, y) for x, y in zip(weights(model), before))
+
+
+def test_training_learns(trained_lenet, small_data):
+    # the shared fixture: LeNet5, one epoch on 1,000 images; chance is 0.1
+    assert train.evaluate(trained_lenet, small_data) > 0.5
+    assert train.evaluate(models.build("lenet5"), small_data) < 0.3
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_loss_decreases(tiny, optimizer):
+    model = models.build("lenet5", seed=1)
+    history = train.fit(model, tiny.subset(100, 10), TrainConfig(epochs=3, batch_size=20, lr=1e-2 if optimizer == "sgd" else 2e-3,
+                                                 optimizer=optimizer, **CPU), eval_every_epoch=False)
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+def test_weight_decay_shrinks_weights(tiny):
+    config = TrainConfig(epochs=1, batch_size=20, lr=1e-2, optimizer="sgd", **CPU)
+    plain, decayed = models.build("lenet5"), models.build("lenet5")
+    few = tiny.subset(100, 10)
+    train.fit(plain, few, config, eval_every_epoch=False)
+    train.fit(decayed, few, dataclasses.replace(config, weight_decay=0.5), eval_every_epoch=False)
+    norm = lambda m: sum(float(p.detach().norm()) for p in m.parameters())  # noqa: E731
+    assert norm(decayed) < norm(plain)
+
+
+def test_fit_leaves_global_rng_alone(tiny):
+    torch.manual_seed(1)
+    expected = torch.rand(3)
+    torch.manual_seed(1)
+    train.fit(models.build("lenet5"), tiny.subset(64, 10), TrainConfig(epochs=1, **CPU), eval_every_epoch=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+
+def test_evaluate_is_top1_accuracy(trained_lenet, small_data):
+    with torch.no_grad():
+        expected_test = float((trained_lenet(small_data.x_test).argmax(1) == small_data.y_test).float().mean())
+        expected_train = float((trained_lenet(small_data.x_train).argmax(1) == small_data.y_train).float().mean())
+    acc = train.evaluate(trained_lenet, small_data)
+    assert 0.0 <= acc <= 1.0
+    assert acc == pytest.approx(expected_test)
+    assert train.evaluate(trained_lenet, small_data, batch_size=7) == pytest.approx(expected_test)
+    assert train.evaluate(trained_lenet, small_data, split="train") == pytest.approx(expected_train)
+
+
+def test_evaluate_restores_training_mode(trained_lenet, small_data):
+    model = copy.deepcopy(trained_lenet).train()
+    train.evaluate(model, small_data.subset(10, 10))
+    assert model.training
+    model.eval()
+    train.evaluate(model, small_data.subset(10, 10))
+    assert not model.training
+
+
+def test_evaluate_bad_split(trained_lenet, small_data):
+    with pytest.raises(ValueError, match="'val'"):
+        train.evaluate(trained_lenet, small_data, split="val")
