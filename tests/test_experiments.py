@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from prunegan import cache, experiments
+from prunegan import cache, engine, experiments
 from prunegan.train import TrainConfig
 
 BASE = experiments.BaselineConfig(n_train=300, n_test=200, train=TrainConfig(epochs=1, device="cpu"))
@@ -41,17 +41,21 @@ def test_sweep_rows_are_tidy_and_exact():
         assert row["collapsed"] == any(sum(v) == 0 for v in row["mask"].values())
 
 
+def _no_evaluation(*args, **kwargs):
+    pytest.fail("recomputed a cached row")
+
+
 def test_rerun_recomputes_nothing(monkeypatch):
     config = _sweep()
     first = experiments.sweep(config, progress=False)
-    monkeypatch.setattr(experiments, "evaluate_mask", lambda *a, **k: pytest.fail("recomputed a cached row"))
+    monkeypatch.setattr(experiments, "evaluate_masks", _no_evaluation)
     again = experiments.sweep(config, progress=False)
     assert again.drop(columns=["seconds"]).equals(first.drop(columns=["seconds"]))
 
 
 def test_interrupted_sweep_resumes_where_it_stopped(monkeypatch):
     config = _sweep()
-    real = experiments.evaluate_mask
+    real = engine.evaluate_mask
     calls = []
 
     def flaky(*args, **kwargs):
@@ -60,22 +64,30 @@ def test_interrupted_sweep_resumes_where_it_stopped(monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(experiments, "evaluate_mask", flaky)
+    monkeypatch.setattr(engine, "evaluate_mask", flaky)
     with pytest.raises(KeyboardInterrupt):
-        experiments.sweep(config, progress=False)
+        experiments.sweep(config, progress=False, workers=1)
     run = experiments.sweep_run(config)
     assert len(list(run.path.glob("rows/*.json"))) == 2
     assert not list(run.path.rglob("*.tmp"))  # no half-written file
     calls.clear()
-    monkeypatch.setattr(experiments, "evaluate_mask", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    df = experiments.sweep(config, progress=False)
+    monkeypatch.setattr(engine, "evaluate_mask", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    df = experiments.sweep(config, progress=False, workers=1)
     assert len(df) == 6 and len(calls) == 4
+
+
+def test_rows_do_not_depend_on_the_number_of_workers(tmp_path, monkeypatch):
+    one = experiments.sweep(_sweep(trials=1), progress=False, workers=1)
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "two"))
+    two = experiments.sweep(_sweep(trials=1), progress=False, workers=2)
+    cols = ["mask", "pruned_acc", "retrained_acc", "macs", "params"]
+    assert one[cols].equals(two[cols])
 
 
 def test_trials_share_rows_with_the_sweep(monkeypatch):
     config = _sweep()
     sweep = experiments.sweep(config, progress=False)
-    monkeypatch.setattr(experiments, "evaluate_mask", lambda *a, **k: pytest.fail("recomputed a shared row"))
+    monkeypatch.setattr(experiments, "evaluate_masks", _no_evaluation)
     trials = experiments.trials(config, 0.9, 2, progress=False)
     assert trials["retrained_acc"].tolist() == sweep[sweep["sparsity"] == 0.9]["retrained_acc"].tolist()
 

@@ -92,3 +92,12 @@ def test_feasible_sparsities_stop_where_the_minimum_needs_more_channels():
     assert study.feasible_sparsities("lenet5", 0)[-1] == 0.95
     assert study.feasible_sparsities("lenet5", 1)[-1] == 0.9  # 2 of 22 channels kept, one per layer
     assert study.feasible_sparsities("lenet5", 2)[-1] == 0.8  # round(0.85 * 22) = 19 leaves 3 < 4
+
+
+def test_collapse_verdict_follows_the_counts():
+    answer = study.collapse_explains_stuck(results.rows_to_frame(_rows()))
+    assert study.collapse_verdict(answer).startswith("No")
+    clean = {**answer, "stuck_without_collapse": 0, "collapsed_but_recovered": 0}
+    assert study.collapse_verdict(clean).startswith("Yes")
+    assert study.collapse_verdict({**clean, "collapsed_but_recovered": 2}).startswith("Partly")
+    assert study.collapse_verdict({**clean, "stuck": 0}).startswith("No run")

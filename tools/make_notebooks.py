@@ -241,13 +241,14 @@ layer, and how many collapsed runs still recovered (a collapse at a layer whose 
 can route around would show up there; in LeNet-5 none can).
 """),
     code('''answer = {m: study.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in (0, 1)}
-answer_table = pd.DataFrame(answer).T.rename_axis("min_channels_per_layer")
-answer_table'''),
+print(study.collapse_verdict(answer[0]))
+pd.DataFrame(answer).T.rename_axis("min_channels_per_layer")'''),
     md("Mean retrained accuracy per setting and sparsity:"),
     code('''table.pivot(index="sparsity", columns="setting", values="retrained_acc")'''),
     code('''random90 = df[(df["strategy"] == "random") & (df["sparsity"] == 0.9)]
 rate90 = random90.groupby("min_channels_per_layer")["collapsed"].mean()
 acc90 = random90.groupby("min_channels_per_layer")["retrained_acc"].mean()
+sb.glue("collapse_verdict", study.collapse_verdict(answer[0]))
 sb.glue("stuck_min0", answer[0]["stuck"])
 sb.glue("stuck_collapsed_min0", answer[0]["stuck_and_collapsed"])
 sb.glue("stuck_without_collapse_min0", answer[0]["stuck_without_collapse"])
@@ -273,13 +274,14 @@ by hand. The table lists every number, with the chapter it comes from.
 """),
     code('''executed_dir = "../book/executed"   # where papermill wrote the executed chapters
 smoke = False''', tags=["parameters"]),
-    code('''from myst_nb import glue
+    code('''from IPython.display import Pretty
+from myst_nb import glue
 
 from prunegan import study
 
 scraps = study.read_scraps(executed_dir)
-for name, row in scraps.iterrows():
-    glue(name, row["value"], display=False)
+for name, value in scraps["value"].items():  # sentences are glued as plain text (no quotes)
+    glue(name, Pretty(value) if isinstance(value, str) else value, display=False)
 scraps'''),
 ])
 print("notebooks written to", ROOT)

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from . import data as data_mod
 from . import models, strategies
 from .cache import Run, to_plain
-from .engine import evaluate_mask
+from .engine import evaluate_mask, evaluate_masks
 from .masks import ChannelMask, count, layer_sizes
 from .results import rows_to_frame
 from .train import TrainConfig, evaluate, fit, resolve_device
@@ -135,16 +134,20 @@ class SweepConfig:
         return {"temperature": self.temperature} if self.strategy == "noisy-l1" else {}
 
 
-def mask_row(base: Baseline, mask: ChannelMask, retrain: TrainConfig, **labels) -> dict:
-    """One tidy result row for ``mask`` on ``base``: ``labels`` + accuracies (original, pruned,
-    retrained), achieved sparsity, kept channels per layer, collapsed layers, MACs, parameters."""
-    result = evaluate_mask(base.model, mask, base.data, retrain)
+def result_row(base: Baseline, mask: ChannelMask, result: dict, **labels) -> dict:
+    """One tidy result row: ``labels`` + the engine's ``result`` (pruned / retrained accuracy, MACs,
+    parameters) + original accuracy, achieved sparsity, kept channels per layer, collapsed layers."""
     dense_macs, dense_params = count(base.model)
     return {**labels,
             "achieved_sparsity": mask.sparsity, "n_pruned": mask.n_pruned, "n_channels": mask.n_channels,
             "original_acc": base.accuracy, **result, "dense_macs": dense_macs, "dense_params": dense_params,
             "n_collapsed": len(mask.collapsed_layers()), "collapsed_layers": mask.collapsed_layers(),
             "kept": mask.kept_per_layer(), "mask": mask.to_dict()}
+
+
+def mask_row(base: Baseline, mask: ChannelMask, retrain: TrainConfig, **labels) -> dict:
+    """Evaluate one ``mask`` on ``base`` (prune, retrain with ``retrain``) → :func:`result_row`."""
+    return result_row(base, mask, evaluate_mask(base.model, mask, base.data, retrain), **labels)
 
 
 def sweep_run(config: SweepConfig) -> Run:
@@ -154,30 +157,38 @@ def sweep_run(config: SweepConfig) -> Run:
     return Run("sweep", {**to_plain(config), "sparsities": None, "trials": None})
 
 
-def sweep(config: SweepConfig, *, progress: bool = True) -> pd.DataFrame:
-    """Run (or load from the cache) a sweep; one row per (trial, sparsity), see :func:`mask_row`."""
+def sweep(config: SweepConfig, *, progress: bool = True, workers: int | None = None) -> pd.DataFrame:
+    """Run (or load from the cache) a sweep; one row per (trial, sparsity), see :func:`result_row`.
+
+    Uncached rows are evaluated by :func:`prunegan.engine.evaluate_masks` (``workers`` processes on
+    the CPU, default one per core; the numbers do not depend on it), and each row is written to the
+    cache as soon as it is done."""
     base = baseline(config.baseline, progress=progress)
     run = sweep_run(config)
-    rows = []
-    todo = [(t, s) for t in range(config.trials) for s in config.sparsities]
-    bar = tqdm(todo, desc=f"{config.strategy} sweep", unit="mask", disable=not progress)
-    for trial, sparsity in bar:
-        name = f"rows/{trial:03d}_{sparsity:.4f}.json"
-        row = run.read_json(name)
-        if row is None:
-            mask = strategies.prune(base.model, config.strategy, sparsity, seed=config.seed + trial,
-                                    min_channels_per_layer=config.min_channels_per_layer,
-                                    include_linear=config.include_linear, **config.options())
-            row = mask_row(base, mask, replace(config.retrain, seed=config.retrain.seed + trial),
-                           strategy=config.strategy, trial=trial, seed=config.seed + trial, sparsity=sparsity,
-                           min_channels_per_layer=config.min_channels_per_layer,
-                           temperature=config.temperature if config.options() else None)
-            run.write_json(name, row)
-        rows.append(row)
-    return rows_to_frame(rows)
+    keys = [(t, s) for t in range(config.trials) for s in config.sparsities]
+    names = {k: f"rows/{k[0]:03d}_{k[1]:.4f}.json" for k in keys}
+    rows = {k: run.read_json(names[k]) for k in keys}
+    todo = [k for k in keys if rows[k] is None]
+    masks = [strategies.prune(base.model, config.strategy, s, seed=config.seed + t,
+                              min_channels_per_layer=config.min_channels_per_layer,
+                              include_linear=config.include_linear, **config.options()) for t, s in todo]
+
+    def store(i: int, result: dict) -> None:
+        trial, sparsity = todo[i]
+        row = result_row(base, masks[i], result, strategy=config.strategy, trial=trial, seed=config.seed + trial,
+                         sparsity=sparsity, min_channels_per_layer=config.min_channels_per_layer,
+                         temperature=config.temperature if config.options() else None)
+        run.write_json(names[todo[i]], row)
+        rows[todo[i]] = row
+
+    if todo:
+        retrains = [replace(config.retrain, seed=config.retrain.seed + t) for t, _ in todo]
+        evaluate_masks(base.model, masks, base.data, retrains, workers=workers, progress=progress, on_result=store)
+    return rows_to_frame([rows[k] for k in keys])
 
 
-def trials(config: SweepConfig, sparsity: float, n: int, *, progress: bool = True) -> pd.DataFrame:
+def trials(config: SweepConfig, sparsity: float, n: int, *, progress: bool = True,
+           workers: int | None = None) -> pd.DataFrame:
     """``n`` trials of ``config``'s strategy at one ``sparsity`` (the sweep machinery, one column)."""
-    return sweep(replace(config, sparsities=(sparsity,), trials=n), progress=progress)
+    return sweep(replace(config, sparsities=(sparsity,), trials=n), progress=progress, workers=workers)
 

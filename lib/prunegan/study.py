@@ -74,6 +74,19 @@ def collapse_explains_stuck(df: pd.DataFrame, **rule) -> dict[str, float]:
             "share_of_stuck_collapsed": float((stuck & collapsed).sum() / n_stuck) if n_stuck else float("nan")}
 
 
+def collapse_verdict(answer: dict[str, float]) -> str:
+    """One sentence answering "does layer collapse explain every stuck run?" from the counts of
+    :func:`collapse_explains_stuck`."""
+    if answer["stuck"] == 0:
+        return "No run was stuck, so there is nothing for collapse to explain."
+    if answer["stuck_without_collapse"] == 0 and answer["collapsed_but_recovered"] == 0:
+        return "Yes: every stuck run had a collapsed layer, and every run with a collapsed layer was stuck."
+    if answer["stuck_without_collapse"] == 0:
+        return ("Partly: every stuck run had a collapsed layer, but some runs with a collapsed layer "
+                "still recovered.")
+    return "No: some runs were stuck without any collapsed layer."
+
+
 def smoke_trials(trials: int, smoke: bool) -> int:
     """Number of trials to run: at most 3 in a smoke run."""
     return min(trials, 3) if smoke else trials
