@@ -64,6 +64,9 @@ class ChannelMask(Mapping):
     def __setattr__(self, key, value):  # immutability
         raise AttributeError("ChannelMask is immutable")
 
+    def __reduce__(self):  # copy, deepcopy and pickle rebuild through __init__ (not __setattr__)
+        return (type(self), (self._masks,))
+
     # Mapping protocol (tensors are copied out so the mask cannot be changed through them)
     def __getitem__(self, name: str) -> torch.Tensor:
         return self._masks[name].clone()

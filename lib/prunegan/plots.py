@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .results import classify_recovery, layer_table
+from .results import layer_table
 
 ACC_COLUMNS = {"original_acc": "original", "pruned_acc": "pruned", "retrained_acc": "retrained"}
 
@@ -86,16 +86,21 @@ def collapse_rate(df: pd.DataFrame, hue: str = "setting", title: str = "") -> pl
     return fig
 
 
-def recovery_scatter(df: pd.DataFrame, hue: str = "setting", title: str = "") -> plt.Figure:
-    """Retrained against pruned accuracy of every run; marker = collapsed or not, colour = ``hue``."""
-    d = df.assign(outcome=classify_recovery(df),
-                  collapse=df["collapsed"].map({True: "layer collapsed", False: "no collapse"}))
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    sns.scatterplot(d, x="pruned_acc", y="retrained_acc", hue=hue, style="collapse", s=45, alpha=0.8, ax=ax,
-                    style_order=["no collapse", "layer collapsed"])
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("pruned accuracy (before retraining)")
-    ax.set_ylabel("retrained accuracy")
-    ax.set_title(title)
+def recovery_scatter(df: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Retrained against pruned accuracy of every run, one panel per ``min_channels_per_layer``;
+    colour = strategy, marker = collapsed or not. Runs on the diagonal did not recover."""
+    d = df.assign(collapse=df["collapsed"].map({True: "layer collapsed", False: "no collapse"}))
+    minima = sorted(d["min_channels_per_layer"].unique())
+    fig, axes = plt.subplots(1, len(minima), figsize=(5.2 * len(minima), 4.3), sharey=True, squeeze=False)
+    for ax, minimum in zip(axes[0], minima):
+        part = d[d["min_channels_per_layer"] == minimum]
+        sns.scatterplot(part, x="pruned_acc", y="retrained_acc", hue="strategy", style="collapse", s=45,
+                        alpha=0.7, ax=ax, style_order=["no collapse", "layer collapsed"],
+                        hue_order=sorted(d["strategy"].unique()))
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("pruned accuracy (before retraining)")
+        ax.set_ylabel("retrained accuracy")
+        ax.set_title(f"min_channels_per_layer = {minimum} ({len(part)} runs)")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
