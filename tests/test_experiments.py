@@ -140,3 +140,19 @@ def test_bad_sweep_config_raises_early(kwargs, match):
 def test_bad_baseline_config_raises_early(kwargs, match):
     with pytest.raises(ValueError, match=match):
         replace(BASE, **kwargs)
+
+
+def test_baseline_weights_do_not_depend_on_the_callers_thread_count(tmp_path, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = experiments.baseline(BASE, progress=False)
+        monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "other"))
+        torch.set_num_threads(1)
+        one = experiments.baseline(BASE, progress=False)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(two.model.state_dict().values(), one.model.state_dict().values()):
+        assert torch.equal(a, b)

@@ -3,6 +3,7 @@ and the book builds from the executed copies with warnings as errors."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,30 @@ def test_layer_sparsity_scraps(executed):
     s = scraps(executed, "05_layer_sparsity")
     assert s["stuck_collapsed_min0"] + s["stuck_without_collapse_min0"] == s["stuck_min0"] <= s["runs_min0"]
     assert 0 <= s["random90_collapse_rate_min0"] <= 1
+
+
+def test_gan_scraps(executed):
+    values = scraps(executed, "06_gan")
+    # the smoke run compares at 90 %: every method's accuracy, CI, collapse rate and diversity is there
+    for name in ("gan_acc_90", "gan_min1_acc_90", "l1_acc_90", "random_acc_90", "random_min1_acc_90",
+                 "best_bank_acc_90", "gan_collapse_rate_90", "transfer_gan_acc_90", "transfer_random_min1_acc_90",
+                 "linear_gan_acc_90", "gan_collapse_rate_upto_90"):
+        assert name in values, f"scrap {name} missing; have {sorted(values)}"
+    for name, v in values.items():
+        if isinstance(v, str):
+            continue
+        assert isinstance(v, float) and math.isfinite(v), (name, v)
+        if "_acc_" in name and "minus" not in name and not name.endswith(("_lo", "_hi")):
+            assert 0.0 <= v <= 1.0, (name, v)
+        if "collapse_rate" in name or "_kept_" in name:
+            assert 0.0 <= v <= 1.0, (name, v)
+        if "diversity" in name:
+            assert v >= 0, (name, v)
+    assert values["gan_acc_90_lo"] <= values["gan_acc_90"] <= values["gan_acc_90_hi"]
+    # one channel per layer is guaranteed for the min-1 methods
+    assert values["random_min1_collapse_rate_90"] == 0.0 and values["gan_min1_collapse_rate_90"] == 0.0
+    assert values["l1_diversity_90"] == 0.0  # L1 gives one mask
+    assert math.isclose(values["gan_minus_random_min1_90"], values["gan_acc_90"] - values["random_min1_acc_90"])
 
 
 def test_summary_regathers_every_scrap(executed):

@@ -223,6 +223,9 @@ prefixes `transfer_` and `linear_` for the last two sections).
 numbers = gan_eval.headlines(summary, tsummary, lsummary)
 for name, value in numbers.items():
     sb.glue(name, value)
+sb.glue("gan_retrain_epochs", float(retrain_epochs))
+sb.glue("gan_verdict", gan_eval.verdict(summary))
+sb.glue("transfer_verdict", gan_eval.verdict(tsummary))
 pd.Series(numbers, name="value").to_frame()
 """),
 ]

@@ -17,7 +17,7 @@ from torch import nn
 from . import data as data_mod
 from . import models, strategies
 from .cache import Run, to_plain
-from .engine import evaluate_mask, evaluate_masks
+from .engine import CPU_THREADS, cpu_threads, evaluate_mask, evaluate_masks
 from .masks import ChannelMask, count, layer_sizes
 from .results import rows_to_frame
 from .train import TrainConfig, evaluate, fit, resolve_device
@@ -87,7 +87,10 @@ def baseline(config: BaselineConfig = BaselineConfig(), *, progress: bool = True
     model = models.build(config.model, num_classes=data.num_classes, seed=config.init_seed)
     state, history = run.load_torch("model.pt"), run.read_json("history.json")
     if state is None or history is None:
-        history = fit(model, data, config.train, progress=progress)
+        # A fixed thread count: float sums, and so the trained weights, depend on it.
+        threads = CPU_THREADS if data.device.type == "cpu" else None
+        with cpu_threads(threads):
+            history = fit(model, data, config.train, progress=progress)
         run.save_torch("model.pt", model.state_dict())
         run.write_json("history.json", history)
     else:

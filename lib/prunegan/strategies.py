@@ -6,6 +6,7 @@ Sparsity is the fraction of prunable channels removed, globally: exactly
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from typing import Callable, Mapping
@@ -118,9 +119,12 @@ def prune(model: nn.Module, strategy: str, sparsity: float, *, seed: int, min_ch
 
     ``min_channels_per_layer=0`` reproduces the original study (a layer may lose all its channels);
     ``1`` forbids layer collapse. ``seed`` drives the strategy's randomness (L1 ignores it);
-    ``options`` go to the scorer (``temperature`` for ``noisy-l1``)."""
-    SCORERS.get(strategy)
-    check_sparsity(sparsity)
+    ``options`` go to the scorer (``temperature`` for ``noisy-l1``, ``generator`` for ``gan``);
+    a scorer that takes a ``sparsity`` argument (the GAN's) is given the target sparsity."""
+    scorer = SCORERS.get(strategy)
+    sparsity = check_sparsity(sparsity)
+    if "sparsity" in inspect.signature(scorer).parameters:
+        options = {**options, "sparsity": sparsity}
     scores = score(model, strategy, seed=seed, include_linear=include_linear, **options)
     return select(scores, sparsity, min_channels_per_layer=min_channels_per_layer)
 
