@@ -16,7 +16,8 @@ It prints masks evaluated per minute for each, their ratio, the mean retrained a
 how the time grows with the number of masks and with the data size (``--data`` against
 ``--scale-data``, by default the embedded mnist-5k against the full 60,000-image Fashion-MNIST).
 
-    python benchmarks/evaluation_speed.py                 # default run, ~5-10 min on 2 cores
+    python benchmarks/evaluation_speed.py                 # default run: ~4 min on 2 idle cores,
+                                                          # up to ~15 min when other jobs keep them busy
     python benchmarks/evaluation_speed.py --masks 4 --scale-data none   # quick look
 """
 from __future__ import annotations
@@ -24,9 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -255,13 +254,17 @@ def pooled(model, masks, data, retrain, workers) -> Series:
     return Series(f"engine, {workers} processes (evaluate_masks)", rows, done)
 
 
+def short(label: str) -> str:
+    """A column header: the label up to its first comma or parenthesis."""
+    return label.replace(", torch.set_num_threads(1)", " 1 thread").split(" (")[0].replace(",", "")
+
+
 def growth_table(series: list[Series]) -> str:
     n = len(series[0].rows)
     ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128, n) if k <= n})
-    head = f"  {'masks':>6} " + "".join(f"{s.label[:34]:>36}" for s in series)
-    lines = [head]
+    lines = [f"  {'masks':>6}" + "".join(f"{short(s.label):>24}" for s in series)]
     for k in ks:
-        lines.append(f"  {k:>6} " + "".join(f"{s.cumulative[k - 1]:>35.1f}s" for s in series))
+        lines.append(f"  {k:>6}" + "".join(f"{s.cumulative[k - 1]:>23.1f}s" for s in series))
     return "\n".join(lines)
 
 

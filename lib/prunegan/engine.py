@@ -9,13 +9,14 @@ Speed on a CPU (measured in ``benchmarks/``; see ``benchmarks/README.md``):
 
 - data are in-memory, pre-normalised tensors (no ``DataLoader``, no per-sample transforms);
 - the pruned network is compact and stored ``channels_last`` (oneDNN's fast layout for these small
-  convolutions, 20-40 % faster per step than the default layout here);
+  convolutions: 20-35 % less time per training step of LeNet5 than the default layout here);
 - each evaluation runs with **one** intra-op thread (:data:`CPU_THREADS`). LeNet-sized operations
-  are far too small to share between threads: with two threads a training step was 1.3-10× *slower*
-  on the 2-core machine, worst when other processes keep the cores busy (OpenMP threads then wait for
-  each other). The thread count is set for the duration of the call and restored afterwards.
+  are too small to share well between threads: on an idle 2-core machine two threads make a step
+  only 1.6× faster, and as soon as another process keeps a core busy they make it 5-10× *slower*
+  (OpenMP threads wait for each other). The thread count is set for the duration of the call and
+  restored afterwards;
 - :func:`evaluate_masks` spreads many masks over worker processes (one thread each), so every core
-  works on its own mask. Results do not depend on the number of workers.
+  works on its own mask (2× on two idle cores). Results do not depend on the number of workers.
 
 On CUDA the network and data stay on the GPU and none of the CPU settings apply.
 """
@@ -44,10 +45,10 @@ CPU_THREADS = 1
 #: setting). Larger batches were measured (``benchmarks/retrain_batch_size.py``: 36 masks, L1 and
 #: random at 20-90 % sparsity, 3 seeds, paired against batch 64): batch 128 is 1.3-1.4× faster but
 #: loses 0.4 accuracy points with lr 1e-3, and with lr √2·1e-3 it is within noise on average
-#: (-0.1 points, 95 % CI [-0.3, +0.2]) yet 1-3 points lower on every random mask at 80-90 %, the
-#: regime the study is about; batch 256 is 1.5× faster and 0.7-1.5 points worse. A step of these
-#: small networks costs nearly in proportion to its images, so the larger batch saves little, and
-#: the batch size stays 64.
+#: (-0.1 points, 95 % CI [-0.3, +0.2]) yet lower on every random mask at 80-90 % sparsity (by up
+#: to 2.8 points), the regime the study is about; batch 256 is 1.5× faster and 0.7-1.5 points
+#: worse. A step of these small networks costs nearly in proportion to its images, so a larger
+#: batch saves little, and the batch size stays 64.
 DEFAULT_RETRAIN = TrainConfig(epochs=3, batch_size=64, lr=1e-3)
 
 
@@ -196,12 +197,17 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
 
     # Workers are forked where possible (they inherit model and data without copying or re-importing
     # torch, which costs seconds per worker); like DataLoader workers they run with one thread, which
-    # is what makes forking a process that has used OpenMP safe. Elsewhere they are spawned.
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # is what makes forking a process that has used OpenMP safe. Elsewhere (or once this process has
+    # initialised CUDA, which a forked child cannot use) they are spawned.
+    fork_ok = "fork" in mp.get_all_start_methods() and not torch.cuda.is_initialized()
+    method = "fork" if fork_ok else "spawn"
     cpu_model = copy.deepcopy(model).cpu().eval()
     with cf.ProcessPoolExecutor(n, mp_context=mp.get_context(method), initializer=_worker_init,
                                 initargs=(cpu_model, data, CPU_THREADS)) as pool:
-        futures = {pool.submit(_worker_evaluate, dict(m), c, form): i for i, (m, c) in enumerate(zip(masks, configs))}
+        # Biggest networks first (longest-processing-time-first), so no worker is left with a
+        # long job at the end while the others idle.
+        order = sorted(range(len(masks)), key=lambda i: (-masks[i].n_kept, i))
+        futures = {pool.submit(_worker_evaluate, dict(masks[i]), configs[i], form): i for i in order}
         for future in tqdm(cf.as_completed(futures), total=len(futures), desc="masks", unit="mask",
                            disable=not progress):
             i = futures[future]

@@ -351,7 +351,7 @@ class Configs:
 
 
 #: Smoke runs: everything tiny (the shared 400/200-image subset, one retraining epoch).
-SMOKE = {"bank_seeds": 2, "sparsities": (0.5, 0.9), "transfer_sparsities": (0.9,), "temperatures": (1.0,),
+SMOKE = {"bank_seeds": 2, "sparsities": (0.8, 0.9), "transfer_sparsities": (0.9,), "temperatures": (1.0,),
          "draws": 1, "samples": 2, "gan_steps": 40, "epochs": 1}
 
 
