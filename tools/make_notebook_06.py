@@ -3,19 +3,9 @@
 from pathlib import Path
 
 import nbformat as nbf
+from nbcells import code, md
 
 PATH = Path(__file__).resolve().parents[1] / "notebooks" / "06_gan.ipynb"
-
-
-def md(text):
-    return nbf.v4.new_markdown_cell(text.strip())
-
-
-def code(text, tags=None):
-    cell = nbf.v4.new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = tags
-    return cell
 
 
 CELLS = [

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import nbformat as nbf
+from nbcells import code, md
 
 ROOT = Path(__file__).resolve().parents[1] / "notebooks"
 COMMON = '''model = "lenet5"        # prunegan.models.names()
@@ -21,17 +22,6 @@ BASE = '''base_config = study.baseline_config(model=model, data=data, epochs=epo
 base = experiments.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")'''
 COLS = '["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]'
-
-
-def md(text):
-    return nbf.v4.new_markdown_cell(text.strip())
-
-
-def code(text, tags=None):
-    cell = nbf.v4.new_code_cell(text.strip())
-    if tags:
-        cell.metadata["tags"] = tags
-    return cell
 
 
 def params(extra=""):
