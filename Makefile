@@ -7,7 +7,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 SMOKE   ?= False
 
-.PHONY: book test venv notebooks benchmark clean distclean
+.PHONY: book test venv sync lab benchmark clean distclean
 
 venv: $(STAMP)
 
@@ -28,6 +28,16 @@ book: $(STAMP)
 ## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## Bring every notebook pair in step (the newer of NN_name.py / NN_name.ipynb wins), outputs cleared.
+sync: $(STAMP)
+	$(BIN)/jupytext --sync $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+	$(BIN)/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python -m prunegan.book check-pairs
+
+## JupyterLab on the notebooks with the jupytext pairing active: saving either file of a pair writes both.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/evaluation_speed.py

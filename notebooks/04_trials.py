@@ -1,0 +1,72 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. Twenty trials of random pruning at 90 %
+#
+# At 90 % sparsity LeNet-5 keeps 2 of its 22 convolutional channels. We prune it at random 20 times
+# (seeds 0–19; these are the same runs as trials 0–19 of the random sweep, which the cache shares) and
+# retrain each mask with the same budget.
+
+# %% tags=["parameters"]
+model = "lenet5"        # prunegan.models.names()
+data = "mnist-5k"       # "mnist-5k" (embedded, offline), "mnist", "fashion-mnist"
+epochs = 10             # baseline training epochs
+seed = 0                # initial weights and training order of the baseline
+smoke = False           # tiny fast run for tests
+retrain_epochs = 3      # retraining epochs after pruning
+trials = 20             # random masks at this sparsity
+sparsity = 0.9          # fraction of conv channels pruned
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import scrapbook as sb
+
+from prunegan import experiments, masks, plots, results, study
+
+pd.set_option("display.precision", 3)
+
+# %%
+base_config = study.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
+base = experiments.baseline(base_config)
+print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
+
+# %%
+config = study.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
+df = experiments.trials(config, sparsity, study.smoke_trials(trials, smoke))
+df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
+
+# %% [markdown]
+# Each dot is one trial; red trials lost a whole layer.
+
+# %%
+fig = plots.trials_strip(df, title=f"{len(df)} random masks at sparsity {sparsity}")
+
+# %% [markdown]
+# The 2×2 count below classifies each trial as *stuck* (retraining gained less than 0.02 and the
+# retrained accuracy stays more than 0.05 below the original) or *recovered*, against whether a layer
+# collapsed.
+
+# %%
+answer = study.collapse_explains_stuck(df)
+sb.glue("trials_n", int(len(df)))
+sb.glue("trials_sparsity", float(sparsity))
+sb.glue("trials_collapse_rate", float(df["collapsed"].mean()))
+sb.glue("trials_retrained_mean", float(df["retrained_acc"].mean()))
+sb.glue("trials_retrained_mean_no_collapse", float(df.loc[~df["collapsed"], "retrained_acc"].mean())
+        if (~df["collapsed"]).any() else None)
+sb.glue("trials_stuck", answer["stuck"])
+sb.glue("trials_stuck_and_collapsed", answer["stuck_and_collapsed"])
+pd.Series(answer)
