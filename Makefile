@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## Execute every notebook headlessly with papermill (default parameters), then render the HTML book.
 book: $(STAMP)
 	$(BIN)/python -m prunegan.book execute --smoke $(SMOKE)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
 
 ## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.

@@ -69,4 +69,4 @@ sb.glue("trials_retrained_mean_no_collapse", float(df.loc[~df["collapsed"], "ret
         if (~df["collapsed"]).any() else None)
 sb.glue("trials_stuck", answer["stuck"])
 sb.glue("trials_stuck_and_collapsed", answer["stuck_and_collapsed"])
-pd.Series(answer)
+pd.DataFrame([answer])

@@ -36,8 +36,9 @@ trials_90 = 20          # random trials at 90 % (shared with chapter 4)
 import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
+from IPython.display import display
 
-from prunegan import experiments, masks, plots, results, study
+from prunegan import book, experiments, masks, plots, results, study
 
 pd.set_option("display.precision", 3)
 
@@ -98,8 +99,8 @@ fig = plots.recovery_scatter(df, title="Recovery after retraining")
 
 # %%
 answer = {m: study.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in (0, 1)}
-print(study.collapse_verdict(answer[0]))
-pd.DataFrame(answer).T.rename_axis("min_channels_per_layer")
+display(book.MarkdownText(study.collapse_verdict(answer[0])))
+pd.DataFrame(answer).T.convert_dtypes().rename_axis("min_channels_per_layer")
 
 # %% [markdown]
 # Mean retrained accuracy per setting and sparsity:

@@ -72,8 +72,9 @@ linear_sparsities = [0.8, 0.9]
 import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
+from IPython.display import display
 
-from prunegan import bank, gan, gan_eval, plots_gan
+from prunegan import bank, book, gan, gan_eval, plots_gan
 
 pd.set_option("display.precision", 3)
 pd.set_option("display.width", 160)
@@ -175,7 +176,7 @@ fig = plots_gan.collapse_diversity(summary)
 # The targets set for the GAN, checked on the measured numbers above (this text is generated from them):
 
 # %%
-print(gan_eval.verdict(summary))
+book.MarkdownText(gan_eval.verdict(summary))
 
 # %% [markdown]
 # ## Transfer: a network the generator never saw
@@ -187,7 +188,7 @@ print(gan_eval.verdict(summary))
 tdf = gan_eval.compare(cfg.transfer, generator=generator)
 tsummary = gan_eval.summarize(tdf)
 fig = plots_gan.comparison(tsummary, title=f"Transfer to {cfg.transfer.baseline.model}: retrained accuracy")
-print(gan_eval.verdict(tsummary, label="[transfer] "))
+display(book.MarkdownText(gan_eval.verdict(tsummary, label="[transfer] ")))
 tsummary.drop(columns=["label"])
 
 # %% [markdown]
@@ -203,7 +204,7 @@ linear_generator = gan.fit(linear_bank, cfg.gan_linear)
 ldf = gan_eval.compare(cfg.compare_linear, generator=linear_generator, bank=linear_bank)
 lsummary = gan_eval.summarize(ldf)
 fig = plots_gan.comparison(lsummary, title="LeNet-5 conv + hidden Linear units: retrained accuracy")
-print(gan_eval.verdict(lsummary, label="[conv + linear] "))
+display(book.MarkdownText(gan_eval.verdict(lsummary, label="[conv + linear] ")))
 lsummary.drop(columns=["label"])
 
 # %% [markdown]

@@ -20,16 +20,17 @@
 # by hand. The table lists every number, with the chapter it comes from.
 
 # %% tags=["parameters"]
-executed_dir = "../book/executed"   # where papermill wrote the executed chapters
+executed_dir = None     # folder of the executed chapters; None: this repository's book/executed/
 smoke = False
 
 # %%
-from IPython.display import Pretty
+import pandas as pd
 from myst_nb import glue
 
-from prunegan import study
+from prunegan import book, study
 
-scraps = study.read_scraps(executed_dir)
-for name, value in scraps["value"].items():  # sentences are glued as plain text (no quotes)
-    glue(name, Pretty(value) if isinstance(value, str) else value, display=False)
-scraps
+pd.set_option("display.max_rows", None)  # every scrap, not only the first and last five
+scraps = study.read_scraps(executed_dir or book.EXECUTED)
+for name, value in scraps["value"].items():  # verdicts as Markdown prose, other text without quotes
+    glue(name, book.glue_value(name, value), display=False)
+book.scrap_table(scraps)

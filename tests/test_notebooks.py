@@ -1,9 +1,12 @@
 """Every notebook runs headlessly under papermill with ``smoke=True``, its scraps hold sane values,
-and the book builds from the executed copies with warnings as errors."""
+the executed copies are prepared for reading, and the book builds from the executed copies with
+warnings as errors (verdicts as prose, the custom CSS in)."""
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +109,30 @@ def test_summary_regathers_every_scrap(executed):
         assert name in text
 
 
+def test_executed_copies_are_prepared_for_reading(executed):
+    """Parameters shown once with the values the run used, every other code cell collapsed,
+    no progress-bar widget (tqdm makes them under Jupyter) nor their state."""
+    for path in sorted(executed.glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        tags = [c["metadata"].get("tags", []) for c in code]
+        assert not any("injected-parameters" in t for t in tags), path.name
+        params = [c for c, t in zip(code, tags) if "parameters" in t]
+        assert len(params) == 1, path.name
+        source = "".join(params[0]["source"])
+        assert re.search(r"^smoke = True +# tiny fast run for tests$", source, re.M) or \
+            re.search(r"^smoke = True$", source, re.M), (path.name, source)
+        assert "smoke = False" not in source, path.name
+        assert all("hide-input" in t for t in tags if "parameters" not in t), path.name
+        assert "widgets" not in nb["metadata"], path.name
+        mimes = {m for c in code for o in c.get("outputs", []) for m in o.get("data", {})}
+        assert book.WIDGET_VIEW not in mimes, path.name
+        compile(source, "parameters", "exec")
+    summary = "".join(next(c for c in json.loads((executed / "99_summary.ipynb").read_text())["cells"]
+                           if "parameters" in c["metadata"].get("tags", []))["source"])
+    assert f"executed_dir = {str(executed)!r}".replace("'", '"') in summary
+
+
 def test_papermill_cli_runs_a_notebook_with_a_parameter(tmp_path, monkeypatch):
     """The command the README shows, with smoke on to keep it short."""
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "results"))
@@ -128,3 +155,18 @@ def test_book_builds_with_warnings_as_errors(executed, tmp_path):
     findings = (root / "_build/html/book/findings.html").read_text()
     assert "baseline_acc" not in findings and "accuracy of" in findings  # the glue was resolved
     assert (root / "_build/html/book/executed/05_layer_sparsity.html").exists()
+    # verdicts are prose: present on the page, never inside inline code or a monospaced block
+    def text_of(fragment: str) -> str:
+        return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+    page = text_of(findings)
+    monospaced = text_of(" ".join(re.findall(r"<(?:pre|code)[^>]*>(.*?)</(?:pre|code)>", findings, re.S)))
+    for name in ("collapse_verdict", "gan_verdict", "transfer_verdict"):
+        text = scraps(executed, "05_layer_sparsity" if name == "collapse_verdict" else "06_gan")[name]
+        start = re.sub(r"^[-*\s]+", "", text.splitlines()[0]).replace("**", "")[:40]
+        assert start in page, (name, start)
+        assert start not in monospaced, name
+    # the custom style sheet is in, and the chapters load no widget JavaScript
+    assert (root / "_build/html/_static/prunegan.css").exists() and "prunegan.css" in findings
+    chapter = (root / "_build/html/book/executed/06_gan.html").read_text()
+    assert "widget-state" not in chapter and "embed-amd" not in chapter and "hide-input" in chapter

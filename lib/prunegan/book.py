@@ -1,9 +1,11 @@
-"""Execute the numbered notebooks headlessly with papermill into the book (``make book``), and
-check the notebook pairs.
+"""The book's machinery (``make book``): execute the numbered notebooks headlessly with papermill,
+prepare the executed copies for reading, and check the notebook pairs.
 
 ``python -m prunegan.book execute [--smoke True] [--only 03_random]`` runs ``notebooks/NN_*.ipynb``
 in order into ``book/executed/`` (the summary notebook, ``99_*``, last since it reads the others'
-scraps). A notebook that fails stops the build with its name; its partial output is not kept.
+scraps). A notebook that fails stops the build with its name; its partial output is not kept. Each
+executed copy is prepared for the book (:func:`prepare_for_book`): code cells collapsed, the
+parameters shown once with the values the run used, progress-bar widgets dropped.
 
 ``python -m prunegan.book check-pairs`` reports every notebook whose two files differ: each
 ``notebooks/NN_name.py`` (jupytext py:percent text, the source to edit) and ``NN_name.ipynb``
@@ -12,6 +14,9 @@ scraps). A notebook that fails stops the build with its name; its partial output
 from __future__ import annotations
 
 import argparse
+import ast
+import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -20,6 +25,11 @@ from .cache import REPO_ROOT
 
 SOURCE = REPO_ROOT / "notebooks"
 EXECUTED = REPO_ROOT / "book" / "executed"
+
+#: Tags that already decide how a code cell shows; :func:`hide_inputs` leaves such cells alone.
+VISIBILITY_TAGS = {"hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def notebooks(source: Path = SOURCE) -> list[Path]:
@@ -73,8 +83,11 @@ def check_pairs(source: Path = SOURCE) -> dict[str, list[str]]:
     return {n: d for n, d in found.items() if d}
 
 
+# ------------------------------------------------------------------------------------- execution
 def execute(path: Path, output: Path, parameters: dict, *, cwd: Path | None = None) -> Path:
-    """Run one notebook with papermill (kernel ``python3``), writing ``output`` atomically."""
+    """Run one notebook with papermill (kernel ``python3``) and prepare it for the book
+    (:func:`prepare_for_book`), writing ``output`` atomically."""
+    import nbformat
     import papermill as pm
 
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +95,8 @@ def execute(path: Path, output: Path, parameters: dict, *, cwd: Path | None = No
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=parameters, kernel_name="python3",
                             cwd=str(cwd or path.parent), progress_bar=False)
+        nb = nbformat.read(tmp, as_version=4)
+        nbformat.write(prepare_for_book(nb), tmp)
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
@@ -102,6 +117,160 @@ def execute_all(*, smoke: bool = False, only: list[str] | None = None, source: P
     return done
 
 
+# ------------------------------------------------------------------- executed copies for the book
+def prepare_for_book(nb):
+    """Make an executed notebook read as a report (in place; returns ``nb``): the parameters shown
+    once (:func:`merge_parameters`), progress-bar widgets dropped (:func:`strip_widgets`), and
+    every other code cell's input collapsed behind a click (:func:`hide_inputs`)."""
+    merge_parameters(nb)
+    strip_widgets(nb)
+    hide_inputs(nb)
+    return nb
+
+
+def hide_inputs(nb, *, keep_visible: tuple[str, ...] = ("parameters",)):
+    """Tag every code cell ``hide-input`` (Jupyter Book shows its output and folds its code behind a
+    "Show code cell source" toggle), except cells tagged with one of ``keep_visible`` (the
+    parameters, so a reader sees at once what the chapter ran with) and cells whose tags already
+    decide (``remove-cell``, ``hide-output``, ...)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        current = tags(cell)
+        if VISIBILITY_TAGS & set(current) or set(keep_visible) & set(current):
+            continue
+        cell.metadata["tags"] = current + ["hide-input"]
+    return nb
+
+
+def strip_widgets(nb):
+    """Drop widget outputs (tqdm's progress bars become ipywidgets under Jupyter) and the saved
+    widget state: a static page cannot run them, and Jupyter Book would load their JavaScript from
+    a CDN for nothing. Other outputs of the same cells are kept."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def _assignments(source: str) -> dict[str, ast.Assign]:
+    """Top-level ``name = value`` statements of ``source``, by name (the last one wins)."""
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found[node.targets[0].id] = node
+    return found
+
+
+def merge_parameters(nb):
+    """Show the parameters once: papermill puts an ``injected-parameters`` cell after the
+    ``parameters`` cell; rewrite the parameters cell's assignments with the injected values (each
+    line keeps its comment, aligned where it was), append injected names the cell lacks, and drop
+    the injected cell. A notebook without both cells is left as it is."""
+    params = next((c for c in nb.cells if c.cell_type == "code" and "parameters" in tags(c)), None)
+    injected = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" in tags(c)]
+    if params is None or not injected:
+        return nb
+    values = {}
+    for cell in injected:
+        for name, node in _assignments(cell.source).items():
+            values[name] = ast.get_source_segment(cell.source, node.value)
+    lines = params.source.split("\n")
+    found = _assignments(params.source)
+    # replace from the bottom up so that earlier positions stay valid
+    for name, node in sorted(found.items(), key=lambda kv: -kv[1].lineno):
+        if name not in values:
+            continue
+        first, last = node.value.lineno - 1, node.value.end_lineno - 1
+        head, tail = lines[first][:node.value.col_offset], lines[last][node.value.end_col_offset:]
+        comment = re.fullmatch(r"(\s*)(#.*)", tail)
+        if comment:  # keep the comment in its column (at least two spaces after the value)
+            column = len(lines[last]) - len(comment.group(2)) if first == last else len(head + values[name]) + 2
+            tail = " " * max(2, column - len(head + values[name])) + comment.group(2)
+        lines[first:last + 1] = [head + values[name] + tail]
+    extra = [f"{name} = {value}  # injected by papermill" for name, value in values.items() if name not in found]
+    params.source = "\n".join(lines + extra)
+    nb.cells = [c for c in nb.cells if not any(c is i for i in injected)]
+    return nb
+
+
+# ----------------------------------------------------------------------------- summary notebook
+class MarkdownText:
+    """A Markdown text (a verdict: a sentence, or a bullet list ``- ...`` one line per target) that
+    displays like ``IPython.display.Markdown`` and carries three renderings for display and for
+    myst-nb's ``glue``: ``text/markdown`` (the text as it is, for Jupyter and ``{glue:md}`` in the same
+    document), ``text/html`` (rendered with CommonMark, each line break kept), which is what Jupyter
+    Book shows in a chapter and pastes into another page (cross-document glue pastes only plain
+    text, HTML and images: a Markdown-only glue would come out as inline code), and ``text/plain``
+    (the text itself, never an object repr)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = str(text)
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        from markdown_it import MarkdownIt
+
+        return MarkdownIt("commonmark", {"breaks": True, "html": False}).render(self.text).strip()
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def is_verdict(name: str) -> bool:
+    """Scraps named ``*verdict`` hold Markdown verdict text (not numbers)."""
+    return name.endswith("verdict")
+
+
+def glue_value(name: str, value):
+    """What the summary notebook glues for the scrap ``name``: verdicts as :class:`MarkdownText`
+    (prose on the findings page), other strings as plain text without quotes, anything else (numbers,
+    ``None``) unchanged."""
+    from IPython.display import Pretty
+
+    if isinstance(value, str):
+        return MarkdownText(value) if is_verdict(name) else Pretty(value)
+    return value
+
+
+def format_value(value, *, max_text: int = 28) -> str:
+    """A scrap value as a table shows it: integers with thousands separators, fractions and other
+    small floats to 3 decimals, large floats to one, whole floats without decimals, text on one
+    line (Markdown bullets joined by " · ", emphasis dropped) cut at a word within ``max_text``
+    characters, ``None`` as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return str(value)
+        if value.is_integer() and abs(value) >= 1:
+            return f"{value:,.0f}"
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    if isinstance(value, str):
+        items = [re.sub(r"^\s*[-*]\s+", "", line).strip() for line in value.splitlines() if line.strip()]
+        text = " · ".join(items).replace("**", "")
+        return text if len(text) <= max_text else text[:max_text + 1].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
+    return str(value)
+
+
+def scrap_table(scraps):
+    """The summary's table of every scrap (``study.read_scraps``' frame, indexed by name): its value
+    formatted by :func:`format_value` (a verdict cut short: the findings page quotes it whole) and
+    the chapter it comes from, one row per scrap."""
+    import pandas as pd
+
+    return pd.DataFrame({"value": [format_value(v) for v in scraps["value"]],
+                         "chapter": scraps["notebook"]}, index=scraps.index)
+
+
+# ------------------------------------------------------------------------------------------- CLI
 def _bool(text: str) -> bool:
     if text.lower() in ("true", "1", "yes"):
         return True
