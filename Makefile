@@ -24,6 +24,7 @@ book: $(STAMP)
 	$(BIN)/python -m prunegan.book execute --smoke $(SMOKE)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
+	$(BIN)/python -m prunegan.book check-readme
 
 ## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.
 test: $(STAMP)

@@ -1,6 +1,10 @@
 """prunegan.book without running a kernel: executed copies prepared for reading (parameters shown
-once, inputs collapsed, widgets dropped), verdicts glued as Markdown prose, scrap values formatted."""
+once, inputs collapsed, widgets dropped), verdicts glued as Markdown prose, scrap values formatted,
+and the README's wired numbers checked against executed notebooks."""
 from __future__ import annotations
+
+import string
+from pathlib import Path
 
 import IPython
 import nbformat
@@ -9,6 +13,8 @@ from IPython.display import Pretty
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from prunegan import book
+
+REPO = Path(__file__).resolve().parents[1]
 
 PARAMETERS = '''model = "lenet5"        # prunegan.models.names()
 epochs = 10             # baseline training epochs
@@ -128,3 +134,118 @@ def test_scrap_table_lists_every_scrap_with_its_chapter():
     assert table.to_dict("index") == {"baseline_acc": {"chapter": "01_baseline", "value": "0.957"},
                                       "n_channels": {"chapter": "01_baseline", "value": "22"},
                                       "gan_verdict": {"chapter": "06_gan", "value": "a · b"}}
+
+
+# ------------------------------------------------------------------------------- README numbers
+def write_executed(folder: Path, stem: str, scraps: dict, *, smoke: bool = False) -> None:
+    """An executed notebook holding ``scraps`` in scrapbook's output format."""
+    outputs = [new_output("display_data",
+                          data={"application/scrapbook.scrap.json+json":
+                                {"name": k, "data": v, "encoder": "json", "version": 1}},
+                          metadata={"scrapbook": {"name": k, "data": True, "display": False}})
+               for k, v in scraps.items()]
+    nb = new_notebook(cells=[new_code_cell("sb.glue(...)", outputs=outputs)])
+    nb.metadata["papermill"] = {"parameters": {"smoke": smoke}}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+
+
+README_TABLE = """# results
+| what | value |
+|---|---|
+| baseline (10 <!-- scrap 01_baseline epochs d --> epochs) | {acc} <!-- scrap 01_baseline baseline_acc .3f --> (original: 0.989) |
+| collapsed at 90 % | 65 % <!-- scrap 04_trials rate .0% --> (13 <!-- scrap 04_trials rate*n .0f --> of 20 <!-- scrap 04_trials n d -->) |
+| GAN | 0.226 (95 % CI −0.12 <!-- scrap 06_gan lo .2f -->–0.58 <!-- scrap 06_gan hi .2f -->), images 4,000 <!-- scrap 01_baseline n_train , --> |
+"""
+
+
+@pytest.fixture
+def executed(tmp_path) -> Path:
+    folder = tmp_path / "executed"
+    write_executed(folder, "01_baseline", {"baseline_acc": 0.95733, "epochs": 10, "n_train": 4000})
+    write_executed(folder, "04_trials", {"rate": 0.65, "n": 20})
+    write_executed(folder, "06_gan", {"lo": -0.1234, "hi": 0.5791})
+    return folder
+
+
+def test_readme_quotes_reads_each_wired_number():
+    quotes = book.readme_quotes(README_TABLE.format(acc="0.957"))
+    assert [(q["readme"], q["notebook"], q["expr"], q["fmt"]) for q in quotes] == [
+        ("10", "01_baseline", "epochs", "d"), ("0.957", "01_baseline", "baseline_acc", ".3f"),
+        ("65 %", "04_trials", "rate", ".0%"), ("13", "04_trials", "rate*n", ".0f"), ("20", "04_trials", "n", "d"),
+        ("−0.12", "06_gan", "lo", ".2f"), ("0.58", "06_gan", "hi", ".2f"), ("4,000", "01_baseline", "n_train", ","),
+    ]
+
+
+def test_a_readme_that_matches_the_build_passes(executed, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(README_TABLE.format(acc="0.957"))
+    results = book.check_readme(readme, executed)
+    assert len(results) == 8 and all(r["ok"] for r in results), [r for r in results if not r["ok"]]
+    assert "all 8 wired numbers match" in book.report_readme(results, smoke=False)
+    assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed), "--strict"]) == 0
+
+
+def test_a_wrong_readme_number_is_reported_with_both_values(executed, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(README_TABLE.format(acc="0.958"))
+    bad = [r for r in book.check_readme(readme, executed) if not r["ok"]]
+    assert [(r["expr"], r["readme"], r["build"]) for r in bad] == [("baseline_acc", "0.958", "0.957")]
+    assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed)]) == 0  # prints only
+    out = capsys.readouterr().out
+    assert "README.md:4: 01_baseline baseline_acc: README 0.958, build 0.957" in out
+    assert "1 of 8 numbers in README.md differ from this build" in out.splitlines()[0]
+    assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed), "--strict"]) == 1
+
+
+def test_a_smoke_build_says_its_differences_are_expected_and_never_fails(executed, tmp_path, capsys):
+    write_executed(executed, "01_baseline", {"baseline_acc": 0.185, "epochs": 1, "n_train": 400}, smoke=True)
+    readme = tmp_path / "README.md"
+    readme.write_text(README_TABLE.format(acc="0.957"))
+    assert book.was_smoke(executed)
+    assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed), "--strict"]) == 0
+    out = capsys.readouterr().out
+    assert "README 0.957, build 0.185" in out and "this was a smoke build" in out.splitlines()[0]
+
+
+def test_missing_scraps_and_notebooks_are_reported(executed, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("a 0.5 <!-- scrap 01_baseline nope .1f --> b 0.5 <!-- scrap 07_new x .1f --> "
+                      "c <!-- scrap 01_baseline baseline_acc .3f -->")
+    results = book.check_readme(readme, executed)
+    assert [r["build"] for r in results] == ["no scrap nope in 01_baseline", "no executed notebook 07_new", "0.957"]
+    assert not any(r["ok"] for r in results)  # the last has no number before its comment
+
+
+def test_check_readme_without_a_build_says_so(tmp_path, capsys):
+    assert book.main(["check-readme", "--executed", str(tmp_path / "nothing")]) == 1
+    assert "no executed notebook" in capsys.readouterr().out
+
+
+def test_evaluate_is_a_calculator_not_eval():
+    scraps = {"a": 0.65, "n": 20}
+    assert book.evaluate("a*n", scraps) == pytest.approx(13)
+    assert book.evaluate("-(a - 1) / 2", scraps) == pytest.approx(0.175)
+    for bad in ("__import__('os')", "a.real", "n ** 2", "[a]"):
+        with pytest.raises(ValueError):
+            book.evaluate(bad, scraps)
+    with pytest.raises(KeyError):
+        book.evaluate("b", scraps)
+
+
+def test_the_readme_results_table_is_wired_to_scraps():
+    """Every wired number of the real README names a numbered notebook and a usable format; the
+    numbers themselves are checked against a build by ``make book`` (and their names by the
+    notebook tests)."""
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("## Results"):]
+    table = table[:table.index("\n## ", 1)]
+    quotes = book.readme_quotes(table)
+    assert len(quotes) >= 20
+    stems = {p.stem for p in book.notebooks()}
+    for q in quotes:
+        assert q["readme"] is not None, q
+        assert q["notebook"] in stems, q
+        format(1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format spec
+        names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split() if n[0] in string.ascii_letters}
+        assert names and book.evaluate(q["expr"], dict.fromkeys(names, 1.0)) is not None

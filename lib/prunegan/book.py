@@ -1,5 +1,5 @@
 """The book's machinery (``make book``): execute the numbered notebooks headlessly with papermill,
-prepare the executed copies for reading, and check the notebook pairs.
+prepare the executed copies for reading, check the notebook pairs, and check the README's numbers.
 
 ``python -m prunegan.book execute [--smoke True] [--only 03_random]`` runs ``notebooks/NN_*.ipynb``
 in order into ``book/executed/`` (the summary notebook, ``99_*``, last since it reads the others'
@@ -10,11 +10,16 @@ parameters shown once with the values the run used, progress-bar widgets dropped
 ``python -m prunegan.book check-pairs`` reports every notebook whose two files differ: each
 ``notebooks/NN_name.py`` (jupytext py:percent text, the source to edit) and ``NN_name.ipynb``
 (what papermill runs, committed without outputs) must hold the same cells.
+
+``python -m prunegan.book check-readme`` compares every number of README.md that is wired to a scrap
+(``0.957 <!-- scrap 01_baseline baseline_acc .3f -->``) with the executed notebooks and prints each
+that differs (:func:`check_readme`).
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import math
 import re
 import sys
@@ -25,6 +30,7 @@ from .cache import REPO_ROOT
 
 SOURCE = REPO_ROOT / "notebooks"
 EXECUTED = REPO_ROOT / "book" / "executed"
+README = REPO_ROOT / "README.md"
 
 #: Tags that already decide how a code cell shows; :func:`hide_inputs` leaves such cells alone.
 VISIBILITY_TAGS = {"hide-input", "hide-output", "hide-cell", "remove-input", "remove-output", "remove-cell"}
@@ -270,6 +276,109 @@ def scrap_table(scraps):
                          "chapter": scraps["notebook"]}, index=scraps.index)
 
 
+# ------------------------------------------------------------------------------ README numbers
+#: ``<!-- scrap NOTEBOOK EXPR FORMAT -->`` right after the number it wires (EXPR: a scrap name, or
+#: scrap names and numbers joined by + - * /, e.g. ``trials_collapse_rate*trials_n``).
+SCRAP_COMMENT = re.compile(r"<!--\s*scrap\s+(?P<notebook>\S+)\s+(?P<expr>\S+)\s+(?P<fmt>\S+)\s*-->")
+NUMBER_BEFORE = re.compile(r"(?P<number>[−-]?\d[\d,]*(?:\.\d+)?(?:\s?%)?)\s*$")
+
+
+def normalise(number: str) -> str:
+    """``"−0.12"`` → ``"-0.12"``, ``"65 %"`` → ``"65%"``: how the README and Python write numbers."""
+    return number.replace("−", "-").replace("\u202f", "").replace("\xa0", "").replace(" ", "")
+
+
+def evaluate(expr: str, scraps: dict):
+    """The value of ``expr`` (a scrap name, or names and numbers joined by + - * / and parentheses)
+    over ``scraps``. Nothing else is accepted: this is a tiny calculator, not ``eval``."""
+    ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+           ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+
+    def value(node):
+        if isinstance(node, ast.Name):
+            if node.id not in scraps:
+                raise KeyError(node.id)
+            return scraps[node.id]
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError(f"not a scrap expression: {expr!r}")
+
+    return value(ast.parse(expr, mode="eval").body)
+
+
+def readme_quotes(text: str) -> list[dict]:
+    """Every number of ``text`` wired to a scrap: line, README value, notebook, expression, format.
+    A comment with no number right before it is returned with ``readme`` = ``None``."""
+    quotes = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for m in SCRAP_COMMENT.finditer(line):
+            number = NUMBER_BEFORE.search(line[:m.start()])
+            quotes.append({"line": lineno, "readme": number.group("number") if number else None,
+                           "notebook": m.group("notebook"), "expr": m.group("expr"), "fmt": m.group("fmt")})
+    return quotes
+
+
+def read_scraps(executed_dir: Path) -> dict[str, dict]:
+    """Scrap values of every executed chapter in ``executed_dir``, by notebook name (the summary
+    ``99_*`` holds myst-nb glue, which scrapbook cannot read, and no scrap of its own)."""
+    import scrapbook as sb
+
+    return {p.stem: {k: s.data for k, s in sb.read_notebook(str(p)).scraps.items()}
+            for p in sorted(Path(executed_dir).glob("[0-9][0-9]_*.ipynb")) if not p.name.startswith("99_")}
+
+
+def was_smoke(executed_dir: Path) -> bool:
+    """Whether any executed notebook in ``executed_dir`` ran with ``smoke=True`` (papermill's record)."""
+    for path in Path(executed_dir).glob("[0-9][0-9]_*.ipynb"):
+        meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+        if meta.get("parameters", {}).get("smoke"):
+            return True
+    return False
+
+
+def check_readme(readme: Path = README, executed_dir: Path = EXECUTED) -> list[dict]:
+    """Every wired number of ``readme`` checked against the scraps of ``executed_dir``: each quote
+    of :func:`readme_quotes` with ``build`` (the scrap value formatted with the quote's format, or
+    why there is none) and ``ok`` (README and build agree, spaces and the minus sign aside)."""
+    scraps = read_scraps(executed_dir)
+    results = []
+    for q in readme_quotes(Path(readme).read_text()):
+        if q["notebook"] not in scraps:
+            build = f"no executed notebook {q['notebook']}"
+        else:
+            try:
+                value = evaluate(q["expr"], scraps[q["notebook"]])
+                build = "None" if value is None else format(value, q["fmt"])
+            except KeyError as exc:
+                build = f"no scrap {exc.args[0]} in {q['notebook']}"
+            except (TypeError, ValueError, ZeroDivisionError) as exc:
+                build = f"cannot format: {exc}"
+        ok = q["readme"] is not None and normalise(q["readme"]) == normalise(build)
+        results.append({**q, "build": build, "ok": ok})
+    return results
+
+
+def report_readme(results: list[dict], *, smoke: bool) -> str:
+    """The printout of :func:`check_readme`: one line per number that differs (README line,
+    notebook and scrap, README value, build value), framed by what the differences mean."""
+    bad = [r for r in results if not r["ok"]]
+    lines = [f"README.md:{r['line']}: {r['notebook']} {r['expr']}: README {r['readme']!s}, build {r['build']}"
+             for r in bad]
+    if not results:
+        return "README check: no number in README.md is wired to a scrap (<!-- scrap ... -->)."
+    if not bad:
+        return f"README check: all {len(results)} wired numbers match the executed notebooks."
+    if smoke:
+        return "\n".join([f"README check: this was a smoke build (smoke=True) and the README quotes a full "
+                          f"build, so {len(bad)} of {len(results)} numbers differ as expected:"] + lines)
+    return "\n".join([f"README check: {len(bad)} of {len(results)} numbers in README.md differ from this "
+                      "build (update README.md; the build's values are the second ones):"] + lines)
+
+
 # ------------------------------------------------------------------------------------------- CLI
 def _bool(text: str) -> bool:
     if text.lower() in ("true", "1", "yes"):
@@ -287,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03_random")
     pairs = sub.add_parser("check-pairs", help="report notebook pairs (.py / .ipynb) that differ")
     pairs.add_argument("--source", type=Path, default=SOURCE)
+    check = sub.add_parser("check-readme", help="compare README.md's wired numbers with the executed notebooks")
+    check.add_argument("--readme", type=Path, default=README)
+    check.add_argument("--executed", type=Path, default=EXECUTED)
+    check.add_argument("--strict", action="store_true",
+                       help="exit 1 when a number differs (a smoke build never fails)")
     args = parser.parse_args(argv)
     if args.command == "execute":
         execute_all(smoke=args.smoke, only=args.only)
@@ -296,6 +410,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: " + "; ".join(problems))
         print("notebook pairs: " + (f"{len(found)} out of step (run `make sync`)" if found else "all in step"))
         return 1 if found else 0
+    elif args.command == "check-readme":
+        if not notebooks(args.executed):
+            print(f"README check: no executed notebook in {args.executed}; run `make book` first.")
+            return 1
+        smoke = was_smoke(args.executed)
+        results = check_readme(args.readme, args.executed)
+        print(report_readme(results, smoke=smoke))
+        return 1 if args.strict and not smoke and not all(r["ok"] for r in results) else 0
     return 0
 
 
