@@ -86,9 +86,12 @@ def alter(path: Path, old: str, new: str) -> None:
 def test_the_check_catches_a_pair_out_of_step(tmp_path):
     folder = copy_pairs(tmp_path, ["03_random", "99_summary"])
     assert book.check_pairs(folder) == {}
-    # an edited line in the text file
-    alter(folder / "03_random.py", "trials = 2 ", "trials = 5 ")
-    assert book.check_pairs(folder) == {"03_random": ["cell 2: source differs (first differing line 7)"]}
+    # an edited line in the text file (the parameters cell, the second cell, holds `smoke = False`)
+    params = next(c.source for c in jupytext.read(folder / "03_random.py").cells
+                  if "parameters" in c.metadata.get("tags", []))
+    line = next(n for n, x in enumerate(params.splitlines(), 1) if x.startswith("smoke = False"))
+    alter(folder / "03_random.py", "smoke = False", "smoke = True")
+    assert book.check_pairs(folder) == {"03_random": [f"cell 2: source differs (first differing line {line})"]}
     assert book.main(["check-pairs", "--source", str(folder)]) == 1
     # a changed tag in the notebook
     nb = json.loads((folder / "99_summary.ipynb").read_text())
@@ -101,8 +104,8 @@ def test_the_check_catches_a_pair_out_of_step(tmp_path):
     with open(folder / "99_summary.py", "a") as f:
         f.write("\n# %%\nprint('new cell')\n")
     assert book.check_pairs(folder)["99_summary"] == ["99_summary.py has 4 cells, 99_summary.ipynb 3"]
-    alter(folder / "03_random.py", "# %% [markdown]\n# Mean over", "# %%\n# Mean over")
-    assert "type differs" in " ".join(book.check_pairs(folder)["03_random"])
+    alter(folder / "03_random.py", "# %% [markdown]\n", "# %%\n")  # the first cell, markdown, made code
+    assert "cell 1: type differs (code / markdown)" in book.check_pairs(folder)["03_random"]
     (folder / "03_random.ipynb").unlink()
     assert book.check_pairs(folder)["03_random"] == [f"missing {folder / '03_random.ipynb'}"]
 
@@ -126,9 +129,9 @@ def test_jupyter_saves_both_files_of_a_pair(tmp_path):
     assert "print('edited in Jupyter')" in (folder / "03_random.py").read_text()
     assert book.check_pairs(folder) == {}
 
-    alter(folder / "03_random.py", "Mean over trials", "Mean over the trials")
+    alter(folder / "03_random.py", "\n# # ", "\n# # Edited as text: ")  # the chapter's title
     later = (folder / "03_random.ipynb").stat().st_mtime + 10
     os.utime(folder / "03_random.py", (later, later))
     opened = asyncio.run(manager.get("notebooks/03_random.ipynb"))["content"]
-    assert any("Mean over the trials" in c.source for c in opened.cells)
+    assert opened.cells[0].source.startswith("# Edited as text: ")
     assert [c.id for c in opened.cells] == [c.id for c in jupytext.read(NOTEBOOKS / "03_random.ipynb").cells]
