@@ -1,20 +1,18 @@
 """Channel masks: which output channels of each prunable layer are kept.
 
 ``ChannelMask`` is the one mask type of the project: strategies return it, the mask bank stores it,
-the GAN samples it. ``apply`` gives a masked copy of a network that behaves exactly as if the pruned
-channels were deleted; ``compact`` deletes them physically (torch-pruning's dependency graph).
+the GAN samples it. Applying a mask to a network (masked or physically smaller) is
+:mod:`prunegan.pruning.surgery`.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-#: Input shape used to trace networks and count MACs: one 28×28 grey image.
-INPUT_SHAPE = (1, 1, 28, 28)
+from .store import save_torch
 
 
 def prunable_layers(model: nn.Module, *, include_linear: bool = False) -> dict[str, nn.Module]:
@@ -45,7 +43,7 @@ class ChannelMask(Mapping):
     """An immutable mapping ``layer name → (C,) bool tensor`` over output channels (True = kept).
 
     Sparsity is the fraction of prunable channels removed, globally; parameter and MAC reductions
-    differ from it (see :func:`count`)."""
+    differ from it (see :func:`prunegan.pruning.surgery.count`)."""
 
     __slots__ = ("_masks",)
 
@@ -163,10 +161,7 @@ class ChannelMask(Mapping):
 
     def save(self, path: str | Path) -> None:
         """Save as a plain dict of bool tensors (atomically: written to a temporary name, renamed)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(dict(self._masks), tmp)
-        tmp.replace(path)
+        save_torch(path, dict(self._masks))
 
     @classmethod
     def load(cls, path: str | Path) -> "ChannelMask":
@@ -177,72 +172,3 @@ class ChannelMask(Mapping):
         """The mask that keeps every channel."""
         return cls({k: torch.ones(n, dtype=torch.bool)
                     for k, n in layer_sizes(model, include_linear=include_linear).items()})
-
-
-def _zero_pruned_outputs(module: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
-    """Forward hook: multiply the layer's output channels by its ``channel_mask`` buffer."""
-    shape = (1, -1) + (1,) * (output.dim() - 2)
-    return output * module.channel_mask.view(shape).to(output.dtype)
-
-
-def _attach(layer: nn.Module, keep: torch.Tensor) -> None:
-    keep = keep.to(layer.weight.device)
-    with torch.no_grad():
-        layer.weight[~keep] = 0.0
-        if layer.bias is not None:
-            layer.bias[~keep] = 0.0
-    layer.register_buffer("channel_mask", keep.to(layer.weight.dtype))
-    layer.register_forward_hook(_zero_pruned_outputs)
-
-
-def apply(model: nn.Module, mask: ChannelMask) -> nn.Module:
-    """A copy of ``model`` whose pruned channels output exactly zero (weights and bias zeroed, and a
-    forward hook that keeps them at zero while retraining: their gradients are zero too).
-
-    For conv / pooling / activation / linear networks this equals deleting the channels
-    (see :func:`compact`). The input model is not changed."""
-    mask.check_matches(model)
-    masked = copy.deepcopy(model)
-    layers = dict(masked.named_modules())
-    for name in mask:
-        _attach(layers[name], mask[name])
-    return masked
-
-
-def compact(model: nn.Module, mask: ChannelMask, *, input_shape: tuple[int, ...] = INPUT_SHAPE) -> nn.Module:
-    """A copy of ``model`` with the pruned channels physically removed (torch-pruning's dependency
-    graph also removes the matching input channels / features downstream).
-
-    A collapsed layer (nothing kept) cannot have zero channels: one channel stays, masked to zero,
-    so the outputs still equal those of :func:`apply`."""
-    import torch_pruning as tp
-
-    mask.check_matches(model)
-    small = copy.deepcopy(model)
-    device = next(small.parameters()).device
-    with torch.enable_grad():  # torch-pruning traces with autograd: works under torch.no_grad() too
-        graph = tp.DependencyGraph().build_dependency(small, example_inputs=torch.zeros(input_shape, device=device))
-    layers = dict(small.named_modules())
-    collapsed = set(mask.collapsed_layers())
-    for name in mask:
-        keep = mask[name]
-        drop = torch.nonzero(~keep).flatten().tolist()
-        if name in collapsed:
-            drop = drop[1:]  # keep channel 0, zeroed below
-        if not drop:
-            continue
-        layer = layers[name]
-        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
-        graph.get_pruning_group(layer, fn, idxs=drop).prune()
-    for name in collapsed:
-        _attach(layers[name], torch.zeros(1, dtype=torch.bool))
-    return small
-
-
-def count(model: nn.Module, *, input_shape: tuple[int, ...] = INPUT_SHAPE) -> tuple[int, int]:
-    """``(MACs, parameters)`` of one forward pass of ``model`` (use it on a :func:`compact` network)."""
-    import torch_pruning as tp
-
-    device = next(model.parameters()).device
-    macs, params = tp.utils.count_ops_and_params(model, torch.zeros(input_shape, device=device))
-    return int(macs), int(params)

@@ -6,9 +6,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .gan_eval import ALL_METHODS, LABELS
 
-_PALETTE = dict(zip([LABELS[m] for m in ALL_METHODS], sns.color_palette("tab10", len(ALL_METHODS))))
+
+def _palette(labels) -> dict:
+    """One colour per method label, in order of appearance (the same label gets the same colour in
+    every figure of one call)."""
+    labels = list(dict.fromkeys(labels))
+    return dict(zip(labels, sns.color_palette("tab10", max(len(labels), 1))))
 
 
 def losses(history: list[dict], *, window: int = 25, title: str = "GAN training") -> plt.Figure:
@@ -35,7 +39,7 @@ def losses(history: list[dict], *, window: int = 25, title: str = "GAN training"
 
 def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
              max_channels: int = 64) -> plt.Figure:
-    """Heatmap of the generator's keep-probabilities (:func:`prunegan.gan_eval.keep_map`): one panel
+    """Heatmap of the generator's keep-probabilities (:func:`prunegan.analysis.masks.keep_map`): one panel
     per layer, rows = sparsity, columns = channels ordered by mean |w| (largest first); layers wider
     than ``max_channels`` show their ``max_channels`` largest-|w| channels."""
     layers = list(dict.fromkeys(keep["layer"]))
@@ -43,8 +47,8 @@ def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
     fig, axes = plt.subplots(1, len(layers), figsize=(min(2 + 0.28 * sum(widths), 16), 0.45 * keep["sparsity"].nunique() + 1.8),
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
     for i, (ax, layer) in enumerate(zip(axes[0], layers)):
-        d = keep[(keep["layer"] == layer) & (keep["l1_rank"] < max_channels)]
-        grid = d.pivot(index="sparsity", columns="l1_rank", values="keep_prob").sort_index()
+        d = keep[(keep["layer"] == layer) & (keep["l1_position"] < max_channels)]
+        grid = d.pivot(index="sparsity", columns="l1_position", values="keep_prob").sort_index()
         sns.heatmap(grid, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=i == len(layers) - 1,
                     cbar_kws={"label": "keep-probability"} if i == len(layers) - 1 else None,
                     yticklabels=[f"{s:.0%}" for s in grid.index] if i == 0 else False,
@@ -58,7 +62,7 @@ def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
 
 
 def bank_layers(layers: pd.DataFrame, *, title: str = "Kept channels per layer: good vs other bank masks") -> plt.Figure:
-    """Kept channels per layer of every distinct bank mask (:meth:`prunegan.bank.Bank.layer_table`),
+    """Kept channels per layer of every distinct bank mask (:meth:`prunegan.runs.bank.Bank.layer_table`),
     good masks against the rest, one panel per sparsity."""
     d = layers.assign(kind=np.where(layers["good"], "good", "other"))
     sparsities = sorted(d["sparsity"].unique())
@@ -79,16 +83,17 @@ def bank_layers(layers: pd.DataFrame, *, title: str = "Kept channels per layer: 
 
 def comparison(summary: pd.DataFrame, *, title: str = "Retrained accuracy (mean and 95 % CI)") -> plt.Figure:
     """Mean retrained accuracy with its 95 % CI per method against sparsity
-    (:func:`prunegan.gan_eval.summarize`)."""
+    (:func:`prunegan.analysis.masks.summarize`)."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    methods = [m for m in ALL_METHODS if m in set(summary["strategy"])]
-    offsets = np.linspace(-0.008, 0.008, len(methods)) if len(methods) > 1 else [0.0]
-    for off, m in zip(offsets, methods):
-        d = summary[summary["strategy"] == m].sort_values("sparsity")
+    labels = list(dict.fromkeys(summary["label"]))
+    palette = _palette(labels)
+    offsets = np.linspace(-0.008, 0.008, len(labels)) if len(labels) > 1 else [0.0]
+    for off, label in zip(offsets, labels):
+        d = summary[summary["label"] == label].sort_values("sparsity")
         yerr = np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]])
         yerr = np.nan_to_num(yerr, nan=0.0)
-        ax.errorbar(d["sparsity"] + off, d["mean"], yerr=yerr, marker="o", capsize=3, label=LABELS[m],
-                    color=_PALETTE[LABELS[m]])
+        ax.errorbar(d["sparsity"] + off, d["mean"], yerr=yerr, marker="o", capsize=3, label=label,
+                    color=palette[label])
     ax.set_xlabel("sparsity (fraction of prunable channels removed)")
     ax.set_ylabel("retrained test accuracy")
     ax.legend(fontsize=8)
@@ -99,15 +104,16 @@ def comparison(summary: pd.DataFrame, *, title: str = "Retrained accuracy (mean 
 
 def collapse_diversity(summary: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """Collapse rate and diversity (mean pairwise Hamming distance of the masks) per method."""
-    d = summary.assign(method=summary["strategy"].map(LABELS), sparsity_pct=(summary["sparsity"] * 100).round().astype(int))
-    order = [LABELS[m] for m in ALL_METHODS if LABELS[m] in set(d["method"])]
+    d = summary.assign(sparsity_pct=(summary["sparsity"] * 100).round().astype(int))
+    order = list(dict.fromkeys(d["label"]))
+    palette = _palette(order)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    sns.barplot(d, x="sparsity_pct", y="collapse_rate", hue="method", hue_order=order, palette=_PALETTE, ax=ax1)
+    sns.barplot(d, x="sparsity_pct", y="collapse_rate", hue="label", hue_order=order, palette=palette, ax=ax1)
     ax1.set_ylim(0, 1.02)
     ax1.set_xlabel("sparsity (%)")
     ax1.set_ylabel("share of masks with a collapsed layer")
     ax1.legend(fontsize=7)
-    sns.barplot(d, x="sparsity_pct", y="diversity", hue="method", hue_order=order, palette=_PALETTE, ax=ax2)
+    sns.barplot(d, x="sparsity_pct", y="diversity", hue="label", hue_order=order, palette=palette, ax=ax2)
     ax2.set_xlabel("sparsity (%)")
     ax2.set_ylabel("mean pairwise Hamming distance (channels)")
     ax2.get_legend().remove()

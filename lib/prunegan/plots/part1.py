@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .results import layer_table
+from ..analysis.stats import errorbar
+from ..analysis.tables import layer_table
 
 ACC_COLUMNS = {"original_acc": "original", "pruned_acc": "pruned", "retrained_acc": "retrained"}
 
@@ -27,13 +28,14 @@ def learning_curve(history: list[dict], title: str = "Baseline training") -> plt
 
 
 def accuracy_vs_sparsity(df: pd.DataFrame, title: str = "") -> plt.Figure:
-    """Original, pruned and retrained test accuracy against sparsity (mean and 95 % CI over trials)."""
+    """Original, pruned and retrained test accuracy against sparsity (mean and Student-t 95 % CI over
+    trials, :func:`prunegan.analysis.stats.errorbar`)."""
     long = df.melt(id_vars=["sparsity", "trial"], value_vars=list(ACC_COLUMNS), var_name="accuracy",
                    value_name="test accuracy")
     long["accuracy"] = long["accuracy"].map(ACC_COLUMNS)
     fig, ax = plt.subplots(figsize=(7, 4))
     sns.lineplot(long, x="sparsity", y="test accuracy", hue="accuracy", style="accuracy", markers=True,
-                 errorbar=("ci", 95) if df["trial"].nunique() > 1 else None, ax=ax)
+                 errorbar=errorbar if df["trial"].nunique() > 1 else None, ax=ax)
     ax.set_xlabel("sparsity (fraction of conv channels pruned)")
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
@@ -73,7 +75,7 @@ def layer_sparsity_heatmap(df: pd.DataFrame, title: str = "") -> plt.Figure:
     return fig
 
 
-def collapse_rate(df: pd.DataFrame, hue: str = "setting", title: str = "") -> plt.Figure:
+def collapse_rate(df: pd.DataFrame, hue: str = "label", title: str = "") -> plt.Figure:
     """Fraction of runs with a collapsed layer against sparsity, one line per ``hue`` value."""
     rate = df.groupby([hue, "sparsity"], as_index=False)["collapsed"].mean()
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -88,7 +90,7 @@ def collapse_rate(df: pd.DataFrame, hue: str = "setting", title: str = "") -> pl
 
 def recovery_scatter(df: pd.DataFrame, title: str = "") -> plt.Figure:
     """Retrained against pruned accuracy of every run, one panel per ``min_channels_per_layer``;
-    colour = strategy, marker = collapsed or not. Runs on the diagonal did not recover."""
+    colour = method label, marker = collapsed or not. Runs on the diagonal did not recover."""
     d = df.assign(collapse=df["collapsed"].map({True: "layer collapsed", False: "no collapse"}))
     minima = sorted(d["min_channels_per_layer"].unique())
     fig, axes = plt.subplots(1, len(minima), figsize=(5.2 * len(minima), 4.3), sharey=True, squeeze=False)

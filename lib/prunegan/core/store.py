@@ -1,7 +1,9 @@
-"""The results cache: one folder per run, ``results/<kind>_<hash of the config>/``.
+"""The results store: one folder per run, ``results/<kind>_<hash>/``, named by the hash of the run's
+config together with :data:`RESULTS_VERSION`.
 
-Files are written to a temporary name and renamed, so an interrupted run never leaves a half file;
-a file that cannot be read back is reported (a warning naming it), deleted, and recomputed.
+Files are written to a temporary name and renamed (:func:`atomic_write`), so an interrupted run never
+leaves a half file; a file that cannot be read back is reported (a warning naming it), deleted, and
+recomputed.
 """
 from __future__ import annotations
 
@@ -10,13 +12,19 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-#: Repository root when the package is used from a checkout (lib/prunegan/cache.py → ../../).
-REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Repository root when the package is used from a checkout (lib/prunegan/core/store.py → ../../../).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+#: The one version of every cached result. Bump it when the meaning of a stored row, checkpoint or
+#: generator changes (training or evaluation code, row format, seeds): every cache key includes it,
+#: so results of the old code are then recomputed instead of silently reused.
+RESULTS_VERSION = 2
 
 
 class CorruptCacheWarning(UserWarning):
@@ -50,7 +58,10 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:10]
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``; on any
+    error the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -58,6 +69,12 @@ def _atomic_write(path: Path, write) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+    return path
+
+
+def save_torch(path: str | Path, obj: Any) -> Path:
+    """``torch.save`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda p: torch.save(obj, p))
 
 
 class Run:
@@ -66,9 +83,10 @@ class Run:
     def __init__(self, kind: str, config: Any, root: Path | str | None = None) -> None:
         self.kind = kind
         self.config = config
-        self.path = Path(root if root is not None else results_root()) / f"{kind}_{config_hash(config)}"
+        key = {"version": RESULTS_VERSION, "config": config}
+        self.path = Path(root if root is not None else results_root()) / f"{kind}_{config_hash(key)}"
         if self.read_json("config.json") is None:
-            self.write_json("config.json", to_plain(config))
+            self.write_json("config.json", key)
 
     def __repr__(self) -> str:
         return f"Run({self.path})"
@@ -80,14 +98,14 @@ class Run:
         return self.file(name).exists()
 
     def write_json(self, name: str, obj: Any) -> None:
-        _atomic_write(self.file(name), lambda p: p.write_text(json.dumps(to_plain(obj), indent=1)))
+        atomic_write(self.file(name), lambda p: p.write_text(json.dumps(to_plain(obj), indent=1)))
 
     def read_json(self, name: str) -> Any | None:
         """The stored object, or ``None`` if absent or corrupt (corrupt files are reported and removed)."""
         return self._read(name, lambda p: json.loads(p.read_text()))
 
     def save_torch(self, name: str, obj: Any) -> None:
-        _atomic_write(self.file(name), lambda p: torch.save(obj, p))
+        save_torch(self.file(name), obj)
 
     def load_torch(self, name: str) -> Any | None:
         return self._read(name, lambda p: torch.load(p, weights_only=True, map_location="cpu"))

@@ -31,17 +31,18 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from . import masks as masks_mod
-from .data import Dataset
-from .masks import ChannelMask
-from .train import TrainConfig, evaluate, fit, resolve_device
+from ..core.masks import ChannelMask
+from ..core.validate import check_int
+from ..data import Dataset
+from ..train import TrainConfig, evaluate, fit, resolve_device
+from . import surgery
 
 FORMS = ("compact", "masked")
 
 #: Intra-op threads used while a mask is evaluated on the CPU (see the module docstring).
 CPU_THREADS = 1
 
-#: The retraining used after pruning: 3 epochs of Adam, lr 1e-3, batch 64 (the original study's
+#: The default retraining after pruning (every config's ``retrain`` default): 3 epochs of Adam, lr 1e-3, batch 64 (the original study's
 #: setting). Larger batches were measured (``benchmarks/retrain_batch_size.py``: 36 masks, L1 and
 #: random at 20-90 % sparsity, 3 seeds, paired against batch 64): batch 128 is 1.3-1.4× faster but
 #: loses 0.4 accuracy points with lr 1e-3, and with lr √2·1e-3 it is within noise on average
@@ -59,8 +60,7 @@ def cpu_threads(n: int | None) -> Iterator[None]:
     if n is None:
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"threads must be an integer >= 1 or None, got {n!r}")
+    check_int("threads", n, 1)
     previous = torch.get_num_threads()
     if previous == n:
         yield
@@ -76,7 +76,7 @@ def pruned_network(model: nn.Module, mask: ChannelMask, form: str = "compact") -
     """A pruned copy of ``model``: physically smaller (``"compact"``) or masked dense (``"masked"``)."""
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    return masks_mod.compact(model, mask) if form == "compact" else masks_mod.apply(model, mask)
+    return surgery.compact(model, mask) if form == "compact" else surgery.apply(model, mask)
 
 
 def _fast_layout(net: nn.Module, device: torch.device) -> nn.Module:
@@ -97,7 +97,7 @@ def _prune_and_retrain(model: nn.Module, mask: ChannelMask, data: Dataset, retra
                        form: str) -> tuple[nn.Module, float, tuple[int, int]]:
     """The retrained network, its accuracy before retraining and the compact network's (MACs, params)."""
     net = pruned_network(model, mask, form)
-    macs_params = masks_mod.count(net if form == "compact" else masks_mod.compact(model, mask))
+    macs_params = surgery.count(net if form == "compact" else surgery.compact(model, mask))
     net = _fast_layout(net, resolve_device(retrain.device))
     pruned_acc = evaluate(net, data)
     fit(net, data, retrain, eval_every_epoch=False)
@@ -141,9 +141,8 @@ def _worker_init(model: nn.Module, data: Dataset, threads: int | None) -> None:
     _WORKER.update(model=model, data=data)
 
 
-def _worker_evaluate(mask: dict[str, torch.Tensor], retrain: TrainConfig, form: str) -> dict:
-    # masks travel as plain dicts of tensors (ChannelMask's immutability defeats pickling)
-    return evaluate_mask(_WORKER["model"], ChannelMask(mask), _WORKER["data"], retrain, form=form, threads=None)
+def _worker_evaluate(mask: ChannelMask, retrain: TrainConfig, form: str) -> dict:
+    return evaluate_mask(_WORKER["model"], mask, _WORKER["data"], retrain, form=form, threads=None)
 
 
 def default_workers() -> int:
@@ -176,8 +175,7 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
         raise ValueError(f"got {len(masks)} masks but {len(configs)} retrain configs; give one config or one per mask")
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1 or None, got {workers!r}")
+    check_int("workers", workers, 1, allow_none=True)
     for mask in masks:
         mask.check_matches(model)
     on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs) and data.device.type == "cpu"
@@ -207,7 +205,7 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
         # Biggest networks first (longest-processing-time-first), so no worker is left with a
         # long job at the end while the others idle.
         order = sorted(range(len(masks)), key=lambda i: (-masks[i].n_kept, i))
-        futures = {pool.submit(_worker_evaluate, dict(masks[i]), configs[i], form): i for i in order}
+        futures = {pool.submit(_worker_evaluate, masks[i], configs[i], form): i for i in order}
         for future in tqdm(cf.as_completed(futures), total=len(futures), desc="masks", unit="mask",
                            disable=not progress):
             i = futures[future]
