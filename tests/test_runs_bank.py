@@ -1,18 +1,19 @@
-"""The mask bank: config validation, mask-space counts, build/caching/resume/dedup, the good rule."""
+"""The mask bank: config validation, build/caching/resume/dedup, the good rule."""
 from __future__ import annotations
 
-import itertools
-import math
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from prunegan import bank as bank_mod
-from prunegan import experiments, models
-from prunegan.bank import Bank, BankConfig, GoodRule
-from prunegan.experiments import BaselineConfig
-from prunegan.masks import ChannelMask, layer_sizes
+from prunegan.core import counts
+from prunegan.core.masks import ChannelMask, layer_sizes
+from prunegan.pruning import engine
+from prunegan.runs import bank as bank_mod
+from prunegan.runs import runner
+from prunegan.runs.bank import Bank, BankConfig, GoodRule
+from prunegan.runs.baseline import BaselineConfig
 from prunegan.train import TrainConfig
 
 TINY_TRAIN = TrainConfig(epochs=1, device="cpu")
@@ -66,38 +67,6 @@ def test_good_rule_rejects_bad_values(kw):
         GoodRule(**kw)
 
 
-# ---------------------------------------------------------------------------------------- mask space
-def _brute_force(sizes, sparsity, min_ch):
-    n = sum(sizes)
-    keep = n - round(sparsity * n)
-    count = 0
-    for kept in itertools.combinations(range(n), keep):
-        per_layer, start = [], 0
-        for s in sizes:
-            per_layer.append(sum(start <= k < start + s for k in kept))
-            start += s
-        count += min(per_layer) >= min_ch
-    return count
-
-
-@pytest.mark.parametrize("sizes", [[2, 3], [3, 1, 4], [5]])
-@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.8])
-@pytest.mark.parametrize("min_ch", [0, 1])
-def test_mask_space_matches_brute_force(sizes, sparsity, min_ch):
-    assert bank_mod.mask_space(sizes, sparsity, min_ch) == _brute_force(sizes, sparsity, min_ch)
-
-
-def test_mask_space_of_lenet5_matches_the_issue():
-    sizes = layer_sizes(models.build("lenet5"))
-    assert bank_mod.mask_space(sizes, 0.9) == math.comb(22, 2) == 231
-    assert bank_mod.mask_space(sizes, 0.9, 1) == 6 * 16  # one channel per layer: the only split
-    assert bank_mod.mask_space(sizes, 0.8) == 7315
-    assert bank_mod.mask_space(sizes, 0.95, 1) == 0
-    table = bank_mod.mask_space_table("lenet5", [0.8, 0.9], include_linear=True)
-    assert (table["n_channels"] == 22 + 120 + 84).all()
-    assert (table["n_masks"] > 10 ** 30).all()
-
-
 # ---------------------------------------------------------------------------------------- build
 def test_bank_rows_are_exact_valid_masks(tiny_bank):
     f = tiny_bank.frame
@@ -105,6 +74,7 @@ def test_bank_rows_are_exact_valid_masks(tiny_bank):
     n = sum(sizes.values())
     assert set(f["baseline"]) == {0, 1}
     assert set(f["strategy"]) == {"noisy-l1", "random"}
+    assert set(f["method"]) == {"noisy-l1-T1", "noisy-l1-T1-min1", "random", "random-min1"}
     for row in f.itertuples():
         mask = ChannelMask.from_dict(row.mask)
         assert mask.sizes == sizes
@@ -131,38 +101,44 @@ def test_duplicates_are_evaluated_once(tiny_bank):
     assert u["n_draws"].sum() == len(f)
 
 
-def test_rebuild_recomputes_nothing_and_resume_recomputes_only_missing(monkeypatch):
-    config = tiny_config(baselines=tiny_bases((0,)), draws=1)
-    first = bank_mod.build(config, progress=False)
+def _count_masks(monkeypatch) -> list:
     calls = []
-    real = bank_mod.evaluate_masks
+    real = runner.evaluate_masks
 
     def counting(model, masks, *a, **k):
         calls.extend(masks)
         return real(model, masks, *a, **k)
 
-    monkeypatch.setattr(bank_mod, "evaluate_masks", counting)
+    monkeypatch.setattr(runner, "evaluate_masks", counting)
+    return calls
+
+
+def test_rebuild_recomputes_nothing_and_resume_recomputes_exactly_the_missing(monkeypatch):
+    config = tiny_config(baselines=tiny_bases((0,)), draws=1)
+    first = bank_mod.build(config, progress=False)
+    calls = _count_masks(monkeypatch)
     again = bank_mod.build(config, progress=False)
     assert calls == []
     pd.testing.assert_frame_equal(first.frame, again.frame)
-    # an "interrupted" build: delete two row files (non-duplicates), they alone are recomputed
-    run = bank_mod._run(config, config.baselines[0])
-    originals = [p for p in sorted(run.path.glob("rows/*.json")) if '"duplicate": false' in p.read_text()][:2]
-    for p in originals:
+    # an "interrupted" build: delete two cached evaluations, exactly those two masks are recomputed
+    cache = runner.evaluations(first.baselines[0])
+    lost = sorted(cache.path.glob("rows/*.json"))[:2]
+    lost_keys = {json.loads(p.read_text())["key"] for p in lost}
+    for p in lost:
         p.unlink()
     resumed = bank_mod.build(config, progress=False)
-    assert len(calls) <= 2
+    assert {m.key() for m in calls} == lost_keys and len(calls) == 2
     pd.testing.assert_frame_equal(first.frame.drop(columns="seconds"), resumed.frame.drop(columns="seconds"))
 
 
-def test_enlarging_the_grid_reuses_rows(monkeypatch):
+def test_enlarging_the_grid_or_adding_a_network_evaluates_only_new_masks(monkeypatch):
     small = tiny_config(baselines=tiny_bases((0,)), sparsities=(0.5,), draws=1)
-    bank_mod.build(small, progress=False)
-    calls = []
-    real = bank_mod.evaluate_masks
-    monkeypatch.setattr(bank_mod, "evaluate_masks", lambda model, masks, *a, **k: calls.extend(masks) or real(model, masks, *a, **k))
-    bigger = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.5, 0.9), draws=1), progress=False)
-    assert 0 < len(calls) <= (bigger.frame["sparsity"] == 0.9).sum()
+    first = bank_mod.build(small, progress=False)
+    calls = _count_masks(monkeypatch)
+    bigger = bank_mod.build(tiny_config(baselines=tiny_bases((0, 1)), sparsities=(0.5, 0.9), draws=1), progress=False)
+    known = set(first.frame["key"])
+    new = bigger.frame[(bigger.frame["baseline"] == 1) | ~bigger.frame["key"].isin(known)]
+    assert sorted(m.key() for m in calls) == sorted(new.drop_duplicates(["baseline", "key"])["key"])
 
 
 def test_draw_seeds_differ_and_are_stable():
@@ -199,7 +175,7 @@ def test_good_masks_and_summary(tiny_bank):
     summary = tiny_bank.summary()
     assert list(summary["sparsity"]) == [0.5, 0.9]
     assert (summary["good"] >= 1).all() and (summary["distinct"] <= summary["draws"]).all()
-    assert (summary["mask_space"] == [bank_mod.mask_space([6, 16], s) for s in (0.5, 0.9)]).all()
+    assert summary["mask_space"].tolist() == [counts.mask_space([6, 16], s) for s in (0.5, 0.9)]
     lt = tiny_bank.layer_table()
     assert set(lt["layer"]) == {"conv1", "conv2"} and lt["good"].dtype == bool
     best = tiny_bank.best(0.5, baseline=1)
@@ -219,10 +195,10 @@ def test_bank_errors_name_the_value(tiny_bank):
         empty.best(0.5)
 
 
-def test_rows_store_the_retraining_budget_result_of_mask_row(tiny_bank):
-    # a bank row equals what mask_row gives for the same mask and budget (the one evaluation path)
+def test_rows_equal_a_direct_evaluation_with_the_bank_budget(tiny_bank):
+    # a bank row equals engine.evaluate_mask for the same mask and budget (the one evaluation path)
     row = tiny_bank.frame.iloc[0]
     base = tiny_bank.baselines[int(row["baseline"])]
-    again = experiments.mask_row(base, ChannelMask.from_dict(row["mask"]), TINY_TRAIN)
+    again = engine.evaluate_mask(base.model, ChannelMask.from_dict(row["mask"]), base.data, TINY_TRAIN)
     assert np.isclose(again["retrained_acc"], row["retrained_acc"])
     assert again["macs"] == row["macs"] and again["params"] == row["params"]
