@@ -2,8 +2,9 @@
 
 Layers, each importing only those before it: ``core`` (ChannelMask, counts, validation, registry,
 store) → ``data``, ``models``, ``train`` → ``pruning`` (scorers, select, strategies, surgery,
-engine) → ``runs`` (runner; baseline, sweep, bank, compare build jobs) → ``gan`` → ``analysis`` →
-``plots`` → ``chapters`` (notebook-facing) and ``book`` (papermill executor).
+engine) → ``analysis`` (statistics, tables, collapse, mask summaries) → ``runs`` (the runner;
+baseline, sweep, bank and compare only build jobs) → ``gan`` → ``plots`` → ``chapters``
+(notebook-facing: configs from parameters, verdicts, glue values). ``book`` executes the notebooks.
 """
 from .core.masks import ChannelMask  # noqa: F401
 
