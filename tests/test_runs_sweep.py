@@ -171,3 +171,11 @@ def test_baseline_weights_do_not_depend_on_the_callers_thread_count(tmp_path, mo
         torch.set_num_threads(before)
     for a, b in zip(two.model.state_dict().values(), one.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("strategy", ["tp-magnitude", "tp-lamp", "tp-fpgm"])
+def test_torch_pruning_criteria_sweep_with_noise(strategy):
+    cold = sweep.sweep(_sweep(Method(strategy), sparsities=(0.5,), trials=2), progress=False)
+    assert cold["mask"].iloc[0] == cold["mask"].iloc[1]  # no noise: the criterion alone, whatever the seed
+    hot = sweep.sweep(_sweep(Method(strategy, {"temperature": 5.0}), sparsities=(0.5,), trials=2), progress=False)
+    assert hot["mask"].iloc[0] != hot["mask"].iloc[1]

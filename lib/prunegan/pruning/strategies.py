@@ -38,7 +38,7 @@ def score(model: nn.Module, strategy: str, sparsity: float, *, seed: int, includ
     seed = check_int("seed", seed, 0)
     sparsity = check_sparsity(sparsity)
     layers = prunable_layers(model, include_linear=include_linear)
-    return scorer(layers, torch.Generator().manual_seed(seed), sparsity=sparsity, **options)
+    return scorer(model, layers, torch.Generator().manual_seed(seed), sparsity=sparsity, **options)
 
 
 def prune(model: nn.Module, strategy: str, sparsity: float, *, seed: int, min_channels_per_layer: int = 0,
