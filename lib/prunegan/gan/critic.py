@@ -61,7 +61,7 @@ class AccuracyCritic:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         return losses
 
     def spearman(self, data: Labelled) -> float:
