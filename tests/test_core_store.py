@@ -1,4 +1,5 @@
-"""prunegan.cache: config hashing, run folders, atomic writes, corrupt-file handling."""
+"""prunegan.core.store: config hashing, run folders keyed with RESULTS_VERSION, atomic writes,
+corrupt-file handling."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunegan import cache
-from prunegan.cache import CorruptCacheWarning, Run
+from prunegan.core import store
+from prunegan.core.store import RESULTS_VERSION, CorruptCacheWarning, Run
 from prunegan.train import TrainConfig
 
 
@@ -36,39 +37,40 @@ def files(folder: Path) -> list[str]:
 def test_config_hash_is_short_hex_of_canonical_json():
     config = {"b": 2, "a": [1, 2.5, "x"]}
     expected = hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:10]
-    assert cache.config_hash(config) == expected
+    assert store.config_hash(config) == expected
     assert len(expected) == 10 and int(expected, 16) >= 0
 
 
 def test_config_hash_is_stable_across_versions():
     # Changing these values orphans every cached result: do so only on purpose.
-    assert cache.config_hash({"a": 1}) == "015abd7f5c"
-    assert cache.config_hash(TrainConfig()) == "4041f68dd3"
+    assert store.config_hash({"a": 1}) == "015abd7f5c"
+    assert store.config_hash(TrainConfig()) == "4041f68dd3"
 
 
 def test_config_hash_ignores_key_order_and_container_type():
-    assert cache.config_hash({"a": 1, "b": 2}) == cache.config_hash({"b": 2, "a": 1})
-    assert cache.config_hash({"s": (0.1, 0.2)}) == cache.config_hash({"s": [0.1, 0.2]})
-    assert cache.config_hash(TrainConfig(epochs=3)) == cache.config_hash(TrainConfig(epochs=3).to_dict())
-    assert cache.config_hash(Outer()) == cache.config_hash(Outer())
+    assert store.config_hash({"a": 1, "b": 2}) == store.config_hash({"b": 2, "a": 1})
+    assert store.config_hash({"s": (0.1, 0.2)}) == store.config_hash({"s": [0.1, 0.2]})
+    assert store.config_hash(TrainConfig(epochs=3)) == store.config_hash(TrainConfig(epochs=3).to_dict())
+    assert store.config_hash(Outer()) == store.config_hash(Outer(inner=Inner(sparsities=[0.1, 0.2])))
+    assert store.config_hash(Outer()) == store.config_hash(store.to_plain(Outer()))
 
 
 def test_config_hash_is_sensitive_to_every_field():
     base = TrainConfig()
     changes = dict(epochs=11, batch_size=65, lr=2e-3, optimizer="sgd", weight_decay=1e-4, seed=1, device="cpu")
     assert set(changes) == {f.name for f in dataclasses.fields(TrainConfig)}
-    hashes = {cache.config_hash(dataclasses.replace(base, **{k: v})) for k, v in changes.items()}
-    assert len(hashes) == len(changes) and cache.config_hash(base) not in hashes
-    nested = {cache.config_hash(Outer()), cache.config_hash(Outer(inner=Inner(sparsities=(0.1, 0.3)))),
-              cache.config_hash(Outer(train=TrainConfig(epochs=3, device="cpu"))),
-              cache.config_hash(Outer(inner=Inner(path=Path("a/c"))))}
+    hashes = {store.config_hash(dataclasses.replace(base, **{k: v})) for k, v in changes.items()}
+    assert len(hashes) == len(changes) and store.config_hash(base) not in hashes
+    nested = {store.config_hash(Outer()), store.config_hash(Outer(inner=Inner(sparsities=(0.1, 0.3)))),
+              store.config_hash(Outer(train=TrainConfig(epochs=3, device="cpu"))),
+              store.config_hash(Outer(inner=Inner(path=Path("a/c"))))}
     assert len(nested) == 4
-    assert cache.config_hash({"x": 1}) != cache.config_hash({"x": 1.5})
-    assert cache.config_hash({"x": 1}) != cache.config_hash({"x": "1"})
+    assert store.config_hash({"x": 1}) != store.config_hash({"x": 1.5})
+    assert store.config_hash({"x": 1}) != store.config_hash({"x": "1"})
 
 
 def test_to_plain():
-    plain = cache.to_plain(Outer())
+    plain = store.to_plain(Outer())
     assert plain["inner"] == {"sparsities": [0.1, 0.2], "path": "a/b"}
     assert plain["train"]["epochs"] == 2
     json.dumps(plain)  # JSON-able
@@ -78,10 +80,20 @@ def test_to_plain():
 
 def test_run_folder_under_prunegan_results(isolated_dirs):
     run = Run("sweep", Outer())
-    assert cache.results_root() == isolated_dirs.results
-    assert run.path == isolated_dirs.results / f"sweep_{cache.config_hash(Outer())}"
-    assert json.loads(run.file("config.json").read_text()) == cache.to_plain(Outer())
-    assert not (cache.REPO_ROOT / "results" / run.path.name).exists()
+    assert store.results_root() == isolated_dirs.results
+    key = {"version": RESULTS_VERSION, "config": Outer()}
+    assert run.path == isolated_dirs.results / f"sweep_{store.config_hash(key)}"
+    assert run.path.name != f"sweep_{store.config_hash(Outer())}"  # the version is part of the key
+    assert json.loads(run.file("config.json").read_text()) == {"version": RESULTS_VERSION,
+                                                                "config": store.to_plain(Outer())}
+    assert not (store.REPO_ROOT / "results" / run.path.name).exists()
+
+
+def test_repo_root_is_the_checkout_and_holds_the_default_results(monkeypatch):
+    # store.py moved into core/: REPO_ROOT must still be the repository root, not lib/
+    assert (store.REPO_ROOT / "lib" / "prunegan" / "core" / "store.py").is_file()
+    monkeypatch.delenv("PRUNEGAN_RESULTS")
+    assert store.results_root() == store.REPO_ROOT / "results"
 
 
 def test_run_explicit_root_and_same_config_same_folder(tmp_path):
@@ -94,6 +106,19 @@ def test_run_explicit_root_and_same_config_same_folder(tmp_path):
     a.write_json("metrics.json", {"acc": 0.5})
     assert b.read_json("metrics.json") == {"acc": 0.5} and b.exists("metrics.json")
     assert c.read_json("metrics.json") is None and not c.exists("metrics.json")
+
+
+def test_results_version_bump_moves_every_run_to_a_new_folder(tmp_path, monkeypatch):
+    old = Run("sweep", {"k": 1}, root=tmp_path)
+    old.write_json("rows.json", [1, 2])
+    assert isinstance(RESULTS_VERSION, int) and RESULTS_VERSION >= 1
+    monkeypatch.setattr(store, "RESULTS_VERSION", RESULTS_VERSION + 1)
+    new = Run("sweep", {"k": 1}, root=tmp_path)
+    assert new.path != old.path and new.path.parent == tmp_path
+    assert new.read_json("rows.json") is None  # results of the old code are not reused
+    assert new.read_json("config.json") == {"version": RESULTS_VERSION + 1, "config": {"k": 1}}
+    monkeypatch.setattr(store, "RESULTS_VERSION", RESULTS_VERSION)
+    assert Run("sweep", {"k": 1}, root=tmp_path).read_json("rows.json") == [1, 2]
 
 
 def test_json_and_torch_round_trip(tmp_path):
@@ -132,7 +157,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 def test_atomic_write_interrupted_midway(tmp_path):
     target = tmp_path / "sub" / "f.txt"
-    cache._atomic_write(target, lambda p: p.write_text("complete"))
+    store.atomic_write(target, lambda p: p.write_text("complete"))
     assert target.read_text() == "complete"
 
     def half_then_crash(p: Path):
@@ -140,13 +165,28 @@ def test_atomic_write_interrupted_midway(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        cache._atomic_write(target, half_then_crash)
+        store.atomic_write(target, half_then_crash)
     assert target.read_text() == "complete"
     assert files(target.parent) == ["f.txt"]
     fresh = tmp_path / "new" / "g.txt"
     with pytest.raises(KeyboardInterrupt):
-        cache._atomic_write(fresh, half_then_crash)
+        store.atomic_write(fresh, half_then_crash)
     assert not fresh.exists() and files(fresh.parent) == []
+
+
+def test_atomic_write_returns_the_path_and_accepts_a_string(tmp_path):
+    out = store.atomic_write(str(tmp_path / "a" / "b.txt"), lambda p: p.write_text("x"))
+    assert out == tmp_path / "a" / "b.txt" and isinstance(out, Path) and out.read_text() == "x"
+
+
+def test_save_torch_is_atomic(tmp_path):
+    path = tmp_path / "deep" / "state.pt"
+    assert store.save_torch(path, {"w": torch.arange(3)}) == path
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3))
+    with pytest.raises(Exception):
+        store.save_torch(path, {"bad": lambda: 0})  # not picklable: the old file stays
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.arange(3))
+    assert files(path.parent) == ["state.pt"]
 
 
 # ------------------------------------------------------------------------------------ corrupt files
@@ -192,7 +232,7 @@ def test_corrupt_config_json_is_rewritten(tmp_path):
     first.file("config.json").write_text("{broken")
     with pytest.warns(CorruptCacheWarning):
         again = Run("r", {"k": 7}, root=tmp_path)
-    assert again.read_json("config.json") == {"k": 7}
+    assert again.read_json("config.json") == {"version": RESULTS_VERSION, "config": {"k": 7}}
 
 
 def test_corrupt_cache_warning_is_a_user_warning():
