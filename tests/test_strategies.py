@@ -291,11 +291,11 @@ def test_method_derives_name_and_label(kwargs, name, label):
 def test_method_options_are_stored_sorted_and_hashable(two_option_scorer):
     a = Method(two_option_scorer, {"zeta": 3, "alpha": 0.5})
     b = Method(two_option_scorer, [("alpha", 0.5), ("zeta", 3)])
-    assert a.options == (("alpha", 0.5), ("zeta", 3)) == b.options
+    assert a.options == (("alpha", 0.5), ("zeta", 3.0)) == b.options  # numbers stored as floats
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
     assert {a: "row"}[b] == "row"
     assert a.option_dict == {"alpha": 0.5, "zeta": 3}
-    assert a.name == "two-options-A0.5-zeta3" and a.label == "two-options alpha=0.5 zeta=3"
+    assert a.name == "two-options-A0.5-Z3" and a.label == "two-options alpha=0.5 zeta=3"
     assert Method(two_option_scorer, {"zeta": 4, "alpha": 0.5}) != a
     assert Method("noisy-l1", {"temperature": 0.5}) != Method("noisy-l1", {"temperature": 1.0})
     assert Method("random") != Method("random", min_channels_per_layer=1)
@@ -375,3 +375,10 @@ def test_method_labels_are_the_row_columns():
         "method": "noisy-l1-T0.5-min1", "label": "noisy-l1 T=0.5, min 1/layer", "strategy": "noisy-l1",
         "min_channels_per_layer": 1, "temperature": 0.5}
     assert Method("random").labels()["temperature"] is None
+
+
+def test_integer_and_float_options_name_the_same_method():
+    from prunegan.pruning.strategies import Method
+
+    assert Method("noisy-l1", {"temperature": 1}) == Method("noisy-l1", {"temperature": 1.0})
+    assert Method("noisy-l1", {"temperature": 1}).name == "noisy-l1-T1"

@@ -7,6 +7,7 @@ Sparsity is the fraction of prunable channels removed, globally: exactly
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,9 @@ class Method:
 
     def __post_init__(self) -> None:
         SCORERS.get(self.strategy)
-        opts = tuple(sorted(dict(self.options).items()))
+        # numbers as floats: {"temperature": 1} and {"temperature": 1.0} are the same method
+        opts = tuple(sorted((k, float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v)
+                            for k, v in dict(self.options).items()))
         _check_options(self.strategy, dict(opts))
         object.__setattr__(self, "options", opts)
         check_int("Method.min_channels_per_layer", self.min_channels_per_layer, 0)
@@ -84,7 +87,8 @@ class Method:
             mins = f"-min{self.min_channels_per_layer}" if self.min_channels_per_layer else ""
             object.__setattr__(self, "name", f"{self.strategy}{opt}{mins}")
         if not self.label:
-            opt = "".join(f" T={v:g}" if k == "temperature" else f" {k}={v}" for k, v in opts)
+            opt = "".join(f" T={v:g}" if k == "temperature" else f" {k}={v:g}" if isinstance(v, float)
+                          else f" {k}={v}" for k, v in opts)
             mins = f", min {self.min_channels_per_layer}/layer" if self.min_channels_per_layer else ""
             object.__setattr__(self, "label", f"{self.strategy}{opt}{mins}")
 
