@@ -38,7 +38,9 @@ from torch.utils.data import Dataset as TorchDataset
 from torchvision import transforms
 
 from prunegan import data as data_mod
-from prunegan import engine, masks as masks_mod, models, strategies, train
+from prunegan import models, train
+from prunegan.core.masks import ChannelMask
+from prunegan.pruning import engine, strategies
 
 #: Normalisation statistics (mean, std of the training pixels) the reference's ``Normalize`` uses.
 NORMALISE = {"mnist-5k": (0.1307, 0.3081), "mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
@@ -102,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------------------------------------
 # The masks
 
-def mask_set(model: nn.Module, n: int, seed: int) -> list[tuple[str, float, masks_mod.ChannelMask]]:
+def mask_set(model: nn.Module, n: int, seed: int) -> list[tuple[str, float, ChannelMask]]:
     """``n`` masks at sparsities evenly spread over 0-95 % (rounded to 5 %), alternating global L1
     and global random pruning."""
     out = []
@@ -157,7 +159,7 @@ def reference_accuracy(net: nn.Module, loader: DataLoader) -> float:
     return correct / total
 
 
-def reference_evaluate(model: nn.Module, mask: masks_mod.ChannelMask, train_set: UInt8Images,
+def reference_evaluate(model: nn.Module, mask: ChannelMask, train_set: UInt8Images,
                        test_set: UInt8Images, epochs: int, seed: int) -> dict:
     """Prune the full network with ``torch.nn.utils.prune`` and retrain it with a DataLoader."""
     start = time.perf_counter()

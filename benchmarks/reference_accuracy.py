@@ -3,7 +3,7 @@
 Retrains the same masks (global L1 and random over sparsities 0-90 %, several seeds) with the
 plain reference of ``evaluation_speed.py`` (DataLoader + per-sample transforms, full network with
 ``torch.nn.utils.prune``; run with one thread here only to save time — the thread count does not
-change what it computes) and with ``prunegan.engine.evaluate_masks``, same epochs and seeds, and
+change what it computes) and with ``prunegan.pruning.engine.evaluate_masks``, same epochs and seeds, and
 prints the paired accuracy difference with a 95 % interval, next to the spread between two seeds of
 the reference itself (the noise the difference should be compared with).
 
@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluation_speed as bench  # noqa: E402
 
 from prunegan import data as data_mod  # noqa: E402
-from prunegan import engine, strategies, train  # noqa: E402
+from prunegan import train  # noqa: E402
+from prunegan.pruning import engine, strategies  # noqa: E402
 
 
 def ci(d: np.ndarray) -> str:

@@ -4,7 +4,7 @@ Retrains the same masks (global L1 and random, several sparsities) with several 
 settings over several seeds, and prints for each setting the wall-clock time, the mean retrained
 accuracy and its paired difference to batch 64 / lr 1e-3 (the original study's setting) with a
 95 % interval. Settings run interleaved seed by seed, so a change of the machine's load hits all
-alike. Evidence for ``prunegan.engine.DEFAULT_RETRAIN``.
+alike. Evidence for ``prunegan.pruning.engine.DEFAULT_RETRAIN``.
 
     python benchmarks/retrain_batch_size.py            # ~5-10 min on 2 cores
 """
@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from prunegan import data as data_mod
-from prunegan import engine, models, strategies, train
+from prunegan import models, train
+from prunegan.pruning import engine, strategies
 
 SETTINGS = [(64, 1e-3), (128, 1e-3), (128, 1.41e-3), (256, 1e-3), (256, 2e-3)]
 

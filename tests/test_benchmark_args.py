@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunegan import engine, masks, models, strategies, train
+from prunegan import models, train
+from prunegan.pruning import engine, strategies, surgery
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation_speed.py"
 
@@ -94,6 +95,6 @@ def test_reference_pruning_matches_the_engine(bench, trained_lenet, small_data):
     mask = strategies.prune(trained_lenet, "random", 0.5, seed=4)
     ref = bench.reference_evaluate(trained_lenet, mask, train_set, test_set, epochs=0, seed=0)
     row = engine.evaluate_mask(trained_lenet, mask, few, train.TrainConfig(epochs=0, device="cpu"))
-    assert ref["pruned_acc"] == row["pruned_acc"] == train.evaluate(masks.apply(trained_lenet, mask), few)
+    assert ref["pruned_acc"] == row["pruned_acc"] == train.evaluate(surgery.apply(trained_lenet, mask), few)
     assert ref["retrained_acc"] == ref["pruned_acc"]
     assert ref["pruned_acc"] != train.evaluate(trained_lenet, few)  # the mask really pruned something

@@ -1,11 +1,17 @@
-"""prunegan.engine: prune → evaluate → retrain → evaluate, compact and masked forms."""
+"""prunegan.pruning.engine: prune → evaluate → retrain → evaluate, compact and masked forms; the speed
+settings (one thread, restored afterwards; channels_last weights; worker processes for many masks)
+change how fast masks are evaluated, never what comes out."""
 from __future__ import annotations
+
+import copy
+import os
 
 import pytest
 import torch
 
-from prunegan import engine, masks, models, strategies, train
-from prunegan.masks import ChannelMask
+from prunegan import models, train
+from prunegan.core.masks import ChannelMask
+from prunegan.pruning import engine, strategies, surgery
 
 RETRAIN = train.TrainConfig(epochs=1, batch_size=32, lr=1e-3, seed=3, device="cpu")
 
@@ -31,6 +37,8 @@ def _mask(model, case):
     raise KeyError(case)
 
 
+# ------------------------------------------------------------------------------------ one mask
+
 @pytest.mark.parametrize("case", ["l1-50", "random-90-collapsed", "linear-70"])
 def test_masked_and_compact_retraining_agree(trained_lenet, few, case):
     mask = _mask(trained_lenet, case)
@@ -38,7 +46,7 @@ def test_masked_and_compact_retraining_agree(trained_lenet, few, case):
     small = engine.retrained(trained_lenet, mask, few, RETRAIN, form="compact")
     assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in dense.parameters())
     with torch.no_grad():
-        pruned = masks.apply(trained_lenet, mask)(few.x_test)
+        pruned = surgery.apply(trained_lenet, mask)(few.x_test)
         a, b = dense(few.x_test), small(few.x_test)
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     assert not torch.allclose(a, pruned, atol=1e-3)  # retraining really changed the network
@@ -65,7 +73,7 @@ def test_evaluate_mask_returns_sane_values(trained_lenet, few):
         assert isinstance(row["macs"], int) and isinstance(row["params"], int)
         assert row["seconds"] > 0
     assert rows[0.0]["pruned_acc"] == original
-    assert (rows[0.0]["macs"], rows[0.0]["params"]) == masks.count(trained_lenet)
+    assert (rows[0.0]["macs"], rows[0.0]["params"]) == surgery.count(trained_lenet)
     assert rows[0.0]["params"] == 61_706
     assert rows[0.3]["macs"] < rows[0.0]["macs"] and rows[0.7]["macs"] < rows[0.3]["macs"]
     assert rows[0.3]["params"] < rows[0.0]["params"] and rows[0.7]["params"] < rows[0.3]["params"]
@@ -78,8 +86,8 @@ def test_evaluate_mask_returns_sane_values(trained_lenet, few):
 def test_evaluate_mask_matches_independent_computation(trained_lenet, few):
     mask = _mask(trained_lenet, "random-90-collapsed")
     row = engine.evaluate_mask(trained_lenet, mask, few, RETRAIN)
-    assert row["pruned_acc"] == train.evaluate(masks.apply(trained_lenet, mask), few)
-    assert (row["macs"], row["params"]) == masks.count(masks.compact(trained_lenet, mask))
+    assert row["pruned_acc"] == train.evaluate(surgery.apply(trained_lenet, mask), few)
+    assert (row["macs"], row["params"]) == surgery.count(surgery.compact(trained_lenet, mask))
     net = engine.retrained(trained_lenet, mask, few, RETRAIN)
     assert row["retrained_acc"] == train.evaluate(net, few)
 
@@ -92,9 +100,8 @@ def test_zero_epochs_retrain_keeps_pruned_accuracy(trained_lenet, few):
 
 def test_collapsed_network_outputs_a_constant(trained_lenet, few):
     # A network with a collapsed conv layer outputs a constant: accuracy is one class's share.
-    model = trained_lenet
     mask = ChannelMask({"conv1": torch.ones(6, dtype=torch.bool), "conv2": torch.zeros(16, dtype=torch.bool)})
-    net = engine.pruned_network(model, mask, "masked")
+    net = engine.pruned_network(trained_lenet, mask, "masked")
     with torch.no_grad():
         logits = net(few.x_test)
     assert torch.allclose(logits, logits[:1].expand_as(logits))
@@ -127,43 +134,13 @@ def test_mask_of_another_model_raises(trained_lenet, few):
         engine.evaluate_mask(trained_lenet, mask, few, RETRAIN)
 
 
-# ------------------------------------------------------------------------------- many masks, threads
-
-def _without_seconds(row):
-    return {k: v for k, v in row.items() if k != "seconds"}
-
-
-def test_evaluate_masks_equals_evaluate_mask_whatever_the_workers(trained_lenet, small_data):
-    data = small_data.subset(96, 100)
-    mask_list = [strategies.prune(trained_lenet, "random", 0.5, seed=s) for s in range(3)]
-    configs = [train.TrainConfig(epochs=1, batch_size=32, seed=s, device="cpu") for s in range(3)]
-    one_by_one = [engine.evaluate_mask(trained_lenet, m, data, c) for m, c in zip(mask_list, configs)]
-    seen = []
-    here = engine.evaluate_masks(trained_lenet, mask_list, data, configs, workers=1,
-                                 on_result=lambda i, row: seen.append(i))
-    pooled = engine.evaluate_masks(trained_lenet, mask_list, data, configs, workers=2)
-    expected = [_without_seconds(r) for r in one_by_one]
-    assert [_without_seconds(r) for r in here] == expected
-    assert [_without_seconds(r) for r in pooled] == expected
-    assert sorted(seen) == [0, 1, 2]
-    # one config for all masks
-    shared = engine.evaluate_masks(trained_lenet, mask_list[:2], data, configs[0], workers=1)
-    assert _without_seconds(shared[0]) == expected[0]
+def test_default_retrain_is_the_documented_setting():
+    cfg = engine.DEFAULT_RETRAIN
+    assert isinstance(cfg, train.TrainConfig)
+    assert (cfg.epochs, cfg.batch_size, cfg.lr, cfg.optimizer) == (3, 64, 1e-3, "adam")
 
 
-def test_evaluate_masks_bad_input(trained_lenet, few):
-    mask_list = [strategies.prune(trained_lenet, "l1", 0.5, seed=0)] * 2
-    with pytest.raises(ValueError, match="2 masks but 3 retrain configs"):
-        engine.evaluate_masks(trained_lenet, mask_list, few, [RETRAIN] * 3)
-    with pytest.raises(ValueError, match="form"):
-        engine.evaluate_masks(trained_lenet, mask_list, few, RETRAIN, form="dense")
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="workers"):
-            engine.evaluate_masks(trained_lenet, mask_list, few, RETRAIN, workers=bad)
-    wrong = strategies.prune(models.build("lenet5-caffe"), "l1", 0.5, seed=0)
-    with pytest.raises(ValueError, match="does not match"):
-        engine.evaluate_masks(trained_lenet, [mask_list[0], wrong], few, RETRAIN, workers=1)
-
+# ---------------------------------------------------------------------------------- speed settings
 
 def test_cpu_threads_sets_and_restores():
     previous = torch.get_num_threads()
@@ -172,15 +149,109 @@ def test_cpu_threads_sets_and_restores():
         with engine.cpu_threads(1):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
-        with pytest.raises(RuntimeError):
-            with engine.cpu_threads(1):
-                raise RuntimeError("boom")
+        with pytest.raises(RuntimeError, match="boom"), engine.cpu_threads(1):
+            raise RuntimeError("boom")
         assert torch.get_num_threads() == 2  # restored after an error too
         with engine.cpu_threads(None):
             assert torch.get_num_threads() == 2
-        for bad in (0, -2, 1.5, True, "2"):
-            with pytest.raises(ValueError, match="threads"):
-                with engine.cpu_threads(bad):
-                    pass
+        with engine.cpu_threads(2):  # already so: nothing to change
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("bad", [0, -1, -2, 1.5, "2", True])
+def test_cpu_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="threads") as err:
+        with engine.cpu_threads(bad):
+            pass
+    assert repr(bad) in str(err.value)
+
+
+def test_evaluate_mask_leaves_the_thread_setting_alone(trained_lenet, few):
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    torch.set_num_threads(other)
+    try:
+        engine.evaluate_mask(trained_lenet, _mask(trained_lenet, "l1-50"), few, RETRAIN)
+        assert torch.get_num_threads() == other
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_fast_layout_changes_speed_not_results(trained_lenet, few):
+    # The engine retrains with channels_last weights; plain (contiguous) retraining of the same
+    # compact network with the same seed ends at the same network up to rounding.
+    mask = strategies.prune(trained_lenet, "random", 0.6, seed=1)
+    fast = engine.retrained(trained_lenet, mask, few, RETRAIN)
+    # (conv1 has one input channel, where both layouts coincide; conv2 tells them apart)
+    assert fast.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not fast.conv2.weight.is_contiguous()  # the fast path really was taken
+    plain = surgery.compact(trained_lenet, mask)
+    train.fit(plain, few, RETRAIN, eval_every_epoch=False)
+    assert plain.conv2.weight.is_contiguous()
+    with torch.no_grad():
+        torch.testing.assert_close(fast(few.x_test), plain(few.x_test), atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------------ many masks
+
+def _without_seconds(row):
+    return {k: v for k, v in row.items() if k != "seconds"}
+
+
+def test_evaluate_masks_equals_evaluate_mask_whatever_the_workers(trained_lenet, small_data):
+    # Masks travel to the worker processes pickled (as ChannelMask objects), the model copied once.
+    data = small_data.subset(96, 100)
+    mask_list = [strategies.prune(trained_lenet, "l1", 0.3, seed=0),
+                 strategies.prune(trained_lenet, "random", 0.6, seed=1),
+                 strategies.prune(trained_lenet, "random", 0.9, seed=2)]
+    configs = [train.TrainConfig(epochs=1, batch_size=32, seed=s, device="cpu") for s in (3, 3, 7)]
+    one_by_one = [engine.evaluate_mask(trained_lenet, m, data, c) for m, c in zip(mask_list, configs)]
+    expected = [_without_seconds(r) for r in one_by_one]
+    assert len({r["retrained_acc"] for r in expected}) > 1  # the masks give different rows
+    before = copy.deepcopy(trained_lenet.state_dict())
+
+    here_seen, pooled_seen = [], []
+    here = engine.evaluate_masks(trained_lenet, mask_list, data, configs, workers=1,
+                                 on_result=lambda i, row: here_seen.append((i, _without_seconds(row))))
+    pooled = engine.evaluate_masks(trained_lenet, mask_list, data, configs, workers=2,
+                                   on_result=lambda i, row: pooled_seen.append((i, _without_seconds(row))))
+    assert [_without_seconds(r) for r in here] == expected
+    assert [_without_seconds(r) for r in pooled] == expected
+    assert all(r["seconds"] > 0 for r in here + pooled)
+    # on_result gets every row once, with its index
+    assert sorted(here_seen, key=lambda t: t[0]) == list(enumerate(expected))
+    assert sorted(pooled_seen, key=lambda t: t[0]) == list(enumerate(expected))
+    # one config for all masks
+    shared = engine.evaluate_masks(trained_lenet, mask_list[:2], data, configs[0], workers=1)
+    assert [_without_seconds(r) for r in shared] == expected[:2]
+    # the trained model is not changed (nor its layout) by the workers
+    after = trained_lenet.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert trained_lenet.conv2.weight.is_contiguous()
+
+
+def test_evaluate_masks_bad_input(trained_lenet, few):
+    mask_list = [strategies.prune(trained_lenet, "l1", 0.5, seed=0)] * 2
+    with pytest.raises(ValueError, match="got 2 masks but 3 retrain configs"):
+        engine.evaluate_masks(trained_lenet, mask_list, few, [RETRAIN] * 3)
+    with pytest.raises(ValueError, match="form must be one of .* got 'dense'"):
+        engine.evaluate_masks(trained_lenet, mask_list, few, RETRAIN, form="dense")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers must be .*") as err:
+            engine.evaluate_masks(trained_lenet, mask_list, few, RETRAIN, workers=bad)
+        assert str(err.value).endswith(f"got {bad!r}")
+    wrong = strategies.prune(models.build("lenet5-caffe"), "l1", 0.5, seed=0)
+    with pytest.raises(ValueError, match="does not match"):
+        engine.evaluate_masks(trained_lenet, [mask_list[0], wrong], few, RETRAIN, workers=1)
+    partial = ChannelMask({"conv1": torch.ones(3, dtype=torch.bool)})
+    with pytest.raises(ValueError, match="does not match"):
+        engine.evaluate_masks(trained_lenet, [partial], few, RETRAIN)
+    assert engine.evaluate_masks(trained_lenet, [], few, RETRAIN) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_default_workers_is_the_usable_cores():
+    assert engine.default_workers() == len(os.sched_getaffinity(0)) >= 1

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunegan import masks, models
+from prunegan import models
+from prunegan.core import masks
 
 
 def n_params(model: nn.Module) -> int:

@@ -1,4 +1,5 @@
-"""prunegan.strategies: scorers + the one global selection."""
+"""prunegan.pruning.strategies: a registered scorer + the one global selection (prune, score), and
+Method, a strategy with its options as data. Scorers alone: test_scorers.py; selection: test_select.py."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from prunegan import masks, models, strategies
+from prunegan import models
+from prunegan.core import masks
+from prunegan.pruning import strategies
+from prunegan.pruning.strategies import Method
 
 STRATEGIES = ["l1", "random", "noisy-l1"]
 SPARSITIES = [round(0.05 * i, 2) for i in range(20)]  # 0.0 .. 0.95
@@ -98,17 +102,9 @@ def test_l1_ignores_the_seed(trained_lenet):
     assert all(strategies.prune(trained_lenet, "l1", 0.5, seed=s) == a for s in (1, 2, 99))
 
 
-def test_l1_norms_matches_independent_computation(trained_lenet):
-    layers = masks.prunable_layers(trained_lenet, include_linear=True)
-    ours = strategies.l1_norms(layers)
-    theirs = mean_abs_weight(trained_lenet, list(layers))
-    for n in layers:
-        torch.testing.assert_close(ours[n], theirs[n])
-
-
 def test_score_gives_one_score_per_channel(trained_lenet):
     for strategy in STRATEGIES:
-        s = strategies.score(trained_lenet, strategy, seed=0, include_linear=True)
+        s = strategies.score(trained_lenet, strategy, 0.5, seed=0, include_linear=True)
         assert {n: v.shape for n, v in s.items()} == {n: (c,) for n, c in
                                                        masks.layer_sizes(trained_lenet, include_linear=True).items()}
 
@@ -248,20 +244,13 @@ def test_bad_sparsity_raises(trained_lenet, strategy, bad):
     with pytest.raises(ValueError, match="sparsity") as err:
         strategies.prune(trained_lenet, strategy, bad, seed=0)
     assert repr(bad) in str(err.value)
+    with pytest.raises(ValueError, match="sparsity"):  # score checks it too, even where the scorer ignores it
+        strategies.score(trained_lenet, strategy, bad, seed=0)
 
 
 @pytest.mark.parametrize("good", [0, 0.5, np.float64(0.25), np.float32(0.5), 0.999])
 def test_numeric_sparsity_types_accepted(trained_lenet, good):
     assert strategies.prune(trained_lenet, "l1", good, seed=0).n_pruned == round(float(good) * 22)
-
-
-@pytest.mark.parametrize("bad", ["L1", "magnitude", "l2", "", None])
-def test_unknown_strategy_lists_valid_names(trained_lenet, bad):
-    with pytest.raises(ValueError) as err:
-        strategies.prune(trained_lenet, bad, 0.5, seed=0)
-    message = str(err.value)
-    assert repr(bad) in message
-    assert all(name in message for name in STRATEGIES)
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, None, "0", True])
@@ -270,24 +259,126 @@ def test_bad_seed_raises(trained_lenet, bad):
         strategies.prune(trained_lenet, "random", 0.5, seed=bad)
 
 
-# ------------------------------------------------------------------------------------ select itself
+# ------------------------------------------------------------------------------------------- Method
 
-def test_select_ties_go_to_the_first_channel():
-    scores = {"a": torch.zeros(3), "b": torch.zeros(4)}
-    mask = strategies.select(scores, 3 / 7)
-    assert mask.to_vector().tolist() == [False, False, False, True, True, True, True]
+@pytest.fixture
+def two_option_scorer(monkeypatch):
+    """A scorer with two options, registered for one test only (Method sorts options by name)."""
+    from prunegan.pruning.scorers import SCORERS, l1_norms
 
+    def scorer(model, layers, rng, *, sparsity, zeta=0, alpha=0.0):
+        return l1_norms(layers)
 
-def test_select_uses_scores_globally():
-    scores = {"a": torch.tensor([5.0, 1.0, 3.0]), "b": torch.tensor([2.0, 4.0])}
-    assert strategies.select(scores, 0.4).to_dict() == {"a": [1, 0, 1], "b": [0, 1]}
-    assert strategies.select(scores, 0.6).to_dict() == {"a": [1, 0, 0], "b": [0, 1]}
-    assert strategies.select(scores, 0.6, min_channels_per_layer=1).to_dict() == {"a": [1, 0, 0], "b": [0, 1]}
-    low_b = {"a": torch.tensor([5.0, 1.0, 3.0]), "b": torch.tensor([0.5, 0.2])}
-    assert strategies.select(low_b, 0.4).to_dict() == {"a": [1, 1, 1], "b": [0, 0]}
-    assert strategies.select(low_b, 0.4, min_channels_per_layer=1).to_dict() == {"a": [1, 0, 1], "b": [1, 0]}
+    monkeypatch.setitem(SCORERS._items, "two-options", scorer)
+    return "two-options"
 
 
-def test_check_sparsity_returns_float():
-    assert strategies.check_sparsity(0) == 0.0 and isinstance(strategies.check_sparsity(0), float)
-    assert strategies.check_sparsity(np.float32(0.5)) == 0.5
+@pytest.mark.parametrize("kwargs, name, label", [
+    (dict(strategy="l1"), "l1", "l1"),
+    (dict(strategy="random", min_channels_per_layer=1), "random-min1", "random, min 1/layer"),
+    (dict(strategy="noisy-l1", options={"temperature": 0.5}), "noisy-l1-T0.5", "noisy-l1 T=0.5"),
+    (dict(strategy="noisy-l1", options={"temperature": 2.0}, min_channels_per_layer=2),
+     "noisy-l1-T2-min2", "noisy-l1 T=2, min 2/layer"),
+    (dict(strategy="tp-lamp", options={"temperature": 0.25}), "tp-lamp-T0.25", "tp-lamp T=0.25"),
+])
+def test_method_derives_name_and_label(kwargs, name, label):
+    m = Method(**kwargs)
+    assert (m.name, m.label) == (name, label)
+    given = Method(**kwargs, name="mine", label="My method")
+    assert (given.name, given.label) == ("mine", "My method")  # given ones are kept
+
+
+def test_method_options_are_stored_sorted_and_hashable(two_option_scorer):
+    a = Method(two_option_scorer, {"zeta": 3, "alpha": 0.5})
+    b = Method(two_option_scorer, [("alpha", 0.5), ("zeta", 3)])
+    assert a.options == (("alpha", 0.5), ("zeta", 3.0)) == b.options  # numbers stored as floats
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert {a: "row"}[b] == "row"
+    assert a.option_dict == {"alpha": 0.5, "zeta": 3}
+    assert a.name == "two-options-A0.5-Z3" and a.label == "two-options alpha=0.5 zeta=3"
+    assert Method(two_option_scorer, {"zeta": 4, "alpha": 0.5}) != a
+    assert Method("noisy-l1", {"temperature": 0.5}) != Method("noisy-l1", {"temperature": 1.0})
+    assert Method("random") != Method("random", min_channels_per_layer=1)
+
+
+def test_method_is_frozen():
+    m = Method("l1")
+    with pytest.raises(AttributeError):
+        m.strategy = "random"
+
+
+@pytest.mark.parametrize("strategy, options, unknown, valid", [
+    ("l1", {"temperature": 1.0}, ["temperature"], "none"),
+    ("noisy-l1", {"temp": 1.0}, ["temp"], "temperature"),
+    ("noisy-l1", {"temperature": 1.0, "seed": 2, "beta": 1}, ["beta", "seed"], "temperature"),
+    ("gan", {"generatr": None}, ["generatr"], "generator"),
+])
+def test_method_unknown_option_lists_the_valid_ones(strategy, options, unknown, valid):
+    with pytest.raises(ValueError) as err:
+        Method(strategy, options)
+    message = str(err.value)
+    assert message == f"strategy {strategy!r} has no option(s) {unknown}; its options: {valid}"
+
+
+def test_method_bad_fields_raise():
+    with pytest.raises(ValueError, match="unknown strategy 'L1'; valid: .*noisy-l1"):
+        Method("L1")
+    for bad in (-1, 0.5, None, True):
+        with pytest.raises(ValueError, match="Method.min_channels_per_layer") as err:
+            Method("l1", min_channels_per_layer=bad)
+        assert repr(bad) in str(err.value)
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="Method.include_linear") as err:
+            Method("l1", include_linear=bad)
+        assert repr(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("method", [
+    Method("l1"), Method("random"), Method("random", min_channels_per_layer=1),
+    Method("noisy-l1", {"temperature": 0.5}), Method("noisy-l1", {"temperature": 0.5}, min_channels_per_layer=2),
+    Method("random", include_linear=True), Method("l1", include_linear=True, min_channels_per_layer=3),
+])
+def test_method_prune_equals_strategies_prune(trained_lenet, method):
+    differ = set()
+    for sparsity in (0.3, 0.7):
+        for seed in (0, 1, 2):
+            got = method.prune(trained_lenet, sparsity, seed=seed)
+            expected = strategies.prune(trained_lenet, method.strategy, sparsity, seed=seed,
+                                        min_channels_per_layer=method.min_channels_per_layer,
+                                        include_linear=method.include_linear, **method.option_dict)
+            assert got == expected, (sparsity, seed)
+            assert min(got.kept_per_layer().values()) >= method.min_channels_per_layer
+            differ.add(got)
+    if method.strategy != "l1":
+        assert len(differ) > 2  # the seed reached the scorer
+
+
+def test_method_include_linear(trained_lenet):
+    assert list(Method("l1").prune(trained_lenet, 0.5, seed=0)) == ["conv1", "conv2"]
+    mask = Method("l1", include_linear=True).prune(trained_lenet, 0.5, seed=0)
+    assert list(mask) == ["conv1", "conv2", "fc1", "fc2"] and mask.n_pruned == round(0.5 * 226)
+
+
+def test_method_prune_passes_runtime_objects(trained_lenet):
+    class Fake:
+        def scores(self, layers, sparsity, rng):
+            return {k: -torch.arange(m.weight.shape[0], dtype=torch.float32) for k, m in layers.items()}
+
+    mask = Method("gan").prune(trained_lenet, 0.5, seed=0, generator=Fake())
+    assert mask == strategies.prune(trained_lenet, "gan", 0.5, seed=0, generator=Fake())
+    with pytest.raises(ValueError, match="needs a trained generator"):
+        Method("gan").prune(trained_lenet, 0.5, seed=0)
+
+
+def test_method_labels_are_the_row_columns():
+    assert Method("noisy-l1", {"temperature": 0.5}, min_channels_per_layer=1).labels() == {
+        "method": "noisy-l1-T0.5-min1", "label": "noisy-l1 T=0.5, min 1/layer", "strategy": "noisy-l1",
+        "min_channels_per_layer": 1, "temperature": 0.5}
+    assert Method("random").labels()["temperature"] is None
+
+
+def test_integer_and_float_options_name_the_same_method():
+    from prunegan.pruning.strategies import Method
+
+    assert Method("noisy-l1", {"temperature": 1}) == Method("noisy-l1", {"temperature": 1.0})
+    assert Method("noisy-l1", {"temperature": 1}).name == "noisy-l1-T1"

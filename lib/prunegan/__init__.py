@@ -1,6 +1,11 @@
-"""prunegan: can a GAN learn good channel-pruning masks? The library behind the book."""
-from . import cache, data, engine, masks, models, strategies, train  # noqa: F401
-from .masks import ChannelMask  # noqa: F401
-from . import bank, gan  # noqa: F401,E402  (gan registers the "gan" strategy on import)
+"""prunegan: can a GAN learn good channel-pruning masks? The library behind the book.
 
-__version__ = "0.1.0"
+Layers, each importing only those before it: ``core`` (ChannelMask, counts, validation, registry,
+store) → ``data``, ``models``, ``train`` → ``pruning`` (scorers, select, strategies, surgery,
+engine) → ``analysis`` (statistics, tables, collapse, mask summaries) → ``runs`` (the runner;
+baseline, sweep, bank and compare only build jobs) → ``gan`` → ``plots`` → ``chapters``
+(notebook-facing: configs from parameters, verdicts, glue values). ``book`` executes the notebooks.
+"""
+from .core.masks import ChannelMask  # noqa: F401
+
+__version__ = "0.2.0"

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cache import REPO_ROOT
+from .core.store import REPO_ROOT
 
 SOURCE = REPO_ROOT / "notebooks"
 EXECUTED = REPO_ROOT / "book" / "executed"

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._registry import Registry
+from .core.registry import Registry
+from .core.store import atomic_write
 
 LOADERS: Registry = Registry("data set")
 
@@ -120,11 +121,13 @@ def _debian_fashion_root() -> Path:
         dst = raw / src.name[: -len(".gz")]
         if not dst.exists():
             raw.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_suffix(".tmp")
-            with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-            tmp.replace(dst)
+            atomic_write(dst, lambda tmp, src=src: _gunzip(src, tmp))
     return raw.parents[1]
+
+
+def _gunzip(src: Path, dst: Path) -> None:
+    with gzip.open(src, "rb") as fin, open(dst, "wb") as fout:
+        shutil.copyfileobj(fin, fout)
 
 
 @LOADERS.register("mnist")

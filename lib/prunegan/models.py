@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._registry import Registry
+from .core.registry import Registry
 
 MODELS: Registry = Registry("model")
 

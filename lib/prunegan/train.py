@@ -1,13 +1,13 @@
 """Training and evaluation on in-memory tensors (no DataLoader): explicit seed, Adam by default."""
 from __future__ import annotations
 
-import numbers
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from .core.validate import check_int, check_number
 from .data import Dataset
 
 OPTIMIZERS = ("adam", "sgd")
@@ -29,14 +29,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "seed"):
-            value = getattr(self, name)
-            low = 0 if name != "batch_size" else 1
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"TrainConfig.{name} must be an integer >= {low}, got {value!r}")
+            check_int(f"TrainConfig.{name}", getattr(self, name), 1 if name == "batch_size" else 0)
         for name in ("lr", "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
+            check_number(f"TrainConfig.{name}", getattr(self, name), 0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         resolve_device(self.device)

@@ -1,0 +1,1 @@
+"""Analysis of result tables: statistics (one CI method), tidy tables, layer collapse, mask comparisons."""

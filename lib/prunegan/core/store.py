@@ -1,0 +1,123 @@
+"""The results store: one folder per run, ``results/<kind>_<hash>/``, named by the hash of the run's
+config together with :data:`RESULTS_VERSION`.
+
+Files are written to a temporary name and renamed (:func:`atomic_write`), so an interrupted run never
+leaves a half file; a file that cannot be read back is reported (a warning naming it), deleted, and
+recomputed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Repository root when the package is used from a checkout (lib/prunegan/core/store.py → ../../../).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+#: The one version of every cached result. Bump it when the meaning of a stored row, checkpoint or
+#: generator changes (training or evaluation code, row format, seeds): every cache key includes it,
+#: so results of the old code are then recomputed instead of silently reused.
+RESULTS_VERSION = 2
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cached file could not be read; it was deleted and its result is recomputed."""
+
+
+def results_root() -> Path:
+    """``$PRUNEGAN_RESULTS`` if set, else ``results/`` at the repository root."""
+    return Path(os.environ.get("PRUNEGAN_RESULTS", REPO_ROOT / "results"))
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses / tuples / paths → JSON-able dicts, lists and strings."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(to_plain(obj), sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(config: Any) -> str:
+    """First 10 hex digits of the SHA-256 of the config's canonical JSON."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:10]
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``; on any
+    error the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def save_torch(path: str | Path, obj: Any) -> Path:
+    """``torch.save`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda p: torch.save(obj, p))
+
+
+class Run:
+    """The cache folder of one run of ``kind`` with ``config`` (a dataclass or dict)."""
+
+    def __init__(self, kind: str, config: Any, root: Path | str | None = None) -> None:
+        self.kind = kind
+        self.config = config
+        key = {"version": RESULTS_VERSION, "config": config}
+        self.path = Path(root if root is not None else results_root()) / f"{kind}_{config_hash(key)}"
+        if self.read_json("config.json") is None:
+            self.write_json("config.json", key)
+
+    def __repr__(self) -> str:
+        return f"Run({self.path})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def exists(self, name: str) -> bool:
+        return self.file(name).exists()
+
+    def write_json(self, name: str, obj: Any) -> None:
+        atomic_write(self.file(name), lambda p: p.write_text(json.dumps(to_plain(obj), indent=1)))
+
+    def read_json(self, name: str) -> Any | None:
+        """The stored object, or ``None`` if absent or corrupt (corrupt files are reported and removed)."""
+        return self._read(name, lambda p: json.loads(p.read_text()))
+
+    def save_torch(self, name: str, obj: Any) -> None:
+        save_torch(self.file(name), obj)
+
+    def load_torch(self, name: str) -> Any | None:
+        return self._read(name, lambda p: torch.load(p, weights_only=True, map_location="cpu"))
+
+    def _read(self, name: str, reader) -> Any | None:
+        path = self.file(name)
+        if not path.exists():
+            return None
+        try:
+            return reader(path)
+        except Exception as exc:  # any unreadable file is recomputed, never used
+            warnings.warn(f"corrupt cache file {path} ({type(exc).__name__}: {exc}); recomputing it",
+                          CorruptCacheWarning, stacklevel=3)
+            path.unlink(missing_ok=True)
+            return None

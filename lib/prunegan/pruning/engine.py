@@ -1,0 +1,215 @@
+"""The mask-evaluation engine: prune → evaluate → retrain → evaluate, the one code path that sweeps,
+trials, the mask bank and the GAN's evaluation all use.
+
+A mask is retrained in its *compact* form (channels physically removed), so a 90 %-sparse network
+costs a fraction of the dense one; ``form="masked"`` retrains the masked dense network instead and
+gives the same result up to floating-point rounding (tested).
+
+Speed on a CPU (measured in ``benchmarks/``; see ``benchmarks/README.md``):
+
+- data are in-memory, pre-normalised tensors (no ``DataLoader``, no per-sample transforms);
+- the pruned network is compact and stored ``channels_last`` (oneDNN's fast layout for these small
+  convolutions: 20-35 % less time per training step of LeNet5 than the default layout here);
+- each evaluation runs with **one** intra-op thread (:data:`CPU_THREADS`). LeNet-sized operations
+  are too small to share well between threads: on an idle 2-core machine two threads make a step
+  only 1.6× faster, and as soon as another process keeps a core busy they make it 5-10× *slower*
+  (OpenMP threads wait for each other). The thread count is set for the duration of the call and
+  restored afterwards;
+- :func:`evaluate_masks` spreads many masks over worker processes (one thread each), so every core
+  works on its own mask (2× on two idle cores). Results do not depend on the number of workers.
+
+On CUDA the network and data stay on the GPU and none of the CPU settings apply.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from ..core.masks import ChannelMask
+from ..core.validate import check_int
+from ..data import Dataset
+from ..train import TrainConfig, evaluate, fit, resolve_device
+from . import surgery
+
+FORMS = ("compact", "masked")
+
+#: Intra-op threads used while a mask is evaluated on the CPU (see the module docstring).
+CPU_THREADS = 1
+
+#: The default retraining after pruning (every config's ``retrain`` default): 3 epochs of Adam, lr 1e-3, batch 64 (the original study's
+#: setting). Larger batches were measured (``benchmarks/retrain_batch_size.py``: 36 masks, L1 and
+#: random at 20-90 % sparsity, 3 seeds, paired against batch 64): batch 128 is 1.3-1.4× faster but
+#: loses 0.4 accuracy points with lr 1e-3, and with lr √2·1e-3 it is within noise on average
+#: (-0.1 points, 95 % CI [-0.3, +0.2]) yet lower on every random mask at 80-90 % sparsity (by up
+#: to 2.8 points), the regime the study is about; batch 256 is 1.5× faster and 0.7-1.5 points
+#: worse. A step of these small networks costs nearly in proportion to its images, so a larger
+#: batch saves little, and the batch size stays 64.
+DEFAULT_RETRAIN = TrainConfig(epochs=3, batch_size=64, lr=1e-3)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (``torch.set_num_threads``), then restore the
+    previous number. ``None`` leaves the setting alone."""
+    if n is None:
+        yield
+        return
+    check_int("threads", n, 1)
+    previous = torch.get_num_threads()
+    if previous == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def pruned_network(model: nn.Module, mask: ChannelMask, form: str = "compact") -> nn.Module:
+    """A pruned copy of ``model``: physically smaller (``"compact"``) or masked dense (``"masked"``)."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    return surgery.compact(model, mask) if form == "compact" else surgery.apply(model, mask)
+
+
+def _fast_layout(net: nn.Module, device: torch.device) -> nn.Module:
+    """``channels_last`` weights on the CPU (oneDNN then runs the convolutions in its fast layout;
+    the inputs need not be converted). Only changes how weights are stored, not their values."""
+    if device.type == "cpu" and any(p.dim() == 4 for p in net.parameters()):
+        net = net.to(memory_format=torch.channels_last)
+    return net
+
+
+def _threads_for(retrain: TrainConfig, threads: int | None | str) -> int | None:
+    if threads == "auto":
+        return CPU_THREADS if resolve_device(retrain.device).type == "cpu" else None
+    return threads
+
+
+def _prune_and_retrain(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: TrainConfig,
+                       form: str) -> tuple[nn.Module, float, tuple[int, int]]:
+    """The retrained network, its accuracy before retraining and the compact network's (MACs, params)."""
+    net = pruned_network(model, mask, form)
+    macs_params = surgery.count(net if form == "compact" else surgery.compact(model, mask))
+    net = _fast_layout(net, resolve_device(retrain.device))
+    pruned_acc = evaluate(net, data)
+    fit(net, data, retrain, eval_every_epoch=False)
+    return net, pruned_acc, macs_params
+
+
+def evaluate_mask(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: TrainConfig, *,
+                  form: str = "compact", threads: int | None | str = "auto") -> dict:
+    """Prune the trained ``model`` with ``mask``, retrain a copy with ``retrain`` and return
+    ``{"pruned_acc", "retrained_acc" (test accuracy in [0, 1]), "macs", "params" (of the compact
+    network, one 1×28×28 image), "seconds"}``. ``model`` is not changed.
+
+    ``threads``: intra-op threads during the call (``"auto"``: :data:`CPU_THREADS` on the CPU,
+    untouched on CUDA; ``None``: leave torch's setting alone); restored afterwards."""
+    start = time.perf_counter()
+    with cpu_threads(_threads_for(retrain, threads)):
+        net, pruned_acc, (macs, params) = _prune_and_retrain(model, mask, data, retrain, form)
+        retrained_acc = evaluate(net, data)
+    return {"pruned_acc": pruned_acc, "retrained_acc": retrained_acc, "macs": macs, "params": params,
+            "seconds": time.perf_counter() - start}
+
+
+def retrained(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: TrainConfig, *,
+              form: str = "compact", threads: int | None | str = "auto") -> nn.Module:
+    """The pruned and retrained network itself (for inspection; ``evaluate_mask`` for numbers).
+    Same computation as :func:`evaluate_mask`, so the same accuracy."""
+    with cpu_threads(_threads_for(retrain, threads)):
+        net, _, _ = _prune_and_retrain(model, mask, data, retrain, form)
+    return net
+
+
+# ---------------------------------------------------------------------------------------------
+# Many masks: one worker process per core, one thread each.
+
+_WORKER: dict = {}
+
+
+def _worker_init(model: nn.Module, data: Dataset, threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)
+    _WORKER.update(model=model, data=data)
+
+
+def _worker_evaluate(mask: ChannelMask, retrain: TrainConfig, form: str) -> dict:
+    return evaluate_mask(_WORKER["model"], mask, _WORKER["data"], retrain, form=form, threads=None)
+
+
+def default_workers() -> int:
+    """Worker processes :func:`evaluate_masks` uses by default: the CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset,
+                   retrain: TrainConfig | Sequence[TrainConfig], *, form: str = "compact",
+                   workers: int | None = None, progress: bool = False,
+                   on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
+    """:func:`evaluate_mask` for every mask, in order. ``retrain`` is one config for all masks or
+    one per mask (e.g. a different seed per trial).
+
+    On the CPU the masks are spread over ``workers`` processes (default :func:`default_workers`,
+    at most one per mask), each with one thread; ``workers=1`` evaluates them here, one after
+    another. Every mask is evaluated exactly as by :func:`evaluate_mask`, so the results are the same
+    whatever the number of workers. Starting the workers costs a few seconds (each imports torch),
+    which pays off from about ten masks on. On CUDA the masks are evaluated here, one after another.
+
+    ``on_result(i, row)`` is called as soon as mask ``i`` is done (in completion order), e.g. to
+    cache each row at once so that an interrupted run loses nothing finished.
+    """
+    masks = list(masks)
+    configs = list(retrain) if isinstance(retrain, Sequence) else [retrain] * len(masks)
+    if len(configs) != len(masks):
+        raise ValueError(f"got {len(masks)} masks but {len(configs)} retrain configs; give one config or one per mask")
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    check_int("workers", workers, 1, allow_none=True)
+    for mask in masks:
+        mask.check_matches(model)
+    on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs) and data.device.type == "cpu"
+    n = min(workers or default_workers(), len(masks)) if on_cpu else 1
+    from tqdm.auto import tqdm
+
+    results: list[dict | None] = [None] * len(masks)
+    if n <= 1:
+        for i, (m, c) in enumerate(tqdm(list(zip(masks, configs)), desc="masks", unit="mask", disable=not progress)):
+            results[i] = evaluate_mask(model, m, data, c, form=form)
+            if on_result is not None:
+                on_result(i, results[i])
+        return results
+
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    # Workers are forked where possible (they inherit model and data without copying or re-importing
+    # torch, which costs seconds per worker); like DataLoader workers they run with one thread, which
+    # is what makes forking a process that has used OpenMP safe. Elsewhere (or once this process has
+    # initialised CUDA, which a forked child cannot use) they are spawned.
+    fork_ok = "fork" in mp.get_all_start_methods() and not torch.cuda.is_initialized()
+    method = "fork" if fork_ok else "spawn"
+    cpu_model = copy.deepcopy(model).cpu().eval()
+    with cf.ProcessPoolExecutor(n, mp_context=mp.get_context(method), initializer=_worker_init,
+                                initargs=(cpu_model, data, CPU_THREADS)) as pool:
+        # Biggest networks first (longest-processing-time-first), so no worker is left with a
+        # long job at the end while the others idle.
+        order = sorted(range(len(masks)), key=lambda i: (-masks[i].n_kept, i))
+        futures = {pool.submit(_worker_evaluate, masks[i], configs[i], form): i for i in order}
+        for future in tqdm(cf.as_completed(futures), total=len(futures), desc="masks", unit="mask",
+                           disable=not progress):
+            i = futures[future]
+            results[i] = future.result()
+            if on_result is not None:
+                on_result(i, results[i])
+    return results

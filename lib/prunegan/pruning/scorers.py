@@ -1,0 +1,110 @@
+"""Scorers: one score per prunable channel (higher = keep). Selection is separate
+(:func:`prunegan.pruning.select.select`).
+
+A scorer is a function ``scorer(model, layers, rng, *, sparsity, **options) -> {layer: (C,) float tensor}``:
+``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is the
+``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
+``options`` the scorer's own keyword options. Scorers are registered by name in :data:`SCORERS`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+from ..core.registry import Registry
+from ..core.validate import check_number
+
+Scorer = Callable[..., dict[str, torch.Tensor]]
+SCORERS: Registry[Scorer] = Registry("strategy")
+
+
+def l1_norms(layers: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
+    """Mean |w| of each output channel: sum of |w| over the channel's weights / their number."""
+    return {n: m.weight.detach().abs().flatten(1).mean(1).cpu() for n, m in layers.items()}
+
+
+@SCORERS.register("l1")
+def l1(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float) -> dict[str, torch.Tensor]:
+    """Global L1: channels with the smallest mean |w| are pruned first, across all layers."""
+    return l1_norms(layers)
+
+
+@SCORERS.register("random")
+def random(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float) -> dict[str, torch.Tensor]:
+    """Uniformly random channels over all prunable channels."""
+    return {n: torch.rand(m.weight.shape[0], generator=rng) for n, m in layers.items()}
+
+
+@SCORERS.register("noisy-l1")
+def noisy_l1(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+             temperature: float = 1.0) -> dict[str, torch.Tensor]:
+    """L1 made a little random: ``log(mean|w|) + temperature · Gumbel(0, 1)`` noise.
+
+    Temperature 0 is exactly L1; a large temperature approaches random pruning."""
+    return gumbel_perturbed(l1_norms(layers), temperature, rng)
+
+
+def gumbel_perturbed(scores: Mapping[str, torch.Tensor], temperature: float,
+                     rng: torch.Generator) -> dict[str, torch.Tensor]:
+    """``log(score) + temperature · Gumbel(0, 1)`` per channel (positive scores; 0 keeps the order of
+    ``scores``, a large temperature approaches a uniformly random order). Noise is drawn layer by
+    layer in order from ``rng`` (so temperature 0 draws nothing)."""
+    temperature = check_number("temperature", temperature, 0)
+    out = {}
+    for name, score in scores.items():
+        logs = torch.log(score.detach().to(torch.float32).cpu().clamp_min(1e-30))
+        if temperature > 0:
+            u = torch.rand(logs.shape, generator=rng).clamp_(1e-12, 1 - 1e-12)
+            logs = logs + temperature * -torch.log(-torch.log(u))
+        out[name] = logs
+    return out
+
+
+def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], criterion: str) -> dict[str, torch.Tensor]:
+    """Torch-Pruning's importance of every output channel of ``layers``, per layer: ``criterion`` is
+    ``"magnitude"`` (group L1 norm, coupled next-layer weights included), ``"lamp"`` or ``"fpgm"``
+    (scores normalised by the layer's mean, as Torch-Pruning does by default)."""
+    import torch_pruning as tp
+
+    from .surgery import INPUT_SHAPE
+
+    importance = {"magnitude": lambda: tp.importance.GroupMagnitudeImportance(p=1),
+                  "lamp": tp.importance.LAMPImportance, "fpgm": tp.importance.FPGMImportance}[criterion]()
+    device = next(model.parameters()).device
+    with torch.enable_grad():
+        graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(INPUT_SHAPE, device=device))
+    out = {}
+    for name, layer in layers.items():
+        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
+        group = graph.get_pruning_group(layer, fn, idxs=list(range(layer.weight.shape[0])))
+        out[name] = importance(group).detach().cpu().to(torch.float32)
+    return out
+
+
+def _register_torch_pruning(criterion: str) -> None:
+    @SCORERS.register(f"tp-{criterion}")
+    def scorer(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+               temperature: float = 0.0) -> dict[str, torch.Tensor]:
+        return gumbel_perturbed(torch_pruning_importance(model, layers, criterion), temperature, rng)
+
+    scorer.__doc__ = (f"Torch-Pruning's {criterion!r} importance (see :func:`torch_pruning_importance`), made a "
+                      f"little random like ``noisy-l1``: log importance + temperature · Gumbel noise (0: none).")
+
+
+for _criterion in ("magnitude", "lamp", "fpgm"):
+    _register_torch_pruning(_criterion)
+
+
+@SCORERS.register("gan")
+def learned(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+            generator: object = None) -> dict[str, torch.Tensor]:
+    """Scores of one sample of a learned mask generator (``generator=``: a trained
+    :class:`prunegan.gan.Generator`, or any object with ``scores(layers, sparsity, rng)``)."""
+    if generator is None:
+        raise ValueError("strategy 'gan' needs a trained generator: strategies.prune(model, 'gan', sparsity, "
+                         "seed=..., generator=prunegan.gan.fit(bank, config) or prunegan.gan.Generator.load(path))")
+    if not callable(getattr(generator, "scores", None)):
+        raise ValueError(f"strategy 'gan': generator must be a prunegan.gan.Generator, got {type(generator).__name__}")
+    return generator.scores(layers, sparsity, rng)

@@ -1,0 +1,282 @@
+"""The mask bank: many masks made by the standard methods, each retrained, and the *good* ones kept.
+
+For every baseline network of a :class:`BankConfig` (the same architecture trained from different
+seeds, so that a generator has to learn from channel features rather than memorise channel indices)
+and every sparsity of its grid, the bank draws masks with ``noisy-l1`` at several temperatures and
+with ``random``, each with and without ``min_channels_per_layer``. Every distinct mask is pruned,
+retrained with the same budget by the one runner (:func:`prunegan.runs.runner.run`), whose cache is
+shared with every other experiment: reruns recompute nothing, an interrupted build resumes, and a
+larger grid or more networks only evaluate the new masks.
+
+Identical masks are evaluated once. Retraining is deterministic for a given mask and budget, so a
+draw that repeats an earlier mask shares its numbers and is flagged ``duplicate``; at high sparsity
+the conv-only LeNet-5 mask space is tiny (see :func:`prunegan.core.counts.mask_space`) and duplicates
+are common.
+
+Sparsity is the fraction of prunable channels removed: ``n_pruned = round(sparsity · n_prunable)``
+(:mod:`prunegan.core.counts`).
+
+Which masks are *good* is a documented, parameterised rule, :class:`GoodRule`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.tables import layer_table
+from ..core import counts
+from ..core.masks import ChannelMask, layer_sizes
+from ..core.validate import check_bool, check_instance, check_int, check_number, check_sequence, check_sparsities
+from ..pruning.engine import DEFAULT_RETRAIN
+from ..pruning.strategies import Method
+from ..train import TrainConfig
+from . import runner
+from .baseline import Baseline, BaselineConfig, baseline
+
+#: Strategies the bank draws masks with (``noisy-l1`` once per temperature); their index enters the draw seeds.
+STRATEGIES = ("noisy-l1", "random")
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    """What the bank holds.
+
+    - ``baselines``: trained networks to draw masks for (typically one architecture, different
+      ``init_seed`` / training seeds); each gets its own cached run.
+    - ``sparsities``: the grid; ``draws`` masks per (sparsity, method, temperature, minimum).
+    - ``temperatures``: Gumbel-noise temperatures of ``noisy-l1`` (0 is plain L1).
+    - ``min_channels``: values of ``min_channels_per_layer`` to draw with (``(0, 1)``: with and
+      without forbidding layer collapse). Combinations impossible at a sparsity (fewer kept channels
+      than layers × minimum) are skipped.
+    - ``include_linear``: prune hidden Linear units too (see :func:`prunegan.core.masks.prunable_layers`).
+    - ``retrain``: the one retraining budget of every mask (its seed is the same for all masks, so
+      a mask's result is deterministic and duplicates need no second run).
+    - ``seed``: base of the draw seeds (see :func:`draw_seed`).
+    """
+
+    baselines: tuple[BaselineConfig, ...] = field(default_factory=lambda: (BaselineConfig(),))
+    sparsities: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+    temperatures: tuple[float, ...] = (0.5, 1.0, 2.0)
+    draws: int = 2
+    min_channels: tuple[int, ...] = (0, 1)
+    include_linear: bool = False
+    retrain: TrainConfig = DEFAULT_RETRAIN
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        baselines = check_sequence("BankConfig.baselines", self.baselines)
+        for b in baselines:
+            check_instance("BankConfig.baselines entry", b, BaselineConfig)
+        if len(set(baselines)) != len(baselines):
+            raise ValueError("BankConfig.baselines holds the same baseline twice")
+        object.__setattr__(self, "baselines", baselines)
+        object.__setattr__(self, "sparsities",
+                           tuple(sorted(set(check_sparsities("BankConfig.sparsities", self.sparsities)))))
+        temps = check_sequence("BankConfig.temperatures", self.temperatures)
+        object.__setattr__(self, "temperatures", tuple(check_number("BankConfig.temperatures entry", t, 0)
+                                                       for t in temps))
+        mins = check_sequence("BankConfig.min_channels", self.min_channels)
+        object.__setattr__(self, "min_channels", tuple(check_int("BankConfig.min_channels", m, 0) for m in mins))
+        check_int("BankConfig.draws", self.draws, 1)
+        check_int("BankConfig.seed", self.seed, 0)
+        check_bool("BankConfig.include_linear", self.include_linear)
+        check_instance("BankConfig.retrain", self.retrain, TrainConfig)
+
+    def methods(self) -> list[Method]:
+        """The methods drawn at every sparsity: ``noisy-l1`` at each temperature, then ``random``,
+        each with every per-layer minimum."""
+        il = self.include_linear
+        return ([Method("noisy-l1", {"temperature": t}, m, il) for t in self.temperatures for m in self.min_channels]
+                + [Method("random", (), m, il) for m in self.min_channels])
+
+
+def draw_seed(seed: int, init_seed: int, sparsity: float, strategy: str, temperature: float | None,
+              min_channels: int, draw: int) -> int:
+    """The pruning seed of one draw: a hash (numpy ``SeedSequence``) of everything that names it, so
+    draws of different sparsities or methods are independent and adding a grid point changes no
+    other draw."""
+    entropy = [seed, init_seed, round(sparsity * 10_000), STRATEGIES.index(strategy),
+               -1 if temperature is None else round(temperature * 1000), min_channels, draw]
+    return int(np.random.SeedSequence([e + 2 for e in entropy]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class GoodRule:
+    """Which bank masks are *good*, decided per (baseline, sparsity) over the distinct masks:
+
+    a mask is good when its retrained accuracy is at least the best mask's minus ``margin``
+    (an absolute accuracy, e.g. 0.01 = one point) **and** it ranks within the best ``top_fraction``
+    of the distinct masks there (1.0: no quantile cut). With ``allow_collapsed=False`` a mask with a
+    collapsed layer is never good."""
+
+    margin: float = 0.01
+    top_fraction: float = 1.0
+    allow_collapsed: bool = True
+
+    def __post_init__(self) -> None:
+        check_number("GoodRule.margin", self.margin, 0, 1)
+        check_number("GoodRule.top_fraction", self.top_fraction, 0, 1, low_open=True)
+        check_bool("GoodRule.allow_collapsed", self.allow_collapsed)
+
+    def describe(self) -> str:
+        parts = [f"retrained accuracy within {self.margin:g} of the best mask at its sparsity"]
+        if self.top_fraction < 1:
+            parts.append(f"in the top {self.top_fraction:.0%} of distinct masks")
+        if not self.allow_collapsed:
+            parts.append("no collapsed layer")
+        return ", ".join(parts) + " (per baseline network)"
+
+
+def label_good(frame: pd.DataFrame, rule: GoodRule = GoodRule()) -> pd.Series:
+    """Boolean Series: which rows of a bank frame pass ``rule`` (duplicates share their mask's label)."""
+    if frame.empty:
+        return pd.Series([], dtype=bool, index=frame.index)
+    uniq = frame.drop_duplicates(["baseline", "key"])
+    good_keys = set()
+    for _, group in uniq.groupby(["baseline", "sparsity"]):
+        acc = group["retrained_acc"]
+        ok = acc >= acc.max() - rule.margin - 1e-12
+        n_top = max(1, math.ceil(rule.top_fraction * len(group)))
+        ok &= acc.rank(ascending=False, method="min") <= n_top
+        if not rule.allow_collapsed:
+            ok &= ~group["collapsed"].astype(bool)
+        good_keys.update(zip(group.loc[ok, "baseline"], group.loc[ok, "key"]))
+    return pd.Series([(b, k) in good_keys for b, k in zip(frame["baseline"], frame["key"])],
+                     index=frame.index, dtype=bool)
+
+
+@dataclass
+class Bank:
+    """A built bank: its config, the trained baselines (index = ``baseline`` column) and one row per
+    draw (``frame``; see :func:`build`)."""
+
+    config: BankConfig
+    baselines: list[Baseline]
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def unique(self) -> pd.DataFrame:
+        """One row per distinct (baseline, mask), with ``n_draws`` (how often it was drawn) and
+        ``methods`` (the sorted method labels that drew it)."""
+        if self.frame.empty:
+            return self.frame.copy()
+        f = self.frame
+        agg = f.groupby(["baseline", "key"]).agg(
+            n_draws=("key", "size"), methods=("label", lambda s: ", ".join(sorted(set(s)))))
+        first = f[~f["duplicate"]].set_index(["baseline", "key"])
+        return first.join(agg).reset_index()
+
+    def good(self, rule: GoodRule = GoodRule()) -> pd.DataFrame:
+        """:meth:`unique` with a ``good`` column (see :class:`GoodRule`)."""
+        uniq = self.unique()
+        return uniq.assign(good=label_good(uniq, rule))
+
+    def good_masks(self, rule: GoodRule = GoodRule(), *, sparsities=None,
+                   baseline: int | None = None) -> list[tuple[int, float, ChannelMask]]:
+        """``(baseline index, sparsity, mask)`` of every distinct good mask (at ``sparsities`` /
+        of ``baseline`` if given). Raises ``ValueError`` if the bank is empty or a requested
+        sparsity has no good mask."""
+        if self.frame.empty:
+            raise ValueError("the mask bank is empty: build it with prunegan.bank.build(BankConfig(...))")
+        g = self.good(rule)
+        if baseline is not None:
+            g = g[g["baseline"] == baseline]
+        if sparsities is not None:
+            for s in sparsities:
+                if not (g["good"] & np.isclose(g["sparsity"], s)).any():
+                    have = sorted(set(g.loc[g["good"], "sparsity"].round(4)))
+                    raise ValueError(f"the mask bank has no good mask at sparsity {s!r} "
+                                     f"(good masks exist at {have}; rule: {rule.describe()})")
+            g = g[np.isclose(g["sparsity"].to_numpy()[:, None], np.asarray(sparsities, float)[None]).any(1)]
+        g = g[g["good"]]
+        return [(int(r.baseline), float(r.sparsity), ChannelMask.from_dict(r.mask)) for r in g.itertuples()]
+
+    def best(self, sparsity: float, *, baseline: int = 0) -> pd.Series:
+        """The row of the distinct mask with the highest retrained accuracy at ``sparsity`` on
+        ``baseline`` (its mask: ``ChannelMask.from_dict(row["mask"])``)."""
+        if self.frame.empty:
+            raise ValueError("the mask bank is empty: build it with prunegan.bank.build(BankConfig(...))")
+        u = self.unique()
+        u = u[(u["baseline"] == baseline) & np.isclose(u["sparsity"], sparsity)]
+        if u.empty:
+            raise ValueError(f"the mask bank has no mask at sparsity {sparsity!r} for baseline {baseline} "
+                             f"(bank sparsities: {list(self.config.sparsities)})")
+        return u.loc[u["retrained_acc"].idxmax()]
+
+    def best_mask(self, sparsity: float, *, baseline: int = 0) -> ChannelMask:
+        return ChannelMask.from_dict(self.best(sparsity, baseline=baseline)["mask"])
+
+    def summary(self, rule: GoodRule = GoodRule()) -> pd.DataFrame:
+        """Per sparsity: draws, distinct masks, duplicates, good masks, the size of the mask space
+        (one network) and mean retrained accuracy of good and other masks."""
+        if self.frame.empty:
+            return pd.DataFrame()
+        g = self.good(rule)
+        rows = []
+        sizes = self.frame["mask"].iloc[0]
+        sizes = {k: len(v) for k, v in sizes.items()}
+        for s, grp in g.groupby("sparsity"):
+            draws = self.frame[np.isclose(self.frame["sparsity"], s)]
+            rows.append({"sparsity": s, "draws": len(draws), "distinct": len(grp),
+                         "duplicate_share": float(draws["duplicate"].mean()),
+                         "good": int(grp["good"].sum()),
+                         "mask_space": counts.mask_space(sizes, s),
+                         "mask_space_no_collapse": counts.mask_space(sizes, s, 1),
+                         "collapse_rate": float(grp["collapsed"].mean()),
+                         "best_acc": float(grp["retrained_acc"].max()),
+                         "good_mean_acc": float(grp.loc[grp["good"], "retrained_acc"].mean()),
+                         "other_mean_acc": float(grp.loc[~grp["good"], "retrained_acc"].mean())
+                         if (~grp["good"]).any() else float("nan")})
+        return pd.DataFrame(rows)
+
+    def layer_table(self, rule: GoodRule = GoodRule()) -> pd.DataFrame:
+        """Per (distinct mask, layer): kept channels and layer sparsity, with ``good``."""
+        g = self.good(rule)
+        lt = layer_table(g.assign(trial=g["draw"]))
+        lt["good"] = np.repeat(g["good"].to_numpy(), [len(m) for m in g["mask"]])
+        lt["baseline"] = np.repeat(g["baseline"].to_numpy(), [len(m) for m in g["mask"]])
+        return lt
+
+
+def build_one(config: BankConfig, index: int, *, progress: bool = True,
+              workers: int | None = None) -> tuple[Baseline, pd.DataFrame]:
+    """The trained baseline ``index`` of ``config`` and its bank rows (one per draw; infeasible
+    (sparsity, minimum) pairs skipped). Identical masks are evaluated once (:mod:`~prunegan.runs.runner`)."""
+    base_config = config.baselines[index]
+    base = baseline(base_config, progress=progress)
+    sizes = layer_sizes(base.model, include_linear=config.include_linear)
+    jobs = []
+    for sparsity in config.sparsities:
+        for method in config.methods():
+            if not counts.is_feasible(sizes, sparsity, method.min_channels_per_layer):
+                continue
+            temperature = method.option_dict.get("temperature")
+            for draw in range(config.draws):
+                seed = draw_seed(config.seed, base_config.init_seed, sparsity, method.strategy, temperature,
+                                 method.min_channels_per_layer, draw)
+                labels = {**method.labels(), "sparsity": sparsity, "draw": draw, "seed": seed, "baseline": index,
+                          "init_seed": base_config.init_seed, "model": base_config.model}
+                jobs.append(runner.Job(method.prune(base.model, sparsity, seed=seed), config.retrain, labels))
+    return base, runner.run(base, jobs, workers=workers, progress=progress)
+
+
+def build(config: BankConfig, *, progress: bool = True, workers: int | None = None) -> Bank:
+    """Build (or load from the cache) the bank of ``config``: one row per draw with the labels
+    ``baseline`` (index into ``config.baselines``), ``init_seed``, ``model``, the method's columns
+    (``method``, ``label``, ``strategy``, ``temperature``, ``min_channels_per_layer``), ``sparsity``,
+    ``draw``, ``seed``, ``duplicate`` (the mask was drawn before at this grid point order), and the
+    columns of :func:`prunegan.runs.runner.result_row` (accuracies, kept channels per layer,
+    collapsed layers, MACs, parameters, the mask and its ``key``)."""
+    baselines, frames = [], []
+    for i in range(len(config.baselines)):
+        base, frame = build_one(config, i, progress=progress, workers=workers)
+        baselines.append(base)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    frame["duplicate"] = frame.duplicated(["baseline", "key"])
+    return Bank(config, baselines, frame)

@@ -1,0 +1,116 @@
+"""The one runner: jobs → cached rows → DataFrame.
+
+A :class:`Job` is one mask to prune a trained baseline with, its retraining config and the labels its
+row carries. :func:`run` evaluates every job with :func:`prunegan.pruning.engine.evaluate_masks`
+(worker processes on the CPU) and returns one tidy row per job (:func:`result_row`).
+
+Evaluations are cached by content: ``results/evals_<hash of (baseline config, form, version)>/``
+holds one JSON file per (mask, retraining config), written atomically as soon as the mask is done. A
+result therefore never depends on which experiment asked for it: identical jobs are evaluated once
+(within a call and across experiments: a bank, a sweep and a comparison share results), an
+interrupted run resumes where it stopped, and a grid that grows recomputes nothing already done.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..core.masks import ChannelMask
+from ..core.store import Run, canonical_json
+from ..pruning.engine import FORMS, evaluate_masks
+from ..pruning.surgery import count
+from ..train import TrainConfig
+from .baseline import Baseline
+
+
+@dataclass(frozen=True)
+class Job:
+    """Evaluate ``mask`` (prune, test, retrain with ``retrain``, test); its row carries ``labels``."""
+
+    mask: ChannelMask
+    retrain: TrainConfig
+    labels: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mask, ChannelMask):
+            raise ValueError(f"Job.mask must be a ChannelMask, got {type(self.mask).__name__}")
+        if not isinstance(self.retrain, TrainConfig):
+            raise ValueError(f"Job.retrain must be a TrainConfig, got {self.retrain!r}")
+
+    def cache_name(self) -> str:
+        """File of this job's evaluation in its baseline's cache folder."""
+        digest = hashlib.sha256((self.mask.key() + canonical_json(self.retrain)).encode()).hexdigest()
+        return f"rows/{digest[:24]}.json"
+
+
+def evaluations(base: Baseline, form: str = "compact") -> Run:
+    """The cache folder of every evaluation on ``base``."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    return Run("evals", {"baseline": base.config, "form": form})
+
+
+def result_row(base: Baseline, mask: ChannelMask, result: Mapping, **labels) -> dict:
+    """One tidy result row: ``labels`` + the engine's ``result`` (pruned / retrained accuracy, MACs,
+    parameters, seconds) + original accuracy, achieved sparsity, kept channels per layer, collapsed
+    layers and the mask itself (layer → list of 0/1)."""
+    dense_macs, dense_params = count(base.model)
+    collapsed = mask.collapsed_layers()
+    return {**labels,
+            "achieved_sparsity": mask.sparsity, "n_pruned": mask.n_pruned, "n_channels": mask.n_channels,
+            "original_acc": base.accuracy, **result, "dense_macs": dense_macs, "dense_params": dense_params,
+            "n_collapsed": len(collapsed), "collapsed_layers": collapsed,
+            "kept": mask.kept_per_layer(), "key": mask.key(), "mask": mask.to_dict()}
+
+
+def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
+    """Result rows → DataFrame; adds ``collapsed`` (any layer lost all channels) and ``macs_kept`` /
+    ``params_kept`` (compact network's count over the dense network's, in [0, 1])."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df["collapsed"] = df["n_collapsed"] > 0
+    df["macs_kept"] = df["macs"] / df["dense_macs"]
+    df["params_kept"] = df["params"] / df["dense_params"]
+    return df
+
+
+RESULT_FIELDS = ("pruned_acc", "retrained_acc", "macs", "params", "seconds")
+
+
+def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: int | None = None,
+        progress: bool = True) -> pd.DataFrame:
+    """Evaluate ``jobs`` on ``base`` (cached ones are read back) → one row per job, in order.
+
+    ``workers``: processes on the CPU (default one per core); the numbers do not depend on it."""
+    jobs = list(jobs)
+    for job in jobs:
+        if not isinstance(job, Job):
+            raise ValueError(f"run() takes Job objects, got {type(job).__name__}")
+        job.mask.check_matches(base.model)
+    cache = evaluations(base, form)
+    results: dict[str, dict] = {}
+    todo: dict[str, Job] = {}
+    for job in jobs:
+        name = job.cache_name()
+        if name in results or name in todo:
+            continue
+        stored = cache.read_json(name)
+        if stored is not None and stored.get("key") == job.mask.key():
+            results[name] = {k: stored[k] for k in RESULT_FIELDS}
+        else:
+            todo[name] = job
+    names, pending = list(todo), list(todo.values())
+
+    def store(i: int, result: dict) -> None:
+        cache.write_json(names[i], {"key": pending[i].mask.key(), "retrain": pending[i].retrain, **result})
+        results[names[i]] = result
+
+    if pending:
+        evaluate_masks(base.model, [j.mask for j in pending], base.data, [j.retrain for j in pending],
+                       form=form, workers=workers, progress=progress, on_result=store)
+    return rows_to_frame([result_row(base, j.mask, results[j.cache_name()], **j.labels) for j in jobs])

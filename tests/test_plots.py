@@ -1,0 +1,79 @@
+"""Figures show the data they are given (lines, error bars, heatmap cells), not just that they exist."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from prunegan.analysis import masks, stats  # noqa: E402
+from prunegan.plots import part1, part2  # noqa: E402
+from prunegan.runs.runner import rows_to_frame  # noqa: E402
+from test_analysis import _rows, summary_rows  # noqa: E402
+
+
+def _sweep_frame():
+    rows = []
+    for t in range(3):
+        for s, acc in ((0.0, 0.95), (0.5, 0.9 - 0.01 * t), (0.9, 0.5 + 0.1 * t)):
+            rows.append({"trial": t, "sparsity": s, "original_acc": 0.95, "pruned_acc": 0.3,
+                         "retrained_acc": acc, "collapsed": False})
+    return pd.DataFrame(rows)
+
+
+def test_accuracy_vs_sparsity_draws_means_with_the_t_interval():
+    df = _sweep_frame()
+    fig = part1.accuracy_vs_sparsity(df)
+    ax = fig.axes[0]
+    data = [np.asarray(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
+    means = df.groupby("sparsity")["retrained_acc"].mean().to_numpy()
+    assert len(data) == 3 and any(np.allclose(y, means) for y in data)  # original, pruned, retrained
+    # the retrained band at 90 % spans mean_ci of the three trials (seaborn fills between the bounds)
+    low, high = stats.mean_ci(df.loc[df["sparsity"] == 0.9, "retrained_acc"])[1:]
+    ys = np.concatenate([p.vertices[:, 1] for c in ax.collections for p in c.get_paths()])
+    assert np.isclose(ys, low).any() and np.isclose(ys, high).any()
+
+
+def test_layer_sparsity_heatmap_cells_are_the_layer_sparsities():
+    df = rows_to_frame(_rows())
+    fig = part1.layer_sparsity_heatmap(df)
+    cells = fig.axes[0].collections[0].get_array().reshape(3, 2)
+    assert np.allclose(cells, [[0.5, 1 / 3], [1.0, 2 / 3], [0.5, 2 / 3]])
+
+
+def test_collapse_rate_lines_per_label():
+    df = rows_to_frame(_rows())
+    fig = part1.collapse_rate(df)
+    (line,) = [ln for ln in fig.axes[0].get_lines() if len(ln.get_ydata())]  # one label: one line
+    assert np.asarray(line.get_ydata()).tolist() == [0.0, 0.5]
+
+
+def test_comparison_plots_one_series_per_method_with_its_interval():
+    s = masks.summarize(rows_to_frame(summary_rows()))
+    fig = part2.comparison(s)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["L1", "GAN", "RANDOM-MIN1"]
+    gan = ax.containers[1]  # errorbar containers in legend order
+    assert np.asarray(gan.lines[0].get_ydata()).tolist() == pytest.approx([0.8])
+    segs = gan.lines[2][0].get_segments()[0]
+    row = s.set_index("method").loc["gan"]
+    assert sorted(segs[:, 1].tolist()) == pytest.approx([row["ci_low"], row["ci_high"]])
+    fig = part2.collapse_diversity(s)
+    heights = [p.get_height() for p in fig.axes[0].patches if p.get_height() > 0]
+    assert pytest.approx(1 / 3) in heights  # the GAN's collapse rate
+
+
+def test_losses_and_keep_map_figures_show_the_data():
+    history = [{"step": i, "d_loss": 1.0, "g_loss": 2.0, "d_real": 0.6, "d_fake": 0.4} for i in range(1, 6)]
+    fig = part2.losses(history, window=1)
+    assert np.asarray(fig.axes[0].get_lines()[1].get_ydata()).tolist() == [2.0] * 5
+    keep = pd.DataFrame([{"sparsity": s, "layer": layer, "channel": c, "keep_prob": p, "l1": 1.0 - c,
+                          "l1_position": c}
+                         for s in (0.5, 0.9) for layer, n in (("a", 2), ("b", 3)) for c, p in
+                         zip(range(n), np.linspace(0.9, 0.1, n))])
+    fig = part2.keep_map(keep)
+    cells = fig.axes[0].collections[0].get_array().reshape(2, 2)
+    assert np.allclose(cells, [[0.9, 0.1], [0.9, 0.1]])

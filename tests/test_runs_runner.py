@@ -1,0 +1,126 @@
+"""The one runner: content-addressed evaluation cache, dedup, resume, corrupt files, versioning, workers."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prunegan.core import store
+from prunegan.pruning import engine, strategies
+from prunegan.runs import baseline as baseline_mod
+from prunegan.runs import runner
+from prunegan.train import TrainConfig
+
+BASE = baseline_mod.BaselineConfig(n_train=300, n_test=200, train=TrainConfig(epochs=1, device="cpu"))
+RETRAIN = TrainConfig(epochs=1, device="cpu")
+
+
+@pytest.fixture()
+def base():
+    return baseline_mod.baseline(BASE, progress=False)
+
+
+def _jobs(base, seeds=(0, 1, 2), sparsity=0.5):
+    return [runner.Job(strategies.prune(base.model, "random", sparsity, seed=s), RETRAIN, {"trial": i})
+            for i, s in enumerate(seeds)]
+
+
+def _count_evaluations(monkeypatch):
+    calls = []
+    real = engine.evaluate_mask
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate_mask", counting)
+    return calls
+
+
+def test_rows_carry_labels_and_equal_a_direct_evaluation(base):
+    jobs = _jobs(base)
+    df = runner.run(base, jobs, workers=1, progress=False)
+    assert df["trial"].tolist() == [0, 1, 2]
+    direct = engine.evaluate_mask(base.model, jobs[1].mask, base.data, RETRAIN)
+    assert df.loc[1, "retrained_acc"] == direct["retrained_acc"] and df.loc[1, "pruned_acc"] == direct["pruned_acc"]
+    assert df.loc[1, "key"] == jobs[1].mask.key() and df.loc[1, "mask"] == jobs[1].mask.to_dict()
+
+
+def test_identical_jobs_are_evaluated_once_and_shared_across_calls(base, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    jobs = _jobs(base, seeds=(0, 0, 1))  # the first two are the same mask with the same retraining
+    df = runner.run(base, jobs, workers=1, progress=False)
+    assert len(calls) == 2 and df.loc[0, "retrained_acc"] == df.loc[1, "retrained_acc"]
+    other_labels = [runner.Job(j.mask, j.retrain, {"from": "another experiment"}) for j in jobs]
+    runner.run(base, other_labels, workers=1, progress=False)
+    assert len(calls) == 2  # same masks and retraining: read back, whoever asked first
+    runner.run(base, [runner.Job(jobs[0].mask, TrainConfig(epochs=1, device="cpu", seed=9))], workers=1,
+               progress=False)
+    assert len(calls) == 3  # another retraining seed is another evaluation
+
+
+def test_interrupted_run_resumes_where_it_stopped(base, monkeypatch):
+    real = engine.evaluate_mask
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate_mask", flaky)
+    jobs = _jobs(base, seeds=(0, 1, 2, 3))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(base, jobs, workers=1, progress=False)
+    cache = runner.evaluations(base)
+    assert len(list(cache.path.glob("rows/*.json"))) == 2
+    assert not list(cache.path.rglob("*.tmp"))  # no half-written file
+    calls.clear()
+    monkeypatch.setattr(engine, "evaluate_mask", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    df = runner.run(base, jobs, workers=1, progress=False)
+    assert len(df) == 4 and len(calls) == 2
+
+
+def test_corrupt_evaluation_is_reported_and_recomputed(base):
+    jobs = _jobs(base, seeds=(0,))
+    first = runner.run(base, jobs, workers=1, progress=False)
+    path = runner.evaluations(base).file(jobs[0].cache_name())
+    path.write_text('{"truncated": ')
+    with pytest.warns(store.CorruptCacheWarning, match=path.name):
+        again = runner.run(base, jobs, workers=1, progress=False)
+    assert json.loads(path.read_text())["retrained_acc"] == again.loc[0, "retrained_acc"]
+    assert again.loc[0, "retrained_acc"] == first.loc[0, "retrained_acc"]  # deterministic recomputation
+
+
+def test_a_bumped_results_version_recomputes_instead_of_reusing(base, monkeypatch):
+    jobs = _jobs(base, seeds=(0,))
+    runner.run(base, jobs, workers=1, progress=False)
+    calls = _count_evaluations(monkeypatch)
+    runner.run(base, jobs, workers=1, progress=False)
+    assert calls == []
+    monkeypatch.setattr(store, "RESULTS_VERSION", store.RESULTS_VERSION + 1)
+    newer = baseline_mod.baseline(BASE, progress=False)  # the baseline's key changes too
+    assert newer.run.path != base.run.path
+    runner.run(newer, jobs, workers=1, progress=False)
+    assert len(calls) == 1
+
+
+def test_rows_do_not_depend_on_the_number_of_workers(base, tmp_path, monkeypatch):
+    jobs = _jobs(base, seeds=(0, 1, 2, 3))
+    one = runner.run(base, jobs, workers=1, progress=False)
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "two"))
+    two = runner.run(base, jobs, workers=2, progress=False)
+    cols = ["mask", "pruned_acc", "retrained_acc", "macs", "params"]
+    assert one[cols].equals(two[cols])
+
+
+def test_bad_jobs_raise_clear_errors(base):
+    with pytest.raises(ValueError, match="ChannelMask"):
+        runner.Job({"conv1": [1]}, RETRAIN)
+    with pytest.raises(ValueError, match="TrainConfig"):
+        runner.Job(_jobs(base)[0].mask, {"epochs": 1})
+    with pytest.raises(ValueError, match="Job objects"):
+        runner.run(base, ["not a job"], progress=False)
+    with pytest.raises(ValueError, match="form"):
+        runner.run(base, _jobs(base), form="sparse", progress=False)
