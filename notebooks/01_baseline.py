@@ -36,13 +36,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
-from prunegan import experiments, masks, plots, results, study
+from prunegan.chapters import part1 as chapter
+from prunegan.core.masks import layer_sizes
+from prunegan.plots import part1 as plots
+from prunegan.pruning.surgery import count
+from prunegan.runs import baseline
 
 pd.set_option("display.precision", 3)
 
 # %%
-base_config = study.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
-base = experiments.baseline(base_config)
+base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
+base = baseline.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %% [markdown]
@@ -57,8 +61,8 @@ fig = plots.learning_curve(base.history, title=f"{base_config.model} on {base.da
 # fall by different fractions, which the sweeps report beside it.
 
 # %%
-sizes = masks.layer_sizes(base.model)
-macs, n_params = masks.count(base.model)
+sizes = layer_sizes(base.model)
+macs, n_params = count(base.model)
 print("conv channels per layer:", sizes, "| total", sum(sizes.values()))
 print(f"MACs per image: {macs:,}   parameters: {n_params:,}")
 pd.DataFrame(base.history)

@@ -35,18 +35,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
-from prunegan import experiments, masks, plots, results, study
+from prunegan.analysis import collapse
+from prunegan.chapters import part1 as chapter
+from prunegan.plots import part1 as plots
+from prunegan.runs import baseline, sweep
 
 pd.set_option("display.precision", 3)
 
 # %%
-base_config = study.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
-base = experiments.baseline(base_config)
+base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
+base = baseline.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
-config = study.sweep_config(base_config, strategy="l1", retrain_epochs=retrain_epochs, smoke=smoke)
-df = experiments.sweep(config)
+config = chapter.sweep_config(base_config, strategy="l1", retrain_epochs=retrain_epochs, smoke=smoke)
+df = sweep.sweep(config)
 df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]
@@ -63,7 +66,7 @@ fig = plots.accuracy_vs_sparsity(df, title="Global L1 channel pruning")
 
 # %%
 at90 = df.loc[df["sparsity"] == 0.9].iloc[0]
-first = study.first_collapse(df)
+first = collapse.first_collapse(df)
 sb.glue("l1_retrained_acc_90", float(at90["retrained_acc"]))
 sb.glue("l1_pruned_acc_90", float(at90["pruned_acc"]))
 sb.glue("l1_collapsed_90", int(at90["n_collapsed"]))

@@ -34,19 +34,22 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
-from prunegan import experiments, masks, plots, results, study
+from prunegan.analysis import collapse
+from prunegan.chapters import part1 as chapter
+from prunegan.plots import part1 as plots
+from prunegan.runs import baseline, sweep
 
 pd.set_option("display.precision", 3)
 
 # %%
-base_config = study.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
-base = experiments.baseline(base_config)
+base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
+base = baseline.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
-config = study.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, trials=trials,
+config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, trials=trials,
                             smoke=smoke)
-df = experiments.sweep(config)
+df = sweep.sweep(config)
 df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]
@@ -65,4 +68,4 @@ at90 = df.loc[df["sparsity"] == 0.9]
 sb.glue("random_trials", int(trials))
 sb.glue("random_retrained_acc_90", float(at90["retrained_acc"].mean()))
 sb.glue("random_collapse_rate", float(df["collapsed"].mean()))
-study.collapse_table(df)
+collapse.collapse_table(df)

@@ -34,18 +34,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
-from prunegan import experiments, masks, plots, results, study
+from prunegan.analysis import collapse
+from prunegan.chapters import part1 as chapter
+from prunegan.plots import part1 as plots
+from prunegan.runs import baseline, sweep
 
 pd.set_option("display.precision", 3)
 
 # %%
-base_config = study.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
-base = experiments.baseline(base_config)
+base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
+base = baseline.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
-config = study.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
-df = experiments.trials(config, sparsity, study.smoke_trials(trials, smoke))
+config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
+df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke))
 df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]
@@ -60,7 +63,7 @@ fig = plots.trials_strip(df, title=f"{len(df)} random masks at sparsity {sparsit
 # collapsed.
 
 # %%
-answer = study.collapse_explains_stuck(df)
+answer = collapse.collapse_explains_stuck(df)
 sb.glue("trials_n", int(len(df)))
 sb.glue("trials_sparsity", float(sparsity))
 sb.glue("trials_collapse_rate", float(df["collapsed"].mean()))

@@ -38,28 +38,31 @@ import pandas as pd
 import scrapbook as sb
 from IPython.display import display
 
-from prunegan import book, experiments, masks, plots, results, study
+from prunegan import book
+from prunegan.analysis import collapse
+from prunegan.chapters import part1 as chapter
+from prunegan.plots import part1 as plots
+from prunegan.runs import baseline, sweep
 
 pd.set_option("display.precision", 3)
 
 # %%
-base_config = study.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
-base = experiments.baseline(base_config)
+base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
+base = baseline.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
 runs = []
 for strategy, n in (("l1", 1), ("random", trials)):
     for min_channels in (0, 1):
-        sparsities = study.feasible_sparsities(model, min_channels)  # a minimum of 1 allows at most 90 %
-        config = study.sweep_config(base_config, strategy=strategy, retrain_epochs=retrain_epochs, trials=n,
+        sparsities = chapter.feasible_sparsities(model, min_channels)  # a minimum of 1 allows at most 90 %
+        config = chapter.sweep_config(base_config, strategy=strategy, retrain_epochs=retrain_epochs, trials=n,
                                     sparsities=sparsities, min_channels_per_layer=min_channels, smoke=smoke)
-        runs.append(experiments.sweep(config))
+        runs.append(sweep.sweep(config))
         if strategy == "random":  # the 20 trials at 90 % of chapter 4, and the same with the minimum
-            runs.append(experiments.trials(config, 0.9, study.smoke_trials(trials_90, smoke)))
-df = study.unique_runs(pd.concat(runs, ignore_index=True))
-df = df.assign(setting=study.setting_label(df))
-df.groupby("setting").size()
+            runs.append(sweep.trials(config, 0.9, chapter.smoke_trials(trials_90, smoke)))
+df = collapse.unique_runs(pd.concat(runs, ignore_index=True))
+df.groupby("label").size()
 
 # %% [markdown]
 # ## Layer-wise sparsity
@@ -68,10 +71,10 @@ df.groupby("setting").size()
 # fraction of that layer's channels removed. A fully dark cell is a collapsed layer.
 
 # %%
-fig = plots.layer_sparsity_heatmap(df[df["setting"] == "l1, min 0"], title="Global L1: layer sparsity")
+fig = plots.layer_sparsity_heatmap(df[df["method"] == "l1"], title="Global L1: layer sparsity")
 
 # %%
-sweep_rows = df[(df["setting"] == "random, min 0") & (df["trial"] < trials)]
+sweep_rows = df[(df["method"] == "random") & (df["trial"] < trials)]
 fig = plots.layer_sparsity_heatmap(sweep_rows, title=f"Random, {trials} trials: layer sparsity")
 
 # %% [markdown]
@@ -79,8 +82,8 @@ fig = plots.layer_sparsity_heatmap(sweep_rows, title=f"Random, {trials} trials: 
 
 # %%
 fig = plots.collapse_rate(df, title="Runs with a collapsed layer")
-table = study.collapse_table(df)
-table.pivot(index="sparsity", columns="setting", values="collapse_rate")
+table = collapse.collapse_table(df)
+table.pivot(index="sparsity", columns="label", values="collapse_rate")
 
 # %% [markdown]
 # ## Does collapse explain every stuck run?
@@ -98,21 +101,21 @@ fig = plots.recovery_scatter(df, title="Recovery after retraining")
 # can route around would show up there; in LeNet-5 none can).
 
 # %%
-answer = {m: study.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in (0, 1)}
-display(book.MarkdownText(study.collapse_verdict(answer[0])))
+answer = {m: collapse.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in (0, 1)}
+display(book.MarkdownText(chapter.collapse_verdict(answer[0])))
 pd.DataFrame(answer).T.convert_dtypes().rename_axis("min_channels_per_layer")
 
 # %% [markdown]
 # Mean retrained accuracy per setting and sparsity:
 
 # %%
-table.pivot(index="sparsity", columns="setting", values="retrained_acc")
+table.pivot(index="sparsity", columns="label", values="retrained_acc")
 
 # %%
 random90 = df[(df["strategy"] == "random") & (df["sparsity"] == 0.9)]
 rate90 = random90.groupby("min_channels_per_layer")["collapsed"].mean()
 acc90 = random90.groupby("min_channels_per_layer")["retrained_acc"].mean()
-sb.glue("collapse_verdict", study.collapse_verdict(answer[0]))
+sb.glue("collapse_verdict", chapter.collapse_verdict(answer[0]))
 sb.glue("stuck_min0", answer[0]["stuck"])
 sb.glue("stuck_collapsed_min0", answer[0]["stuck_and_collapsed"])
 sb.glue("stuck_without_collapse_min0", answer[0]["stuck_without_collapse"])

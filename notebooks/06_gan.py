@@ -74,11 +74,15 @@ import pandas as pd
 import scrapbook as sb
 from IPython.display import display
 
-from prunegan import bank, book, gan, gan_eval, plots_gan
+from prunegan import book, gan
+from prunegan.analysis import masks
+from prunegan.chapters import part2 as chapter
+from prunegan.plots import part2 as plots
+from prunegan.runs import bank, compare
 
 pd.set_option("display.precision", 3)
 pd.set_option("display.width", 160)
-cfg = gan_eval.configs(smoke=smoke, data=data, epochs=epochs, bank_seeds=bank_seeds,
+cfg = chapter.configs(smoke=smoke, data=data, epochs=epochs, bank_seeds=bank_seeds,
                        bank_sparsities=bank_sparsities, temperatures=temperatures, draws=draws,
                        good_margin=good_margin, retrain_epochs=retrain_epochs, gan_steps=gan_steps,
                        gan_seed=gan_seed, samples=samples, sparsities=sparsities,
@@ -98,7 +102,7 @@ print("good mask:", cfg.gan.good.describe())
 # the wider `lenet5-caffe`, the space is larger by many orders of magnitude (`log10_masks`).
 
 # %%
-gan_eval.mask_space_overview(cfg)
+chapter.mask_space_overview(cfg)
 
 # %% [markdown]
 # ## The mask bank (conv channels of LeNet-5)
@@ -117,7 +121,7 @@ the_bank.summary(cfg.gan.good)
 # How good masks differ from the rest: kept channels per layer of every distinct mask (all bank networks).
 
 # %%
-fig = plots_gan.bank_layers(the_bank.layer_table(cfg.gan.good))
+fig = plots.bank_layers(the_bank.layer_table(cfg.gan.good))
 
 # %% [markdown]
 # ## Training the GAN
@@ -128,7 +132,7 @@ fig = plots_gan.bank_layers(the_bank.layer_table(cfg.gan.good))
 # %%
 generator = gan.fit(the_bank, cfg.gan)
 print(generator)
-fig = plots_gan.losses(generator.history)
+fig = plots.losses(generator.history)
 
 # %% [markdown]
 # ## The probabilistic map
@@ -140,9 +144,9 @@ fig = plots_gan.losses(generator.history)
 
 # %%
 net = the_bank.baselines[0].model
-keep = gan_eval.keep_map(generator, net, cfg.compare.sparsities)
-fig = plots_gan.keep_map(keep, title="GAN keep-probability per channel (LeNet-5, conv layers)")
-gan_eval.l1_agreement(keep).groupby("sparsity")["spearman"].mean()
+keep = masks.keep_map(generator, net, cfg.compare.sparsities)
+fig = plots.keep_map(keep, title="GAN keep-probability per channel (LeNet-5, conv layers)")
+masks.l1_agreement(keep).groupby("sparsity")["spearman"].mean()
 
 # %% [markdown]
 # ## GAN masks against L1, random, random with one channel per layer, and the best bank mask
@@ -158,25 +162,25 @@ gan_eval.l1_agreement(keep).groupby("sparsity")["spearman"].mean()
 # channels; `macs_kept` / `params_kept` are the compact network's MACs / parameters over the dense ones.
 
 # %%
-df = gan_eval.compare(cfg.compare, generator=generator, bank=the_bank)
-summary = gan_eval.summarize(df)
+df = compare.compare(cfg.compare, generator=generator, bank=the_bank)
+summary = masks.summarize(df)
 summary.drop(columns=["label"])
 
 # %% [markdown]
 # Combinations left out, and why:
 
 # %%
-gan_eval.skipped(cfg.compare, the_bank)
+compare.skipped(cfg.compare, the_bank)
 
 # %%
-fig = plots_gan.comparison(summary, title="LeNet-5 conv channels: retrained accuracy (mean, 95 % CI)")
-fig = plots_gan.collapse_diversity(summary)
+fig = plots.comparison(summary, title="LeNet-5 conv channels: retrained accuracy (mean, 95 % CI)")
+fig = plots.collapse_diversity(summary)
 
 # %% [markdown]
 # The targets set for the GAN, checked on the measured numbers above (this text is generated from them):
 
 # %%
-book.MarkdownText(gan_eval.verdict(summary))
+book.MarkdownText(chapter.verdict(summary))
 
 # %% [markdown]
 # ## Transfer: a network the generator never saw
@@ -185,10 +189,10 @@ book.MarkdownText(gan_eval.verdict(summary))
 # here from scratch). There is no bank for this network, so the comparison is with L1 and random pruning.
 
 # %%
-tdf = gan_eval.compare(cfg.transfer, generator=generator)
-tsummary = gan_eval.summarize(tdf)
-fig = plots_gan.comparison(tsummary, title=f"Transfer to {cfg.transfer.baseline.model}: retrained accuracy")
-display(book.MarkdownText(gan_eval.verdict(tsummary, label="[transfer] ")))
+tdf = compare.compare(cfg.transfer, generator=generator)
+tsummary = masks.summarize(tdf)
+fig = plots.comparison(tsummary, title=f"Transfer to {cfg.transfer.baseline.model}: retrained accuracy")
+display(book.MarkdownText(chapter.verdict(tsummary, label="[transfer] ")))
 tsummary.drop(columns=["label"])
 
 # %% [markdown]
@@ -201,10 +205,10 @@ tsummary.drop(columns=["label"])
 # %%
 linear_bank = bank.build(cfg.bank_linear)
 linear_generator = gan.fit(linear_bank, cfg.gan_linear)
-ldf = gan_eval.compare(cfg.compare_linear, generator=linear_generator, bank=linear_bank)
-lsummary = gan_eval.summarize(ldf)
-fig = plots_gan.comparison(lsummary, title="LeNet-5 conv + hidden Linear units: retrained accuracy")
-display(book.MarkdownText(gan_eval.verdict(lsummary, label="[conv + linear] ")))
+ldf = compare.compare(cfg.compare_linear, generator=linear_generator, bank=linear_bank)
+lsummary = masks.summarize(ldf)
+fig = plots.comparison(lsummary, title="LeNet-5 conv + hidden Linear units: retrained accuracy")
+display(book.MarkdownText(chapter.verdict(lsummary, label="[conv + linear] ")))
 lsummary.drop(columns=["label"])
 
 # %% [markdown]
@@ -214,10 +218,10 @@ lsummary.drop(columns=["label"])
 # prefixes `transfer_` and `linear_` for the last two sections).
 
 # %%
-numbers = gan_eval.headlines(summary, tsummary, lsummary)
+numbers = chapter.headlines(summary, tsummary, lsummary)
 for name, value in numbers.items():
     sb.glue(name, value)
 sb.glue("gan_retrain_epochs", float(retrain_epochs))
-sb.glue("gan_verdict", gan_eval.verdict(summary))
-sb.glue("transfer_verdict", gan_eval.verdict(tsummary))
+sb.glue("gan_verdict", chapter.verdict(summary))
+sb.glue("transfer_verdict", chapter.verdict(tsummary))
 pd.Series(numbers, name="value").to_frame()

@@ -27,10 +27,11 @@ smoke = False
 import pandas as pd
 from myst_nb import glue
 
-from prunegan import book, study
+from prunegan import book
+from prunegan.chapters import summary
 
 pd.set_option("display.max_rows", None)  # every scrap, not only the first and last five
-scraps = study.read_scraps(executed_dir or book.EXECUTED)
+scraps = summary.read_scraps(executed_dir or book.EXECUTED)
 for name, value in scraps["value"].items():  # verdicts as Markdown prose, other text without quotes
     glue(name, book.glue_value(name, value), display=False)
 book.scrap_table(scraps)
