@@ -38,9 +38,9 @@ import pandas as pd
 import scrapbook as sb
 from IPython.display import display
 
-from prunegan import book
 from prunegan.analysis import collapse
 from prunegan.chapters import part1 as chapter
+from prunegan.chapters.summary import MarkdownText
 from prunegan.plots import part1 as plots
 from prunegan.runs import baseline, sweep
 
@@ -102,7 +102,7 @@ fig = plots.recovery_scatter(df, title="Recovery after retraining")
 
 # %%
 answer = {m: collapse.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in (0, 1)}
-display(book.MarkdownText(chapter.collapse_verdict(answer[0])))
+display(MarkdownText(chapter.collapse_verdict(answer[0])))
 pd.DataFrame(answer).T.convert_dtypes().rename_axis("min_channels_per_layer")
 
 # %% [markdown]

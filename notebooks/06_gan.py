@@ -74,9 +74,10 @@ import pandas as pd
 import scrapbook as sb
 from IPython.display import display
 
-from prunegan import book, gan
+from prunegan import gan
 from prunegan.analysis import masks
 from prunegan.chapters import part2 as chapter
+from prunegan.chapters.summary import MarkdownText
 from prunegan.plots import part2 as plots
 from prunegan.runs import bank, compare
 
@@ -180,7 +181,7 @@ fig = plots.collapse_diversity(summary)
 # The targets set for the GAN, checked on the measured numbers above (this text is generated from them):
 
 # %%
-book.MarkdownText(chapter.verdict(summary))
+MarkdownText(chapter.verdict(summary))
 
 # %% [markdown]
 # ## Transfer: a network the generator never saw
@@ -192,7 +193,7 @@ book.MarkdownText(chapter.verdict(summary))
 tdf = compare.compare(cfg.transfer, generator=generator)
 tsummary = masks.summarize(tdf)
 fig = plots.comparison(tsummary, title=f"Transfer to {cfg.transfer.baseline.model}: retrained accuracy")
-display(book.MarkdownText(chapter.verdict(tsummary, label="[transfer] ")))
+display(MarkdownText(chapter.verdict(tsummary, label="[transfer] ")))
 tsummary.drop(columns=["label"])
 
 # %% [markdown]
@@ -208,7 +209,7 @@ linear_generator = gan.fit(linear_bank, cfg.gan_linear)
 ldf = compare.compare(cfg.compare_linear, generator=linear_generator, bank=linear_bank)
 lsummary = masks.summarize(ldf)
 fig = plots.comparison(lsummary, title="LeNet-5 conv + hidden Linear units: retrained accuracy")
-display(book.MarkdownText(chapter.verdict(lsummary, label="[conv + linear] ")))
+display(MarkdownText(chapter.verdict(lsummary, label="[conv + linear] ")))
 lsummary.drop(columns=["label"])
 
 # %% [markdown]

@@ -33,5 +33,5 @@ from prunegan.chapters import summary
 pd.set_option("display.max_rows", None)  # every scrap, not only the first and last five
 scraps = summary.read_scraps(executed_dir or book.EXECUTED)
 for name, value in scraps["value"].items():  # verdicts as Markdown prose, other text without quotes
-    glue(name, book.glue_value(name, value), display=False)
-book.scrap_table(scraps)
+    glue(name, summary.glue_value(name, value), display=False)
+summary.scrap_table(scraps)

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from scipy import stats as sps
 
 from prunegan import models

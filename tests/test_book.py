@@ -13,6 +13,7 @@ from IPython.display import Pretty
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from prunegan import book
+from prunegan.chapters import summary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,7 @@ def test_strip_widgets_drops_progress_bars_and_their_state_but_keeps_other_outpu
     ("At 80%: GAN 0.704.\n  GAN better than random: no.", ["At 80%: GAN 0.704.<br />"], ["<ul>", "<pre>", "<code>"]),
 ])
 def test_verdicts_render_as_markdown_prose(text, html_has, html_lacks):
-    value = book.glue_value("gan_verdict", text)
+    value = summary.glue_value("gan_verdict", text)
     bundle, _ = IPython.core.formatters.format_display_data(value)
     assert set(bundle) == {"text/plain", "text/markdown", "text/html"}
     assert bundle["text/markdown"] == text and bundle["text/plain"] == text  # no object repr, no quotes
@@ -108,9 +109,9 @@ def test_verdicts_render_as_markdown_prose(text, html_has, html_lacks):
 
 
 def test_glue_value_keeps_other_scraps_as_they_were():
-    assert isinstance(book.glue_value("model_name", "lenet5-caffe"), Pretty)
-    assert book.glue_value("baseline_acc", 0.957) == 0.957
-    assert book.glue_value("trials_retrained_mean_no_collapse", None) is None
+    assert isinstance(summary.glue_value("model_name", "lenet5-caffe"), Pretty)
+    assert summary.glue_value("baseline_acc", 0.957) == 0.957
+    assert summary.glue_value("trials_retrained_mean_no_collapse", None) is None
 
 
 @pytest.mark.parametrize("value, shown", [
@@ -120,7 +121,7 @@ def test_glue_value_keeps_other_scraps_as_they_were():
     ("**Yes**: " + "word " * 20, "Yes: word word word word …"),
 ])
 def test_format_value(value, shown):
-    assert book.format_value(value) == shown
+    assert summary.format_value(value) == shown
 
 
 def test_scrap_table_lists_every_scrap_with_its_chapter():
@@ -129,7 +130,7 @@ def test_scrap_table_lists_every_scrap_with_its_chapter():
     names = pd.Index(["baseline_acc", "n_channels", "gan_verdict"], name="name")
     scraps = pd.DataFrame({"value": pd.Series([0.9573, 22, "- a\n- b"], index=names, dtype=object),
                            "notebook": pd.Series(["01_baseline", "01_baseline", "06_gan"], index=names)})
-    table = book.scrap_table(scraps)
+    table = summary.scrap_table(scraps)
     assert list(table.columns) == ["value", "chapter"]
     assert table.to_dict("index") == {"baseline_acc": {"chapter": "01_baseline", "value": "0.957"},
                                       "n_channels": {"chapter": "01_baseline", "value": "22"},

@@ -1,7 +1,6 @@
 """The GAN: channel features, the relaxation, a tiny smoke training, sampling, save/load, errors."""
 from __future__ import annotations
 
-import copy
 
 import pandas as pd
 import pytest

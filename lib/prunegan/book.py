@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import math
 import re
 import sys
 import time
 from pathlib import Path
 
+from .chapters.summary import scraps_by_notebook
 from .core.store import REPO_ROOT
 
 SOURCE = REPO_ROOT / "notebooks"
@@ -201,81 +201,6 @@ def merge_parameters(nb):
     return nb
 
 
-# ----------------------------------------------------------------------------- summary notebook
-class MarkdownText:
-    """A Markdown text (a verdict: a sentence, or a bullet list ``- ...`` one line per target) that
-    displays like ``IPython.display.Markdown`` and carries three renderings for display and for
-    myst-nb's ``glue``: ``text/markdown`` (the text as it is, for Jupyter and ``{glue:md}`` in the same
-    document), ``text/html`` (rendered with CommonMark, each line break kept), which is what Jupyter
-    Book shows in a chapter and pastes into another page (cross-document glue pastes only plain
-    text, HTML and images: a Markdown-only glue would come out as inline code), and ``text/plain``
-    (the text itself, never an object repr)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = str(text)
-
-    def _repr_markdown_(self) -> str:
-        return self.text
-
-    def _repr_html_(self) -> str:
-        from markdown_it import MarkdownIt
-
-        return MarkdownIt("commonmark", {"breaks": True, "html": False}).render(self.text).strip()
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def is_verdict(name: str) -> bool:
-    """Scraps named ``*verdict`` hold Markdown verdict text (not numbers)."""
-    return name.endswith("verdict")
-
-
-def glue_value(name: str, value):
-    """What the summary notebook glues for the scrap ``name``: verdicts as :class:`MarkdownText`
-    (prose on the findings page), other strings as plain text without quotes, anything else (numbers,
-    ``None``) unchanged."""
-    from IPython.display import Pretty
-
-    if isinstance(value, str):
-        return MarkdownText(value) if is_verdict(name) else Pretty(value)
-    return value
-
-
-def format_value(value, *, max_text: int = 28) -> str:
-    """A scrap value as a table shows it: integers with thousands separators, fractions and other
-    small floats to 3 decimals, large floats to one, whole floats without decimals, text on one
-    line (Markdown bullets joined by " · ", emphasis dropped) cut at a word within ``max_text``
-    characters, ``None`` as a dash."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return str(value)
-        if value.is_integer() and abs(value) >= 1:
-            return f"{value:,.0f}"
-        return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
-    if isinstance(value, str):
-        items = [re.sub(r"^\s*[-*]\s+", "", line).strip() for line in value.splitlines() if line.strip()]
-        text = " · ".join(items).replace("**", "")
-        return text if len(text) <= max_text else text[:max_text + 1].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
-    return str(value)
-
-
-def scrap_table(scraps):
-    """The summary's table of every scrap (``study.read_scraps``' frame, indexed by name): its value
-    formatted by :func:`format_value` (a verdict cut short: the findings page quotes it whole) and
-    the chapter it comes from, one row per scrap."""
-    import pandas as pd
-
-    return pd.DataFrame({"value": [format_value(v) for v in scraps["value"]],
-                         "chapter": scraps["notebook"]}, index=scraps.index)
-
-
 # ------------------------------------------------------------------------------ README numbers
 #: ``<!-- scrap NOTEBOOK EXPR FORMAT -->`` right after the number it wires (EXPR: a scrap name, or
 #: scrap names and numbers joined by + - * /, e.g. ``trials_collapse_rate*trials_n``).
@@ -322,15 +247,6 @@ def readme_quotes(text: str) -> list[dict]:
     return quotes
 
 
-def read_scraps(executed_dir: Path) -> dict[str, dict]:
-    """Scrap values of every executed chapter in ``executed_dir``, by notebook name (the summary
-    ``99_*`` holds myst-nb glue, which scrapbook cannot read, and no scrap of its own)."""
-    import scrapbook as sb
-
-    return {p.stem: {k: s.data for k, s in sb.read_notebook(str(p)).scraps.items()}
-            for p in sorted(Path(executed_dir).glob("[0-9][0-9]_*.ipynb")) if not p.name.startswith("99_")}
-
-
 def was_smoke(executed_dir: Path) -> bool:
     """Whether any executed notebook in ``executed_dir`` ran with ``smoke=True`` (papermill's record)."""
     for path in Path(executed_dir).glob("[0-9][0-9]_*.ipynb"):
@@ -344,7 +260,7 @@ def check_readme(readme: Path = README, executed_dir: Path = EXECUTED) -> list[d
     """Every wired number of ``readme`` checked against the scraps of ``executed_dir``: each quote
     of :func:`readme_quotes` with ``build`` (the scrap value formatted with the quote's format, or
     why there is none) and ``ok`` (README and build agree, spaces and the minus sign aside)."""
-    scraps = read_scraps(executed_dir)
+    scraps = scraps_by_notebook(executed_dir)
     results = []
     for q in readme_quotes(Path(readme).read_text()):
         if q["notebook"] not in scraps:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
