@@ -16,15 +16,15 @@ Speed on a CPU (measured in ``benchmarks/``; see ``benchmarks/README.md``):
   (OpenMP threads wait for each other). The thread count is set for the duration of the call and
   restored afterwards;
 - :func:`evaluate_masks` spreads many masks over worker processes (one thread each), so every core
-  works on its own mask (2× on two idle cores). Results do not depend on the number of workers.
+  works on its own mask (2× on two idle cores): on this machine (``executor="local"``) or as Ray
+  tasks on a cluster (``executor="ray"``, :mod:`prunegan.pruning.executors`). Results do not depend
+  on the executor nor on the number of workers.
 
 On CUDA the network and data stay on the GPU and none of the CPU settings apply.
 """
 from __future__ import annotations
 
 import contextlib
-import copy
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -35,7 +35,7 @@ from ..core.masks import ChannelMask
 from ..core.validate import check_int
 from ..data import Dataset
 from ..train import TrainConfig, evaluate, fit, resolve_device
-from . import surgery
+from . import executors, surgery
 
 FORMS = ("compact", "masked")
 
@@ -130,45 +130,35 @@ def retrained(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: Train
 
 
 # ---------------------------------------------------------------------------------------------
-# Many masks: one worker process per core, one thread each.
+# Many masks: spread over worker processes by an executor (prunegan.pruning.executors).
 
-_WORKER: dict = {}
-
-
-def _worker_init(model: nn.Module, data: Dataset, threads: int | None) -> None:
-    if threads is not None:
-        torch.set_num_threads(threads)
-    _WORKER.update(model=model, data=data)
-
-
-def _worker_evaluate(mask: ChannelMask, retrain: TrainConfig, form: str) -> dict:
-    return evaluate_mask(_WORKER["model"], mask, _WORKER["data"], retrain, form=form, threads=None)
-
-
-def default_workers() -> int:
-    """Worker processes :func:`evaluate_masks` uses by default: the CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+#: Worker processes the local executor uses by default: the CPU cores this process may use.
+default_workers = executors.default_workers
 
 
 def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset,
                    retrain: TrainConfig | Sequence[TrainConfig], *, form: str = "compact",
                    workers: int | None = None, progress: bool = False,
-                   on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
+                   on_result: Callable[[int, dict], None] | None = None,
+                   executor: str = "local", ray_address: str | None = None) -> list[dict]:
     """:func:`evaluate_mask` for every mask, in order. ``retrain`` is one config for all masks or
     one per mask (e.g. a different seed per trial).
 
-    On the CPU the masks are spread over ``workers`` processes (default :func:`default_workers`,
-    at most one per mask), each with one thread; ``workers=1`` evaluates them here, one after
-    another. Every mask is evaluated exactly as by :func:`evaluate_mask`, so the results are the same
-    whatever the number of workers. Starting the workers costs a few seconds (each imports torch),
-    which pays off from about ten masks on. On CUDA the masks are evaluated here, one after another.
+    ``executor="local"`` (the default): on the CPU the masks are spread over ``workers`` processes
+    (default :func:`default_workers`, at most one per mask), each with one thread; ``workers=1``
+    evaluates them here, one after another. Starting the workers costs a fraction of a second where
+    they can be forked. On CUDA the masks are evaluated here, one after another.
 
-    ``on_result(i, row)`` is called as soon as mask ``i`` is done (in completion order), e.g. to
-    cache each row at once so that an interrupted run loses nothing finished.
+    ``executor="ray"``: Ray tasks, on a local Ray instance (``ray_address=None``; ``workers`` CPUs)
+    or on the cluster at ``ray_address`` (an address, ``"auto"``, or ``$RAY_ADDRESS``); see
+    :mod:`prunegan.pruning.executors`.
+
+    Every mask is evaluated exactly as by :func:`evaluate_mask`, so the results are the same
+    whatever the executor and the number of workers. ``on_result(i, row)`` is called here, in the
+    calling process, as soon as mask ``i`` is done (in completion order), e.g. to cache each row at
+    once so that an interrupted run loses nothing finished.
     """
+    executors.check(executor, ray_address)
     masks = list(masks)
     configs = list(retrain) if isinstance(retrain, Sequence) else [retrain] * len(masks)
     if len(configs) != len(masks):
@@ -178,38 +168,7 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
     check_int("workers", workers, 1, allow_none=True)
     for mask in masks:
         mask.check_matches(model)
-    on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs) and data.device.type == "cpu"
-    n = min(workers or default_workers(), len(masks)) if on_cpu else 1
-    from tqdm.auto import tqdm
-
-    results: list[dict | None] = [None] * len(masks)
-    if n <= 1:
-        for i, (m, c) in enumerate(tqdm(list(zip(masks, configs)), desc="masks", unit="mask", disable=not progress)):
-            results[i] = evaluate_mask(model, m, data, c, form=form)
-            if on_result is not None:
-                on_result(i, results[i])
-        return results
-
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    # Workers are forked where possible (they inherit model and data without copying or re-importing
-    # torch, which costs seconds per worker); like DataLoader workers they run with one thread, which
-    # is what makes forking a process that has used OpenMP safe. Elsewhere (or once this process has
-    # initialised CUDA, which a forked child cannot use) they are spawned.
-    fork_ok = "fork" in mp.get_all_start_methods() and not torch.cuda.is_initialized()
-    method = "fork" if fork_ok else "spawn"
-    cpu_model = copy.deepcopy(model).cpu().eval()
-    with cf.ProcessPoolExecutor(n, mp_context=mp.get_context(method), initializer=_worker_init,
-                                initargs=(cpu_model, data, CPU_THREADS)) as pool:
-        # Biggest networks first (longest-processing-time-first), so no worker is left with a
-        # long job at the end while the others idle.
-        order = sorted(range(len(masks)), key=lambda i: (-masks[i].n_kept, i))
-        futures = {pool.submit(_worker_evaluate, masks[i], configs[i], form): i for i in order}
-        for future in tqdm(cf.as_completed(futures), total=len(futures), desc="masks", unit="mask",
-                           disable=not progress):
-            i = futures[future]
-            results[i] = future.result()
-            if on_result is not None:
-                on_result(i, results[i])
-    return results
+    if not masks:
+        return []
+    return executors.EXECUTORS.get(executor)(model, masks, data, configs, form=form, workers=workers,
+                                             progress=progress, on_result=on_result, ray_address=ray_address)

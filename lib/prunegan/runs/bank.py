@@ -243,10 +243,11 @@ class Bank:
         return lt
 
 
-def build_one(config: BankConfig, index: int, *, progress: bool = True,
-              workers: int | None = None) -> tuple[Baseline, pd.DataFrame]:
+def build_one(config: BankConfig, index: int, *, progress: bool = True, workers: int | None = None,
+              executor: str = "local", ray_address: str | None = None) -> tuple[Baseline, pd.DataFrame]:
     """The trained baseline ``index`` of ``config`` and its bank rows (one per draw; infeasible
-    (sparsity, minimum) pairs skipped). Identical masks are evaluated once (:mod:`~prunegan.runs.runner`)."""
+    (sparsity, minimum) pairs skipped). Identical masks are evaluated once (:mod:`~prunegan.runs.runner`);
+    ``workers``, ``executor``, ``ray_address``: where (:func:`prunegan.runs.runner.run`)."""
     base_config = config.baselines[index]
     base = baseline(base_config, progress=progress)
     sizes = layer_sizes(base.model, include_linear=config.include_linear)
@@ -262,19 +263,23 @@ def build_one(config: BankConfig, index: int, *, progress: bool = True,
                 labels = {**method.labels(), "sparsity": sparsity, "draw": draw, "seed": seed, "baseline": index,
                           "init_seed": base_config.init_seed, "model": base_config.model}
                 jobs.append(runner.Job(method.prune(base.model, sparsity, seed=seed), config.retrain, labels))
-    return base, runner.run(base, jobs, workers=workers, progress=progress)
+    return base, runner.run(base, jobs, workers=workers, progress=progress, executor=executor,
+                            ray_address=ray_address)
 
 
-def build(config: BankConfig, *, progress: bool = True, workers: int | None = None) -> Bank:
+def build(config: BankConfig, *, progress: bool = True, workers: int | None = None, executor: str = "local",
+          ray_address: str | None = None) -> Bank:
     """Build (or load from the cache) the bank of ``config``: one row per draw with the labels
     ``baseline`` (index into ``config.baselines``), ``init_seed``, ``model``, the method's columns
     (``method``, ``label``, ``strategy``, ``temperature``, ``min_channels_per_layer``), ``sparsity``,
     ``draw``, ``seed``, ``duplicate`` (the mask was drawn before at this grid point order), and the
     columns of :func:`prunegan.runs.runner.result_row` (accuracies, kept channels per layer,
-    collapsed layers, MACs, parameters, the mask and its ``key``)."""
+    collapsed layers, MACs, parameters, the mask and its ``key``). ``workers``, ``executor``,
+    ``ray_address``: where the masks are evaluated (:func:`prunegan.runs.runner.run`)."""
     baselines, frames = [], []
     for i in range(len(config.baselines)):
-        base, frame = build_one(config, i, progress=progress, workers=workers)
+        base, frame = build_one(config, i, progress=progress, workers=workers, executor=executor,
+                                ray_address=ray_address)
         baselines.append(base)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)

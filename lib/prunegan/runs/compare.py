@@ -127,10 +127,12 @@ def jobs(config: CompareConfig, model, *, generator: Any = None, bank: Bank | No
 
 
 def compare(config: CompareConfig, *, generator: Any = None, bank: Bank | None = None,
-            progress: bool = True, workers: int | None = None) -> pd.DataFrame:
+            progress: bool = True, workers: int | None = None, executor: str = "local",
+            ray_address: str | None = None) -> pd.DataFrame:
     """Run (or load from the cache) the comparison: one row per (method, sparsity, sample) with the
     columns of :func:`prunegan.runs.runner.result_row` plus the method's columns, ``sparsity``,
-    ``trial``, ``seed`` (the pruning seed; ``None`` for deterministic masks), ``model``."""
+    ``trial``, ``seed`` (the pruning seed; ``None`` for deterministic masks), ``model``.
+    ``workers``, ``executor``, ``ray_address``: where the masks are evaluated (:func:`prunegan.runs.runner.run`)."""
     base = baseline(config.baseline, progress=progress)
     return runner.run(base, jobs(config, base.model, generator=generator, bank=bank), workers=workers,
-                      progress=progress)
+                      progress=progress, executor=executor, ray_address=ray_address)

@@ -2,7 +2,8 @@
 
 A :class:`Job` is one mask to prune a trained baseline with, its retraining config and the labels its
 row carries. :func:`run` evaluates every job with :func:`prunegan.pruning.engine.evaluate_masks`
-(worker processes on the CPU) and returns one tidy row per job (:func:`result_row`).
+(worker processes on the CPU, or Ray tasks with ``executor="ray"``) and returns one tidy row per
+job (:func:`result_row`).
 
 Evaluations are cached by content: ``results/evals_<hash of (baseline config, form, version)>/``
 holds one JSON file per (mask, retraining config), written atomically as soon as the mask is done. A
@@ -22,6 +23,7 @@ import pandas as pd
 from ..core.masks import ChannelMask
 from ..core.store import Run, canonical_json
 from ..pruning.engine import FORMS, evaluate_masks
+from ..pruning.executors import check as check_executor
 from ..pruning.surgery import count
 from ..train import TrainConfig
 from .baseline import Baseline
@@ -83,10 +85,14 @@ RESULT_FIELDS = ("pruned_acc", "retrained_acc", "macs", "params", "seconds")
 
 
 def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: int | None = None,
-        progress: bool = True) -> pd.DataFrame:
+        progress: bool = True, executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
     """Evaluate ``jobs`` on ``base`` (cached ones are read back) → one row per job, in order.
 
-    ``workers``: processes on the CPU (default one per core); the numbers do not depend on it."""
+    ``workers``: processes on the CPU (default one per core); ``executor``: ``"local"`` (this
+    machine) or ``"ray"`` (a local Ray instance, or the cluster at ``ray_address``; see
+    :mod:`prunegan.pruning.executors`). The numbers depend on neither. Only jobs not in the cache are
+    sent to the executor, and each row is cached here as soon as it arrives."""
+    check_executor(executor, ray_address)
     jobs = list(jobs)
     for job in jobs:
         if not isinstance(job, Job):
@@ -112,5 +118,6 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
 
     if pending:
         evaluate_masks(base.model, [j.mask for j in pending], base.data, [j.retrain for j in pending],
-                       form=form, workers=workers, progress=progress, on_result=store)
+                       form=form, workers=workers, progress=progress, on_result=store, executor=executor,
+                       ray_address=ray_address)
     return rows_to_frame([result_row(base, j.mask, results[j.cache_name()], **j.labels) for j in jobs])

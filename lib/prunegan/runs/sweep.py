@@ -58,15 +58,19 @@ class SweepConfig:
         return out
 
 
-def sweep(config: SweepConfig, *, progress: bool = True, workers: int | None = None) -> pd.DataFrame:
+def sweep(config: SweepConfig, *, progress: bool = True, workers: int | None = None, executor: str = "local",
+          ray_address: str | None = None) -> pd.DataFrame:
     """Run (or load from the cache) a sweep; one row per (trial, sparsity), see
-    :func:`prunegan.runs.runner.result_row`."""
+    :func:`prunegan.runs.runner.result_row`. ``workers``, ``executor``, ``ray_address``: where the
+    masks are evaluated (:func:`prunegan.runs.runner.run`)."""
     base = baseline(config.baseline, progress=progress)
-    return runner.run(base, config.jobs(base.model), workers=workers, progress=progress)
+    return runner.run(base, config.jobs(base.model), workers=workers, progress=progress, executor=executor,
+                      ray_address=ray_address)
 
 
 def trials(config: SweepConfig, sparsity: float, n: int, *, progress: bool = True,
-           workers: int | None = None) -> pd.DataFrame:
+           workers: int | None = None, executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
     """``n`` trials of ``config``'s method at one ``sparsity`` (trial ``t`` is the same run as trial
     ``t`` of a sweep with the same config)."""
-    return sweep(replace(config, sparsities=(sparsity,), trials=n), progress=progress, workers=workers)
+    return sweep(replace(config, sparsities=(sparsity,), trials=n), progress=progress, workers=workers,
+                 executor=executor, ray_address=ray_address)

@@ -1,0 +1,268 @@
+"""prunegan.pruning.executors: the local process pool and Ray give the same rows; a killed Ray worker
+is retried or its row recomputed on resume, never lost or half-written; bad executor names, a missing
+Ray and unreachable addresses fail at once with clear errors.
+
+Ray is pinned (requirements.txt): where it is missing these tests fail with the install hint, they
+are not skipped. The tests that need no running Ray come first; the others share one local Ray
+instance with 2 CPUs (module-scoped, shut down at the end). test_executors_cluster.py has the
+multi-node test and what happens on Ctrl-C or a failed task.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from ray_helpers import (CLOSED, _die_once, arm_after_first, import_ray, mask_list, ray_with_hooks, with_hook,
+                         without_seconds)
+
+from prunegan import train
+from prunegan.pruning import engine, executors
+from prunegan.runs import baseline as baseline_mod
+from prunegan.runs import runner
+
+REPO = Path(__file__).resolve().parents[1]
+RETRAIN = train.TrainConfig(epochs=1, batch_size=32, lr=1e-3, seed=3, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def data(small_data):
+    return small_data.subset(400, 200)
+
+
+# ------------------------------------------------------------------ bad input (no Ray running)
+
+def test_unknown_executor_lists_the_valid_ones(trained_lenet, data):
+    assert executors.names() == ["local", "ray"]
+    masks = mask_list(trained_lenet, 1)
+    for bad in ("spark", "Ray", "", None, 1):
+        with pytest.raises(ValueError, match=r"unknown executor .*valid: local, ray") as err:
+            engine.evaluate_masks(trained_lenet, masks, data, RETRAIN, executor=bad)
+        assert repr(bad) in str(err.value)
+    with pytest.raises(ValueError, match="valid: local, ray"):  # even with nothing to evaluate
+        engine.evaluate_masks(trained_lenet, [], data, RETRAIN, executor="dask")
+
+
+def test_runner_checks_the_executor_before_reading_the_cache(data, monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner, "evaluations", lambda *a, **k: calls.append(1))
+    base = baseline_mod.Baseline(baseline_mod.BaselineConfig(), None, data, {}, 0.0, None)
+    with pytest.raises(ValueError, match="unknown executor 'dask'; valid: local, ray"):
+        runner.run(base, [], executor="dask", progress=False)
+    with pytest.raises(ValueError, match="only used with executor='ray'"):
+        runner.run(base, [], ray_address="auto", progress=False)
+    assert calls == []
+
+
+class _Reached(Exception):
+    pass
+
+
+def test_experiments_pass_the_executor_to_the_runner(monkeypatch):
+    from prunegan.pruning.strategies import Method
+    from prunegan.runs import bank, compare, sweep
+
+    seen = []
+
+    def fake_run(base, jobs, **kwargs):
+        seen.append((kwargs["executor"], kwargs["ray_address"], kwargs["workers"]))
+        raise _Reached
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    base = baseline_mod.BaselineConfig(n_train=300, n_test=100, train=train.TrainConfig(epochs=1, device="cpu"))
+    sweep_config = sweep.SweepConfig(baseline=base, sparsities=(0.5,), retrain=RETRAIN)
+    bank_config = bank.BankConfig(baselines=(base,), sparsities=(0.5,), temperatures=(1.0,), draws=1, retrain=RETRAIN)
+    compare_config = compare.CompareConfig(baseline=base, sparsities=(0.5,), samples=1, methods=(Method("l1"),),
+                                           best_bank=False, retrain=RETRAIN)
+    calls = [lambda **kw: sweep.sweep(sweep_config, **kw), lambda **kw: sweep.trials(sweep_config, 0.5, 2, **kw),
+             lambda **kw: bank.build(bank_config, **kw), lambda **kw: bank.build_one(bank_config, 0, **kw),
+             lambda **kw: compare.compare(compare_config, **kw)]
+    for call in calls:
+        with pytest.raises(_Reached):
+            call(progress=False, workers=3, executor="ray", ray_address="10.0.0.1:6379")
+        with pytest.raises(_Reached):
+            call(progress=False)
+    assert seen == [("ray", "10.0.0.1:6379", 3), ("local", None, None)] * len(calls)
+
+
+@pytest.mark.parametrize("executor, address, needle", [
+    ("local", "auto", "ray_address='auto' is only used with executor='ray', got executor='local'"),
+    ("local", CLOSED, "only used with executor='ray'"),
+    ("ray", "", "ray_address must be None, 'auto' or a cluster address"),
+    ("ray", "  ", "ray_address must be None"),
+    ("ray", 6379, "got 6379"),
+])
+def test_bad_ray_address_values(trained_lenet, data, executor, address, needle):
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor=executor,
+                              ray_address=address)
+
+
+def test_missing_ray_says_how_to_install_the_pin(trained_lenet, data, monkeypatch):
+    pin = next(line.strip() for line in (REPO / "requirements.txt").read_text().splitlines()
+               if line.startswith("ray=="))
+    assert executors.RAY_REQUIREMENT == pin  # the hint installs exactly the pinned release
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(ImportError, match=re.escape(f"pip install {pin}")):
+        engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor="ray")
+    # the local executor does not need Ray
+    assert len(engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, workers=1)) == 1
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "10.0.0.1", "host:port", "10.0.0.1:99999", "ray://:10001"])
+def test_malformed_address_is_named(trained_lenet, data, address):
+    import_ray()
+    with pytest.raises(ValueError, match=re.escape(repr(address)) + ".*host:port"):
+        engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor="ray",
+                              ray_address=address)
+
+
+def test_address_forms():
+    assert executors._host_port("10.0.0.1:6379") == ("10.0.0.1", 6379)
+    assert executors._host_port("ray://head.example:10001") == ("head.example", 10001)
+    assert executors._host_port("[::1]:6379") == ("::1", 6379)
+
+
+@pytest.mark.parametrize("how", ["argument", "RAY_ADDRESS", "auto + RAY_ADDRESS"])
+def test_unreachable_address_fails_fast_and_names_it(trained_lenet, data, monkeypatch, how):
+    ray = import_ray()
+    assert not ray.is_initialized(), "these tests must run before the module's Ray instance starts"
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    address = {"argument": CLOSED, "RAY_ADDRESS": None, "auto + RAY_ADDRESS": "auto"}[how]
+    if how != "argument":
+        monkeypatch.setenv("RAY_ADDRESS", CLOSED)
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match=re.escape(repr(CLOSED))):
+        engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor="ray",
+                              ray_address=address)
+    assert time.perf_counter() - start < 60
+    assert not ray.is_initialized()
+
+
+# ------------------------------------------------------------------ a local Ray instance, 2 CPUs
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = ray_with_hooks()
+    assert not ray.is_initialized()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("RAY_ADDRESS", raising=False)
+        executors.connect(None, workers=2)  # what evaluate_masks(executor="ray", workers=2) does
+        yield ray
+    ray.shutdown()
+
+
+def test_a_local_instance_has_the_requested_cpus(local_ray):
+    assert local_ray.cluster_resources()["CPU"] == 2
+    assert len([n for n in local_ray.nodes() if n["Alive"]]) == 1
+
+
+def test_ray_rows_are_the_local_rows(local_ray, trained_lenet, data, monkeypatch, caplog):
+    masks = mask_list(trained_lenet, 5)
+    configs = [dataclasses.replace(RETRAIN, seed=s) for s in (3, 3, 7, 8, 3)]
+    expected = without_seconds([engine.evaluate_mask(trained_lenet, m, data, c) for m, c in zip(masks, configs)])
+    assert len({r["retrained_acc"] for r in expected}) > 1
+    before = copy.deepcopy(trained_lenet.state_dict())
+    pooled = engine.evaluate_masks(trained_lenet, masks, data, configs, workers=2)
+    puts = []
+    real_put = local_ray.put
+    monkeypatch.setattr(local_ray, "put", lambda value, **kw: (puts.append(type(value).__name__), real_put(value, **kw))[1])
+    seen = []
+    with caplog.at_level("INFO", logger="prunegan.pruning.executors"):
+        on_ray = engine.evaluate_masks(trained_lenet, masks, data, configs, executor="ray",
+                                       on_result=lambda i, row: seen.append((i, without_seconds([row])[0])))
+    one_at_a_time = engine.evaluate_masks(trained_lenet, masks, data, configs, executor="ray", workers=1)
+    assert without_seconds(pooled) == expected
+    assert without_seconds(on_ray) == expected  # bit-identical: == on floats
+    assert without_seconds(one_at_a_time) == expected
+    assert all(r["seconds"] > 0 for r in on_ray)
+    assert sorted(seen, key=lambda t: t[0]) == list(enumerate(expected))  # every row once, in the driver
+    # the model and the data went to the object store once for the whole call, not once per mask
+    assert sorted(puts[:2]) == ["Dataset", "LeNet5"] and len(puts) == 2 + 2  # (two calls)
+    assert "evaluated 5 masks with Ray on 1 node(s)" in caplog.text
+    after = trained_lenet.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_connected_process_keeps_its_connection(local_ray, trained_lenet, data):
+    connected = local_ray.get_runtime_context().gcs_address
+    masks = mask_list(trained_lenet, 1)
+    for address in ("auto", connected):
+        assert len(engine.evaluate_masks(trained_lenet, masks, data, RETRAIN, executor="ray",
+                                         ray_address=address)) == 1
+    assert local_ray.get_runtime_context().gcs_address == connected
+    with pytest.raises(ValueError, match=re.escape(repr(connected)) + ".*" + re.escape(repr(CLOSED))):
+        engine.evaluate_masks(trained_lenet, masks, data, RETRAIN, executor="ray", ray_address=CLOSED)
+
+
+def test_a_killed_worker_is_retried_and_nothing_is_lost(local_ray, trained_lenet, data, tmp_path):
+    marker = tmp_path / "kill"
+    model = with_hook(trained_lenet, _die_once, marker)
+    masks = mask_list(trained_lenet, 6)
+    expected = without_seconds(engine.evaluate_masks(model, masks, data, RETRAIN, workers=1))  # not armed
+    on_result, seen = arm_after_first(marker)
+    rows = engine.evaluate_masks(model, masks, data, RETRAIN, executor="ray", on_result=on_result)
+    assert not marker.exists(), "no worker was killed"
+    assert without_seconds(rows) == expected
+    assert sorted(seen) == list(range(6))  # each row reached the driver once
+
+
+BASE = baseline_mod.BaselineConfig(n_train=300, n_test=200, train=train.TrainConfig(epochs=1, device="cpu"))
+
+
+def _jobs(model, n):
+    return [runner.Job(m, RETRAIN, {"trial": i}) for i, m in enumerate(mask_list(model, n))]
+
+
+def test_the_runner_on_ray_gives_the_local_frame(local_ray, tmp_path, monkeypatch):
+    base = baseline_mod.baseline(BASE, progress=False)
+    jobs = _jobs(base.model, 4)
+    local = runner.run(base, jobs, workers=2, progress=False)
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "ray"))
+    on_ray = runner.run(base, jobs, executor="ray", progress=False)
+    cols = ["trial", "key", "pruned_acc", "retrained_acc", "macs", "params", "kept"]
+    assert on_ray[cols].equals(local[cols])
+    assert len(list(runner.evaluations(base).path.glob("rows/*.json"))) == 4
+    # all cached: executor="ray" reads the rows back and needs no Ray at all
+    monkeypatch.setitem(sys.modules, "ray", None)
+    again = runner.run(base, jobs, executor="ray", progress=False)
+    assert again[cols].equals(local[cols])
+
+
+def test_a_crashed_run_resumes_without_missing_or_half_rows(local_ray, tmp_path, monkeypatch):
+    # (last: the failure disconnects this process from Ray, which stops the local instance)
+    base = baseline_mod.baseline(BASE, progress=False)
+    jobs = _jobs(base.model, 6)
+    expected = runner.run(base, jobs, workers=1, progress=False)
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "ray"))
+    marker = tmp_path / "kill"
+    crashing = dataclasses.replace(base, model=with_hook(base.model, _die_once, marker))
+    monkeypatch.setattr(executors, "RAY_MAX_RETRIES", 0)  # no retry: the run fails
+    real = runner.evaluate_masks
+    asked = []
+
+    def spy(model, masks, *args, on_result=None, **kwargs):
+        asked.append(len(masks))
+        wrapped, _ = arm_after_first(marker, on_result)
+        return real(model, masks, *args, on_result=wrapped if len(asked) == 1 else on_result, **kwargs)
+
+    monkeypatch.setattr(runner, "evaluate_masks", spy)
+    with pytest.raises(local_ray.exceptions.RayError):
+        runner.run(crashing, jobs, executor="ray", progress=False)
+    assert not marker.exists()
+    cache = runner.evaluations(base)
+    done = len(list(cache.path.glob("rows/*.json")))
+    assert 1 <= done < 6  # what finished is kept ...
+    assert not list(cache.path.rglob("*.tmp"))  # ... and nothing half-written
+    assert not local_ray.is_initialized()  # the other tasks were stopped with the instance
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    resumed = runner.run(base, jobs, executor="ray", workers=2, progress=False)
+    assert asked == [6, 6 - done]  # only the missing rows were recomputed ...
+    assert local_ray.cluster_resources()["CPU"] == 2  # ... on a new local instance with `workers` CPUs
+    cols = ["trial", "key", "pruned_acc", "retrained_acc", "macs", "params"]
+    assert resumed[cols].equals(expected[cols])
