@@ -29,6 +29,8 @@ epochs = 10             # baseline training epochs
 seed = 0                # initial weights and training order of the baseline
 smoke = False           # tiny fast run for tests
 retrain_epochs = 3      # retraining epochs after pruning
+executor = "local"      # where masks are evaluated: "local" (this machine) or "ray" (a Ray cluster)
+ray_address = None      # with "ray": None (start a local Ray), "auto", or the head node's "host:port"
 
 # %%
 import matplotlib.pyplot as plt
@@ -49,7 +51,7 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
 config = chapter.sweep_config(base_config, strategy="l1", retrain_epochs=retrain_epochs, smoke=smoke)
-df = sweep.sweep(config)
+df = sweep.sweep(config, executor=executor, ray_address=ray_address)
 df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]

@@ -26,6 +26,8 @@ epochs = 10             # baseline training epochs
 seed = 0                # initial weights and training order of the baseline
 smoke = False           # tiny fast run for tests
 retrain_epochs = 3      # retraining epochs after pruning
+executor = "local"      # where masks are evaluated: "local" (this machine) or "ray" (a Ray cluster)
+ray_address = None      # with "ray": None (start a local Ray), "auto", or the head node's "host:port"
 trials = 20             # random masks at this sparsity
 sparsity = 0.9          # fraction of conv channels pruned
 
@@ -48,7 +50,8 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
 config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
-df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke))
+df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke), executor=executor,
+                  ray_address=ray_address)
 df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]

@@ -29,6 +29,8 @@ epochs = 10             # baseline training epochs
 seed = 0                # initial weights and training order of the baseline
 smoke = False           # tiny fast run for tests
 retrain_epochs = 3      # retraining epochs after pruning
+executor = "local"      # where masks are evaluated: "local" (this machine) or "ray" (a Ray cluster)
+ray_address = None      # with "ray": None (start a local Ray), "auto", or the head node's "host:port"
 trials = 5              # random trials over the whole sweep (per setting)
 trials_90 = 20          # random trials at 90 % (shared with chapter 4)
 
@@ -58,9 +60,10 @@ for strategy, n in (("l1", 1), ("random", trials)):
         sparsities = chapter.feasible_sparsities(model, min_channels)  # a minimum of 1 allows at most 90 %
         config = chapter.sweep_config(base_config, strategy=strategy, retrain_epochs=retrain_epochs, trials=n,
                                     sparsities=sparsities, min_channels_per_layer=min_channels, smoke=smoke)
-        runs.append(sweep.sweep(config))
+        runs.append(sweep.sweep(config, executor=executor, ray_address=ray_address))
         if strategy == "random":  # the 20 trials at 90 % of chapter 4, and the same with the minimum
-            runs.append(sweep.trials(config, 0.9, chapter.smoke_trials(trials_90, smoke)))
+            runs.append(sweep.trials(config, 0.9, chapter.smoke_trials(trials_90, smoke), executor=executor,
+                                     ray_address=ray_address))
 df = collapse.unique_runs(pd.concat(runs, ignore_index=True))
 df.groupby("label").size()
 

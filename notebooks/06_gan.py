@@ -60,6 +60,8 @@ temperatures = [0.5, 1.0, 2.0]   # noisy-l1 temperatures of the bank
 draws = 1                  # bank masks per (sparsity, method, temperature, min channels)
 good_margin = 0.02         # good: retrained accuracy within this margin of the best bank mask
 retrain_epochs = 1         # the one retraining budget of every mask in this notebook
+executor = "local"         # where masks are evaluated: "local" (this machine) or "ray" (a Ray cluster)
+ray_address = None         # with "ray": None (start a local Ray), "auto", or the head node's "host:port"
 gan_steps = 600            # GAN training steps
 gan_seed = 0
 samples = 5                # masks (and retraining seeds) per method and sparsity
@@ -113,7 +115,7 @@ chapter.mask_space_overview(cfg)
 # collapsed layer, and the mean retrained accuracy of good and other masks.
 
 # %%
-the_bank = bank.build(cfg.bank)
+the_bank = bank.build(cfg.bank, executor=executor, ray_address=ray_address)
 print(f"{len(the_bank.baselines)} networks, test accuracy:",
       ", ".join(f"{b.accuracy:.3f}" for b in the_bank.baselines))
 the_bank.summary(cfg.gan.good)
@@ -163,7 +165,8 @@ masks.l1_agreement(keep).groupby("sparsity")["spearman"].mean()
 # channels; `macs_kept` / `params_kept` are the compact network's MACs / parameters over the dense ones.
 
 # %%
-df = compare.compare(cfg.compare, generator=generator, bank=the_bank)
+df = compare.compare(cfg.compare, generator=generator, bank=the_bank, executor=executor,
+                      ray_address=ray_address)
 summary = masks.summarize(df)
 summary.drop(columns=["label"])
 
@@ -190,7 +193,8 @@ MarkdownText(chapter.verdict(summary))
 # here from scratch). There is no bank for this network, so the comparison is with L1 and random pruning.
 
 # %%
-tdf = compare.compare(cfg.transfer, generator=generator)
+tdf = compare.compare(cfg.transfer, generator=generator, executor=executor,
+                      ray_address=ray_address)
 tsummary = masks.summarize(tdf)
 fig = plots.comparison(tsummary, title=f"Transfer to {cfg.transfer.baseline.model}: retrained accuracy")
 display(MarkdownText(chapter.verdict(tsummary, label="[transfer] ")))
@@ -204,9 +208,10 @@ tsummary.drop(columns=["label"])
 # setting and compared in the same way.
 
 # %%
-linear_bank = bank.build(cfg.bank_linear)
+linear_bank = bank.build(cfg.bank_linear, executor=executor, ray_address=ray_address)
 linear_generator = gan.fit(linear_bank, cfg.gan_linear)
-ldf = compare.compare(cfg.compare_linear, generator=linear_generator, bank=linear_bank)
+ldf = compare.compare(cfg.compare_linear, generator=linear_generator, bank=linear_bank, executor=executor,
+                      ray_address=ray_address)
 lsummary = masks.summarize(ldf)
 fig = plots.comparison(lsummary, title="LeNet-5 conv + hidden Linear units: retrained accuracy")
 display(MarkdownText(chapter.verdict(lsummary, label="[conv + linear] ")))
