@@ -202,3 +202,32 @@ def test_rows_equal_a_direct_evaluation_with_the_bank_budget(tiny_bank):
     again = engine.evaluate_mask(base.model, ChannelMask.from_dict(row["mask"]), base.data, TINY_TRAIN)
     assert np.isclose(again["retrained_acc"], row["retrained_acc"])
     assert again["macs"] == row["macs"] and again["params"] == row["params"]
+
+
+def test_retrain_seeds_average_each_mask_over_its_seeds(monkeypatch):
+    one = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1), progress=False)
+    three = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1, retrain_seeds=3),
+                           progress=False)
+    assert len(three.frame) == len(one.frame) and (three.frame["n_seeds"] == 3).all()
+    assert three.frame["key"].tolist() == one.frame["key"].tolist()  # the same draws
+    base = three.baselines[0]
+    row = three.frame.iloc[0]
+    direct = [engine.evaluate_mask(base.model, ChannelMask.from_dict(row["mask"]), base.data,
+                                   TrainConfig(epochs=1, device="cpu", seed=s))["retrained_acc"] for s in (0, 1, 2)]
+    assert row["retrained_accs"] == direct and row["retrained_acc"] == pytest.approx(np.mean(direct))
+    assert row["retrained_accs"][0] == one.frame.iloc[0]["retrained_acc"]  # seed 0 is the one-seed bank's row
+    with pytest.raises(ValueError, match="retrain_seeds"):
+        tiny_config(retrain_seeds=0)
+
+
+def test_soft_weights_follow_accuracy_within_each_network_and_sparsity(tiny_bank):
+    w = tiny_bank.weighted(temperature=0.01)
+    assert np.allclose(w.groupby(["baseline", "sparsity"])["weight"].sum(), 1.0)
+    for _, g in w.groupby(["baseline", "sparsity"]):
+        best = g.loc[g["retrained_acc"].idxmax()]
+        assert best["weight"] == g["weight"].max()
+        other = g.iloc[0]
+        expected = np.exp((other["retrained_acc"] - best["retrained_acc"]) / 0.01) * best["weight"]
+        assert other["weight"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="temperature"):
+        tiny_bank.weighted(temperature=0)
