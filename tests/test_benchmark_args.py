@@ -98,3 +98,53 @@ def test_reference_pruning_matches_the_engine(bench, trained_lenet, small_data):
     assert ref["pruned_acc"] == row["pruned_acc"] == train.evaluate(surgery.apply(trained_lenet, mask), few)
     assert ref["retrained_acc"] == ref["pruned_acc"]
     assert ref["pruned_acc"] != train.evaluate(trained_lenet, few)  # the mask really pruned something
+
+
+def test_lean_reference_data_are_the_engine_data_and_prune_alike(bench, trained_lenet, small_data):
+    few = small_data.subset(64, 300)
+    train_set, test_set = bench.lean_sets(few)
+    x, y = train_set[17]
+    assert torch.equal(x, few.x_train[17]) and int(y) == int(few.y_train[17])
+    mask = strategies.prune(trained_lenet, "random", 0.5, seed=4)
+    lean = bench.reference_evaluate(trained_lenet, mask, train_set, test_set, epochs=0, seed=0)
+    row = engine.evaluate_mask(trained_lenet, mask, few, train.TrainConfig(epochs=0, device="cpu"))
+    assert lean["pruned_acc"] == row["pruned_acc"] == lean["retrained_acc"]
+    # one epoch: the leaner reference shuffles like the reference (same DataLoader, same seed)
+    ref_sets = bench.reference_sets(few)
+    a = bench.reference_evaluate(trained_lenet, mask, train_set, test_set, epochs=1, seed=3)
+    b = bench.reference_evaluate(trained_lenet, mask, *ref_sets, epochs=1, seed=3)
+    assert a["retrained_acc"] == pytest.approx(b["retrained_acc"], abs=2 / 300)
+
+
+# ------------------------------------------------------------------ benchmarks/executor_overhead.py
+
+@pytest.fixture(scope="module")
+def overhead():
+    path = SCRIPT.parent / "executor_overhead.py"
+    spec = importlib.util.spec_from_file_location("executor_overhead", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_executor_overhead_defaults_are_the_issues_40_masks(overhead):
+    args = overhead.parse_args([])
+    assert args.masks == 40 and args.epochs == 3 and args.workers == engine.default_workers()
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--masks", "0"], "--masks 0"),
+    (["--epochs", "-1"], "--epochs -1"),
+    (["--workers", "0"], "--workers 0"),
+    (["--repeats", "0"], "--repeats 0"),
+    (["--data", "cifar10"], "'cifar10'"),
+])
+def test_executor_overhead_bad_arguments(overhead, capsys, argv, named):
+    with pytest.raises(ValueError) as err:
+        overhead.check_args(overhead.build_parser().parse_args(argv))
+    assert named in str(err.value)
+    with pytest.raises(SystemExit) as exit_:
+        overhead.parse_args(argv)
+    assert exit_.value.code == 2
+    assert named in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 Layers, each importing only those before it: ``core`` (ChannelMask, counts, validation, registry,
 store) → ``data``, ``models``, ``train`` → ``pruning`` (scorers, select, strategies, surgery,
-engine) → ``analysis`` (statistics, tables, collapse, mask summaries) → ``runs`` (the runner;
+engine and its executors: local processes or Ray) → ``analysis`` (statistics, tables, collapse, mask summaries) → ``runs`` (the runner;
 baseline, sweep, bank and compare only build jobs) → ``gan`` → ``plots`` → ``chapters``
 (notebook-facing: configs from parameters, verdicts, glue values). ``book`` executes the notebooks.
 """

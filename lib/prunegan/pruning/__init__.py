@@ -1,1 +1,2 @@
-"""Pruning: scorers, the one global selection, strategies (scorer + selection), applying masks, the evaluation engine."""
+"""Pruning: scorers, the one global selection, strategies (scorer + selection), applying masks, the evaluation
+engine and its executors (worker processes on this machine, or Ray tasks on a cluster)."""

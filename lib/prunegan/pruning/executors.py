@@ -238,15 +238,30 @@ def connect(ray_address: str | None = None, workers: int | None = None):
     if address in (None, "auto") and os.environ.get("RAY_ADDRESS"):  # as ray.init reads it
         address = os.environ["RAY_ADDRESS"]
     if address is None:
+        # A library that starts Ray for its caller does not opt them into Ray's usage statistics.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(address="local", num_cpus=workers or default_workers(), include_dashboard=False)
         return ray
-    if address == "auto":
+    auto = address == "auto"
+    if auto:
         address = _resolve_auto()
     check_reachable(address)
     try:
-        ray.init(address=address)
+        # "auto" is passed on as such: for a cluster found that way (and only then) Ray uses the
+        # token in ~/.ray/auth_token if the cluster asks for one.
+        ray.init(address="auto" if auto else address)
     except Exception as exc:
-        raise ConnectionError(f"could not join the Ray cluster at {address!r}: {exc}") from exc
+        cause, root = exc, exc
+        while root.__cause__ is not None or root.__context__ is not None:
+            root = root.__cause__ or root.__context__
+        lines = [line for line in str(root).strip().splitlines() if line.strip()]
+        short = lines[0] if len(lines) <= 1 else f"{lines[0]} ... {lines[-1].strip()}"
+        detail = str(cause) if root is cause else f"{cause} ({type(root).__name__}: {short})"
+        hint = ""
+        if "auth" in type(root).__name__.lower() or "token" in str(root).lower():
+            hint = ("; the cluster uses token authentication: set RAY_AUTH_MODE=token and make the head's token "
+                    "(`ray get-auth-token` there) available as ~/.ray/auth_token or $RAY_AUTH_TOKEN")
+        raise ConnectionError(f"could not join the Ray cluster at {address!r}: {detail}{hint}") from exc
     return ray
 
 
