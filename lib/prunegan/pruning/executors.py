@@ -8,10 +8,10 @@
   instance with ``workers`` CPUs (default: the cores of this machine); an address (``host:port`` of
   the head node, as ``ray start --head`` prints it) or ``"auto"`` (``$RAY_ADDRESS``, else the
   cluster started on this machine with ``ray start``) joins that cluster, after checking within
-  :data:`CONNECT_TIMEOUT_S` seconds that the address accepts connections. A process already connected to
-  Ray (``ray.init`` called before) keeps its connection. The trained model and the data go to
-  Ray's object store once per call (``ray.put``) and every worker process deserialises them once,
-  not once per mask. ``workers`` caps the tasks in flight at once (default: all of them; Ray's
+  :data:`CONNECT_TIMEOUT_S` seconds that the address accepts connections. A process already
+  connected to Ray (``ray.init`` called before) keeps its connection. The trained model and the
+  data go to Ray's object store once per call (``ray.put``) and every worker process deserialises
+  them once, not once per mask. ``workers`` caps the tasks in flight at once (default: all of them; Ray's
   scheduler then runs as many as the cluster has CPUs).
 
 Whatever the executor, every mask is evaluated by :func:`~prunegan.pruning.engine.evaluate_mask`
@@ -25,7 +25,8 @@ is retried by Ray (:data:`RAY_MAX_RETRIES` times) and its row is the same; if it
 error is raised after the outstanding tasks are stopped, and rerunning resumes from the cache. An
 exception in the driver (``KeyboardInterrupt`` from Ctrl-C included) stops every outstanding Ray task
 before it propagates: the process disconnects from Ray (:func:`ray.shutdown`; a cluster then kills
-the tasks of this driver at once, a local instance stops) and the next call connects again.
+the tasks of this driver at once; a local instance, whoever started it in this process, stops) and
+the next call connects again.
 """
 from __future__ import annotations
 
