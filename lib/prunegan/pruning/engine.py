@@ -170,5 +170,6 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
         mask.check_matches(model)
     if not masks:
         return []
-    return executors.EXECUTORS.get(executor)(model, masks, data, configs, form=form, workers=workers,
-                                             progress=progress, on_result=on_result, ray_address=ray_address)
+    return executors.EXECUTORS.get(executor)(model, masks, data, configs, evaluate=evaluate_mask, threads=CPU_THREADS,
+                                             form=form, workers=workers, progress=progress, on_result=on_result,
+                                             ray_address=ray_address)

@@ -58,8 +58,10 @@ CONNECT_TIMEOUT_S = 10.0
 #: How often (seconds) the driver wakes up while it waits for Ray results (so Ctrl-C is seen at once).
 POLL_S = 0.5
 
-#: Executor name → function ``(model, masks, data, configs, *, form, workers, progress, on_result,
-#: ray_address) -> list of rows``.
+#: Executor name → function ``(model, masks, data, configs, *, evaluate, threads, form, workers,
+#: progress, on_result, ray_address) -> list of rows``. ``evaluate`` is the one-mask evaluation
+#: (:func:`prunegan.pruning.engine.evaluate_mask`, passed in so this module does not import the
+#: engine that calls it) and ``threads`` the intra-op threads of a worker process.
 EXECUTORS: Registry[Callable[..., list[dict]]] = Registry("executor")
 
 
@@ -108,32 +110,28 @@ def _progress(total: int, progress: bool):
 _WORKER: dict = {}
 
 
-def _worker_init(model: nn.Module, data: Dataset, threads: int | None) -> None:
+def _worker_init(model: nn.Module, data: Dataset, threads: int | None, evaluate: Callable[..., dict]) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
-    _WORKER.update(model=model, data=data)
+    _WORKER.update(model=model, data=data, evaluate=evaluate)
 
 
 def _worker_evaluate(mask: ChannelMask, retrain: TrainConfig, form: str) -> dict:
-    from . import engine
-
-    return engine.evaluate_mask(_WORKER["model"], mask, _WORKER["data"], retrain, form=form, threads=None)
+    return _WORKER["evaluate"](_WORKER["model"], mask, _WORKER["data"], retrain, form=form, threads=None)
 
 
 @EXECUTORS.register("local")
 def local(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig], *,
-          form: str, workers: int | None, progress: bool, on_result: Callable[[int, dict], None] | None,
-          ray_address: str | None = None) -> list[dict]:
+          evaluate: Callable[..., dict], threads: int | None, form: str, workers: int | None, progress: bool,
+          on_result: Callable[[int, dict], None] | None, ray_address: str | None = None) -> list[dict]:
     """Worker processes on this machine (see the module docstring)."""
-    from . import engine
-
     on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs) and data.device.type == "cpu"
     n = min(workers or default_workers(), len(masks)) if on_cpu else 1
     results: list[dict | None] = [None] * len(masks)
     if n <= 1:
         with _progress(len(masks), progress) as bar:
             for i, (m, c) in enumerate(zip(masks, configs)):
-                results[i] = engine.evaluate_mask(model, m, data, c, form=form)
+                results[i] = evaluate(model, m, data, c, form=form)
                 if on_result is not None:
                     on_result(i, results[i])
                 bar.update()
@@ -150,7 +148,7 @@ def local(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: li
     method = "fork" if fork_ok else "spawn"
     cpu_model = copy.deepcopy(model).cpu().eval()
     with cf.ProcessPoolExecutor(n, mp_context=mp.get_context(method), initializer=_worker_init,
-                                initargs=(cpu_model, data, engine.CPU_THREADS)) as pool, \
+                                initargs=(cpu_model, data, threads, evaluate)) as pool, \
             _progress(len(masks), progress) as bar:
         futures = {pool.submit(_worker_evaluate, masks[i], configs[i], form): i for i in _lpt_order(masks)}
         for future in cf.as_completed(futures):
@@ -266,20 +264,19 @@ def connect(ray_address: str | None = None, workers: int | None = None):
     return ray
 
 
-def _ray_evaluate(shared: list, mask: ChannelMask, retrain: TrainConfig, form: str) -> tuple[dict, str]:
+def _ray_evaluate(shared: list, mask: ChannelMask, retrain: TrainConfig, form: str,
+                  evaluate: Callable[..., dict]) -> tuple[dict, str]:
     """The body of one Ray task: :func:`~prunegan.pruning.engine.evaluate_mask` on the model and data
     that ``shared`` (object references) points to, fetched once per worker process. Returns the row and
     the node that computed it."""
     import ray
-
-    from . import engine
 
     key = tuple(ref.hex() for ref in shared)
     if _WORKER.get("ray_key") != key:
         _WORKER.clear()
         model, data = ray.get(list(shared))
         _WORKER.update(ray_key=key, model=model, data=data)
-    row = engine.evaluate_mask(_WORKER["model"], mask, _WORKER["data"], retrain, form=form)
+    row = evaluate(_WORKER["model"], mask, _WORKER["data"], retrain, form=form)
     return row, ray.get_runtime_context().get_node_id()
 
 
@@ -297,7 +294,8 @@ def _stop(ray) -> None:
 
 @EXECUTORS.register("ray")
 def ray_executor(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig], *,
-                 form: str, workers: int | None, progress: bool, on_result: Callable[[int, dict], None] | None,
+                 evaluate: Callable[..., dict], threads: int | None, form: str, workers: int | None,
+                 progress: bool, on_result: Callable[[int, dict], None] | None,
                  ray_address: str | None = None) -> list[dict]:
     """Ray tasks, one CPU each (and one GPU where the retraining config resolves to CUDA here; not
     tested: no GPU on the project's machines). See the module docstring."""
@@ -318,7 +316,7 @@ def ray_executor(model: nn.Module, masks: list[ChannelMask], data: Dataset, conf
                 return
             gpus = 1 if resolve_device(configs[i].device).type == "cuda" else 0
             options = dict(num_cpus=1, num_gpus=gpus, max_retries=RAY_MAX_RETRIES, retry_exceptions=False)
-            pending[task.options(**options).remote(shared, masks[i], configs[i], form)] = i
+            pending[task.options(**options).remote(shared, masks[i], configs[i], form, evaluate)] = i
 
     try:
         with _progress(len(masks), progress) as bar:
