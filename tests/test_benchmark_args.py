@@ -148,3 +148,29 @@ def test_executor_overhead_bad_arguments(overhead, capsys, argv, named):
         overhead.parse_args(argv)
     assert exit_.value.code == 2
     assert named in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def label_proxy():
+    path = SCRIPT.parent / "label_proxy.py"
+    spec = importlib.util.spec_from_file_location("label_proxy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv, needle", [(["--masks", "2"], "--masks 2"), (["--seeds", "0"], "--seeds 0"),
+                                          (["--sparsity", "1.0"], "--sparsity 1.0")])
+def test_label_proxy_rejects_bad_arguments(label_proxy, argv, needle, capsys):
+    with pytest.raises(SystemExit):
+        label_proxy.parse_args(argv)
+    assert needle in capsys.readouterr().err
+
+
+def test_label_proxy_bootstrap_brackets_spearman(label_proxy):
+    import numpy as np
+
+    a = np.arange(30.0)
+    rho, low, high = label_proxy.bootstrap_spearman(a, a + np.random.default_rng(0).normal(0, 5, 30))
+    assert low <= rho <= high and 0.5 < rho < 1
+    assert label_proxy.bootstrap_spearman(a, -a)[0] == -1.0
