@@ -94,15 +94,20 @@ def check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"{flag} {value}: {what}")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse and check ``argv``; a bad value exits (status 2) with a message naming it."""
-    parser = build_parser()
+def parse_checked(parser: argparse.ArgumentParser, check, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` with ``parser`` and ``check(args)`` it; a bad value exits (status 2) with the
+    ``ValueError``'s message, which names it. Shared by the benchmark scripts."""
     args = parser.parse_args(argv)
     try:
-        check_args(args)
+        check(args)
     except ValueError as exc:
         parser.error(str(exc))
     return args
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check ``argv``; a bad value exits (status 2) with a message naming it."""
+    return parse_checked(build_parser(), check_args, argv)
 
 
 # ---------------------------------------------------------------------------------------------

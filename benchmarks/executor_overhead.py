@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluation_speed import BATCH_SIZE, LR, load_avg, mask_set, trained_lenet  # noqa: E402
+from evaluation_speed import BATCH_SIZE, LR, load_avg, mask_set, parse_checked, trained_lenet  # noqa: E402
 
 from prunegan import data as data_mod  # noqa: E402
 from prunegan import train  # noqa: E402
@@ -69,13 +69,8 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        check_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    return args
+    """Parse and check ``argv``; a bad value exits (status 2) with a message naming it."""
+    return parse_checked(build_parser(), check_args, argv)
 
 
 def timed(fn) -> tuple[list[dict], float]:

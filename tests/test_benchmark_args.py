@@ -15,13 +15,18 @@ from prunegan.pruning import engine, strategies, surgery
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation_speed.py"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("evaluation_speed", SCRIPT)
+def load_script(name: str):
+    """Import ``benchmarks/<name>.py`` as module ``name`` (registered, so the scripts can import each other)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_script("evaluation_speed")
 
 
 def test_defaults_are_valid(bench):
@@ -120,12 +125,7 @@ def test_lean_reference_data_are_the_engine_data_and_prune_alike(bench, trained_
 
 @pytest.fixture(scope="module")
 def overhead():
-    path = SCRIPT.parent / "executor_overhead.py"
-    spec = importlib.util.spec_from_file_location("executor_overhead", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("executor_overhead")
 
 
 def test_executor_overhead_defaults_are_the_issues_40_masks(overhead):
@@ -152,11 +152,7 @@ def test_executor_overhead_bad_arguments(overhead, capsys, argv, named):
 
 @pytest.fixture(scope="module")
 def label_proxy():
-    path = SCRIPT.parent / "label_proxy.py"
-    spec = importlib.util.spec_from_file_location("label_proxy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("label_proxy")
 
 
 @pytest.mark.parametrize("argv, needle", [(["--masks", "2"], "--masks 2"), (["--seeds", "0"], "--seeds 0"),
