@@ -71,8 +71,7 @@ def mask_space_table(model, sparsities, *, include_linear: bool = False) -> pd.D
                           "n_masks_no_collapse": counts.mask_space(sizes, s, 1)} for s in sparsities])
 
 
-def keep_map(generator, model: torch.nn.Module, sparsities, *, include_linear: bool | None = None,
-             n_noise: int = 32, seed: int = 0) -> pd.DataFrame:
+def keep_map(generator, model: torch.nn.Module, sparsities, *, include_linear: bool | None = None) -> pd.DataFrame:
     """Tidy probabilistic map of a generator: one row per (sparsity, layer, channel) with
     ``keep_prob``, the channel's mean |w| (``l1``) and ``l1_position``, its place in the layer when
     channels are sorted by mean |w| from the largest (0 = largest)."""
@@ -80,7 +79,7 @@ def keep_map(generator, model: torch.nn.Module, sparsities, *, include_linear: b
     l1 = l1_norms(prunable_layers(model, include_linear=il))
     rows = []
     for s in sparsities:
-        probs = generator.keep_probabilities(model, s, include_linear=il, n_noise=n_noise, seed=seed)
+        probs = generator.keep_probabilities(model, s, include_linear=il)
         for layer, p in probs.items():
             position = torch.argsort(torch.argsort(l1[layer], descending=True, stable=True), stable=True)
             for c in range(len(p)):

@@ -8,6 +8,7 @@ at least ``m`` channels and ``n_kept >= m · L``.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 
@@ -84,3 +85,31 @@ def mask_space(sizes: Sizes, sparsity: float, min_channels_per_layer: int = 0) -
                     new[j + k] += w * math.comb(size, k)
         ways = new
     return ways[keep]
+
+
+def all_masks(sizes: Sizes, sparsity: float, min_channels_per_layer: int = 0, *, limit: int = 10_000) -> list[list[bool]]:
+    """Every mask counted by :func:`mask_space`, as 0/1 lists over all channels in layer order
+    (layer by layer, channels in combination order). Raises ``ValueError`` when there are more than
+    ``limit`` of them."""
+    s = _sizes(sizes)
+    total = mask_space(s, sparsity, min_channels_per_layer)
+    if total > check_int("limit", limit, 0):
+        raise ValueError(f"{total} masks at sparsity {sparsity} over layers {s} exceed limit={limit}")
+    keep = n_kept(sum(s), sparsity)
+    out: list[list[bool]] = []
+
+    def extend(layer: int, prefix: list[bool], left: int) -> None:
+        if layer == len(s):
+            if left == 0:
+                out.append(prefix)
+            return
+        rest_min = min_channels_per_layer * (len(s) - layer - 1)
+        for k in range(min_channels_per_layer, min(s[layer], left - rest_min) + 1):
+            for kept in itertools.combinations(range(s[layer]), k):
+                bits = [False] * s[layer]
+                for c in kept:
+                    bits[c] = True
+                extend(layer + 1, prefix + bits, left - k)
+
+    extend(0, [], keep)
+    return out

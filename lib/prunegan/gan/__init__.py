@@ -1,42 +1,38 @@
-"""A GAN that is given a network and returns a keep-probability for each of its prunable channels.
+"""A GAN that is given a network and returns an exact probabilistic map of its channels.
 
-**Channel features** (:func:`channel_features`) describe every prunable channel of *any* network
-from its weights alone: the log of its mean |w| standardised and ranked within its layer and
-across the network, the spread of its weights and its |bias| standardised within the layer, and the
-layer's relative depth, width (log₂ and share of all channels), fan-in and kind. No feature names a
-channel index, so what is learnt on one network can be applied to another.
+**The generator is an exact structured distribution over masks** (:mod:`.distribution`): for a
+network and a target sparsity it keeps exactly ``K = n − round(sparsity · n)`` channels, at least
+``max(1, min_channels_per_layer)`` in every layer, with probability
 
-**Generator** (per-channel MLP with a layer-context summary, so it works on networks of any size):
-each channel's features and the target sparsity ``s`` are embedded by an MLP, ``h_c``; the mean of
-``h`` over the channel's layer and over the whole network are the context; a second MLP maps
-``[h_c, layer mean, network mean, z, s]`` (``z`` a noise vector shared by the channels of one
-sample) to a keep-logit ``ℓ_c``. A shift ``b`` (found by bisection) makes the keep-probabilities
-``p_c = σ(ℓ_c + b)`` sum to the number of channels to keep, ``n − round(s·n)``.
+    P(mask) ∝ Π_layers exp(θ_l[k_l]) · Π_{kept c} w_c        (k_l = channels kept in layer l),
 
-**Sampling** an exact mask: add logistic noise to the logits and keep the top ``n − round(s·n)``
-(equivalently, prune the lowest scores with :func:`prunegan.pruning.select.select`, which can also
-honour ``min_channels_per_layer``). ``σ(ℓ + b)`` is then each channel's probability of being kept.
+a count factor per (layer, kept count) times a weight per channel. A chain dynamic programme over
+layers (elementary symmetric polynomials of the weights) gives the exact normaliser, the exact
+log-probability of any mask, the exact keep-probability of every channel (the *probabilistic map*,
+:meth:`Generator.keep_probabilities`) and exact samples (counts backwards through the chain, then
+conditional-Poisson sampling within each layer). Layer collapse is impossible by construction.
 
-**Discriminator** on a (features, mask) set: an MLP on ``[f_c, m_c, s]`` per channel, mean-pooled
-per layer and concatenated with the layer's kept fraction and mean features, a second MLP per layer,
-then mean- and max-pooled over layers to one real/fake logit. Permutation-invariant within a
-layer and independent of the number of channels.
+**Channel features** (:mod:`.features`) describe every prunable channel of *any* network from its
+weights alone, so the same generator applies to networks of any size: :class:`.nets.GeneratorNet`
+maps (features, sparsity) to the log-weights and count factors; it starts at zero, i.e. at the
+uniform distribution over collapse-free masks.
 
-**Relaxation and losses**: the generator's masks are straight-through top-k samples: the forward
-pass uses the hard top-k mask of ``ℓ + logistic noise`` (exactly what the discriminator sees for
-real masks), the backward pass the gradient of the soft mask ``σ((ℓ + noise + b')/τ)`` calibrated
-to the same kept count. Losses are the standard non-saturating GAN losses:
-``L_D = BCE(D(real), 1 − smoothing) + BCE(D(fake), 0)``, ``L_G = BCE(D(fake), 1)``, where the
-real masks are the bank's good masks (:class:`prunegan.bank.GoodRule`) and each fake is generated
-for the same network and sparsity as a real one in the batch.
+**Training is a GAN** (:mod:`.train`): a set-of-sets discriminator on (network, mask) tells the
+bank's masks, drawn with soft weights that favour the best ones, from generated masks; its logit is
+the generator's reward, which reaches the generator through the exact log-probability (score
+function with a baseline). An **accuracy critic** (:mod:`.critic`), a regressor of retrained
+accuracy trained on the bank, can be added to the reward and ranks candidates for best-of-K search.
 
-Everything random is drawn from explicit ``torch.Generator`` objects seeded from the config or the
-``seed`` argument. A trained generator prunes through the ``"gan"`` strategy:
+A trained generator prunes through the ``"gan"`` strategy:
 ``strategies.prune(model, "gan", sparsity, seed=..., generator=generator)``.
 
-Modules: :mod:`.features`, :mod:`.config`, :mod:`.nets`, :mod:`.relax`, :mod:`.generator`, :mod:`.train`.
+Modules: :mod:`.features`, :mod:`.distribution`, :mod:`.config`, :mod:`.nets`, :mod:`.examples`,
+:mod:`.generator`, :mod:`.critic`, :mod:`.train`.
 """
-from .config import LOSSES, MODEL_VERSION, GanConfig  # noqa: F401
+from .config import MODEL_VERSION, GanConfig  # noqa: F401
+from .critic import AccuracyCritic  # noqa: F401
+from ..core.distribution import StructuredMasks  # noqa: F401
+from .examples import Examples, from_bank  # noqa: F401
 from .features import FEATURE_VERSION, FEATURES, ChannelFeatures, channel_features, features_of_layers  # noqa: F401
 from .generator import Generator  # noqa: F401
 from .train import fit, training_set  # noqa: F401

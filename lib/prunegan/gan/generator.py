@@ -1,4 +1,5 @@
-"""The trained generator: give it a network, get keep-probabilities or exact-count masks."""
+"""The trained generator: give it a network, get the exact keep-probability of every channel or
+masks sampled from its structured distribution."""
 from __future__ import annotations
 
 import hashlib
@@ -13,18 +14,20 @@ from ..core import counts
 from ..core.masks import ChannelMask
 from ..core.store import canonical_json, save_torch
 from ..core.validate import check_int, check_sparsity
-from ..pruning.select import select
 from .config import MODEL_VERSION, GanConfig
+from ..core.distribution import StructuredMasks
 from .features import FEATURE_VERSION, ChannelFeatures, channel_features, features_of_layers
 from .nets import GeneratorNet
-from .relax import calibrate, logistic
 
 
 class Generator:
-    """A trained generator: give it a network, get keep-probabilities or exact-count masks.
+    """A generator: a :class:`~prunegan.gan.nets.GeneratorNet` read as an exact distribution over
+    masks that keep ``K = n − round(sparsity · n)`` channels and at least
+    ``max(1, min_channels_per_layer)`` in every layer (collapse is impossible).
 
     ``include_linear`` (from the bank it was trained on) decides which layers of a network it
-    prunes unless a call overrides it. ``history`` is the loss per training step."""
+    prunes unless a call overrides it. ``history`` holds one row per training step; a generator
+    with no history is untrained and refuses to prune."""
 
     def __init__(self, config: GanConfig, net: GeneratorNet | None = None, *, include_linear: bool = False,
                  history: list[dict] | None = None) -> None:
@@ -33,14 +36,22 @@ class Generator:
         if net is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed)
-                net = GeneratorNet(len(config.features), config.hidden, config.noise_dim, config.logit_bound)
+                net = GeneratorNet(len(config.features), config.hidden)
         self.net = net.to("cpu").eval()
         self.history = list(history or [])
 
     def __repr__(self) -> str:
         return (f"Generator(features={len(self.config.features)}, hidden={self.config.hidden}, "
-                f"noise_dim={self.config.noise_dim}, include_linear={self.include_linear}, "
-                f"trained_steps={len(self.history)})")
+                f"include_linear={self.include_linear}, trained_steps={len(self.history)}, seed={self.config.seed})")
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.history)
+
+    def _check_trained(self) -> None:
+        if not self.trained:
+            raise ValueError("this generator is untrained (0 training steps): train one with "
+                             "prunegan.gan.fit(bank, GanConfig(...)) or load one with Generator.load(path)")
 
     # -- internals
     def features(self, model_or_layers: nn.Module | Mapping[str, nn.Module], *,
@@ -53,79 +64,74 @@ class Generator:
             feats = features_of_layers(model_or_layers)
         return feats.select(self.config.features)
 
-    def logits(self, feats: ChannelFeatures, sparsity: float, z: torch.Tensor) -> torch.Tensor:
-        """``(len(z), n_channels)`` keep-logits for noise rows ``z``."""
-        s = torch.full((z.shape[0],), float(sparsity))
-        return self.net(feats.x, feats.pool(), feats.layer_index, s, z)
-
-    def _noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        return torch.randn((n, self.config.noise_dim), generator=rng)
+    def distribution(self, feats: ChannelFeatures, sparsity: float, min_channels_per_layer: int = 1) -> StructuredMasks:
+        """The exact mask distribution for a network with features ``feats`` at ``sparsity``
+        (differentiable in the net's parameters). Raises ``ValueError`` when the sparsity leaves
+        fewer kept channels than the minimum in every layer."""
+        sparsity = check_sparsity(sparsity)
+        minimum = max(1, check_int("min_channels_per_layer", min_channels_per_layer, 0))
+        counts.check_feasible(feats.size_dict(), sparsity, minimum)
+        log_w, thetas = self.net(feats, sparsity)
+        return StructuredMasks(feats.sizes, counts.n_kept(feats.n_channels, sparsity), log_w, thetas,
+                               min_per_layer=minimum)
 
     # -- public API
     @torch.no_grad()
     def keep_probabilities(self, model: nn.Module, sparsity: float, *, include_linear: bool | None = None,
-                           n_noise: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
-        """Keep-probability in [0, 1] of every prunable channel of ``model`` at ``sparsity``:
-        ``σ(ℓ + b)`` with ``b`` set so the probabilities sum to the number of channels kept,
-        averaged over ``n_noise`` noise vectors drawn with ``seed``."""
-        sparsity = check_sparsity(sparsity)
+                           min_channels_per_layer: int = 1) -> dict[str, torch.Tensor]:
+        """The exact probability in [0, 1] that each prunable channel of ``model`` is kept by a mask
+        sampled at ``sparsity`` (the distribution's marginals; they sum to the number of channels kept),
+        as ``{layer: (C,) tensor}``."""
+        self._check_trained()
         feats = self.features(model, include_linear=include_linear)
-        z = self._noise(check_int("n_noise", n_noise, 1), torch.Generator().manual_seed(seed))
-        logits = self.logits(feats, sparsity, z)
-        k = torch.full((z.shape[0],), float(counts.n_kept(feats.n_channels, sparsity)))
-        p = torch.sigmoid(logits + calibrate(logits, k)[:, None]).mean(0).clamp(0.0, 1.0)
+        p = self.distribution(feats, sparsity, min_channels_per_layer).marginals().to(torch.float32).clamp(0.0, 1.0)
         return dict(zip(feats.layers, torch.split(p, list(feats.sizes))))
 
     @torch.no_grad()
     def scores(self, model_or_layers: nn.Module | Mapping[str, nn.Module], sparsity: float,
-               rng: torch.Generator, *, include_linear: bool | None = None) -> dict[str, torch.Tensor]:
-        """One sample's channel scores (keep-logit + logistic noise; higher = keep), the input of
-        :func:`prunegan.pruning.select.select`."""
-        sparsity = check_sparsity(sparsity)
+               rng: torch.Generator, *, include_linear: bool | None = None,
+               min_channels_per_layer: int = 1) -> dict[str, torch.Tensor]:
+        """One mask drawn with ``rng`` as scores (1 = kept, 0 = pruned), the input of
+        :func:`prunegan.pruning.select.select`, which returns exactly that mask."""
+        self._check_trained()
         feats = self.features(model_or_layers, include_linear=include_linear)
-        z = self._noise(1, rng)
-        y = self.logits(feats, sparsity, z)[0] + logistic((feats.n_channels,), rng)
-        return dict(zip(feats.layers, torch.split(y, list(feats.sizes))))
+        mask = self.distribution(feats, sparsity, min_channels_per_layer).sample(1, rng)[0].to(torch.float32)
+        return dict(zip(feats.layers, torch.split(mask, list(feats.sizes))))
 
-    def sample(self, model: nn.Module, sparsity: float, n: int, *, seed: int, min_channels_per_layer: int = 0,
+    def sample(self, model: nn.Module, sparsity: float, n: int, *, seed: int, min_channels_per_layer: int = 1,
                include_linear: bool | None = None) -> list[ChannelMask]:
-        """``n`` masks of ``model``, each pruning exactly ``round(sparsity · n_prunable)`` channels
-        (at least ``min_channels_per_layer`` kept per layer). Mask ``i`` is drawn with seed
-        ``seed + i`` and equals ``strategies.prune(model, "gan", sparsity, seed=seed + i,
-        generator=self)``."""
-        sparsity = check_sparsity(sparsity)
+        """``n`` masks of ``model``, each pruning exactly ``round(sparsity · n_prunable)`` channels and
+        keeping at least ``max(1, min_channels_per_layer)`` per layer. Mask ``i`` is drawn with seed
+        ``seed + i`` and equals ``strategies.prune(model, "gan", sparsity, seed=seed + i, generator=self)``."""
         n = check_int("n (number of masks to sample)", n, 1)
         seed = check_int("seed", seed, 0)
         out = []
         for i in range(n):
-            scores = self.scores(model, sparsity, torch.Generator().manual_seed(int(seed) + i),
-                                 include_linear=include_linear)
-            out.append(select(scores, sparsity, min_channels_per_layer=min_channels_per_layer))
+            scores = self.scores(model, sparsity, torch.Generator().manual_seed(seed + i),
+                                 include_linear=include_linear, min_channels_per_layer=min_channels_per_layer)
+            out.append(ChannelMask({name: s > 0.5 for name, s in scores.items()}))
         return out
 
     def fingerprint(self) -> str:
-        """Short hash of the weights, config and feature version (names a generator in caches)."""
-        h = hashlib.sha256(canonical_json({"config": self.config, "v": FEATURE_VERSION,
-                                           "il": self.include_linear}).encode())
+        """Short hash of the weights, config and versions (names a generator in caches)."""
+        h = hashlib.sha256(canonical_json({"config": self.config, "v": FEATURE_VERSION, "m": MODEL_VERSION,
+                                           "il": self.include_linear, "steps": len(self.history)}).encode())
         for name, t in sorted(self.net.state_dict().items()):
             h.update(name.encode())
             h.update(t.detach().cpu().numpy().tobytes())
         return h.hexdigest()[:12]
 
     def save(self, path: str | Path) -> None:
-        """Save weights, config, feature version and loss history (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Save weights, config, versions and training history (atomically)."""
         blob = {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION,
-                "features": list(self.config.features),
                 "config": canonical_json(self.config), "include_linear": self.include_linear,
                 "state_dict": self.net.state_dict(), "history": canonical_json(self.history)}
-        save_torch(path, blob)
+        save_torch(Path(path), blob)
 
     @classmethod
     def load(cls, path: str | Path) -> "Generator":
         """Load a generator saved by :meth:`save`. Raises ``ValueError`` if the file does not load
-        or was written for another feature version."""
+        or was written by another feature or model version."""
         path = Path(path)
         try:
             blob = torch.load(path, weights_only=True, map_location="cpu")
@@ -141,7 +147,7 @@ class Generator:
                              f"this prunegan builds model version {MODEL_VERSION}; retrain it with gan.fit")
         try:
             config = GanConfig.from_dict(json.loads(blob["config"]))
-            net = GeneratorNet(len(config.features), config.hidden, config.noise_dim, config.logit_bound)
+            net = GeneratorNet(len(config.features), config.hidden)
             net.load_state_dict(blob["state_dict"])
             history = json.loads(blob["history"])
         except Exception as exc:

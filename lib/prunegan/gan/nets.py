@@ -1,8 +1,12 @@
 """The generator and discriminator networks (see :mod:`prunegan.gan` for the design)."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+from .features import ChannelFeatures
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, *, last_act: bool = False) -> nn.Sequential:
@@ -11,26 +15,39 @@ def _mlp(n_in: int, hidden: int, n_out: int, *, last_act: bool = False) -> nn.Se
 
 
 class GeneratorNet(nn.Module):
-    """(channel features, target sparsity, noise) → one keep-logit per channel (see module doc)."""
+    """(channel features, sparsity) → the parameters of :class:`prunegan.gan.distribution.StructuredMasks`:
+    a log-weight per channel ``(N,)`` and, per layer, a count log-factor per kept count ``(n_l + 1,)``.
 
-    def __init__(self, n_features: int, hidden: int = 32, noise_dim: int = 4, bound: float = 8.0) -> None:
+    Channels are embedded by an MLP on (features, sparsity); a layer's context is the mean embedding
+    of its channels, the network's the mean over layers. The weight head reads (channel, its layer,
+    the network, sparsity); the count head reads (layer, network, the count as fractions and logs of
+    the layer's width, sparsity). Both heads' last layers start at zero: the untrained generator is
+    the uniform distribution over the masks that keep at least the minimum in every layer."""
+
+    def __init__(self, n_features: int, hidden: int = 32) -> None:
         super().__init__()
-        self.noise_dim = noise_dim
-        self.bound = float(bound)
         self.embed = _mlp(n_features + 1, hidden, hidden, last_act=True)
-        self.head = _mlp(3 * hidden + noise_dim + 1, hidden, 1)
+        self.weight_head = _mlp(3 * hidden + 1, hidden, 1)
+        self.count_head = _mlp(2 * hidden + 4, hidden, 1)
+        for head in (self.weight_head, self.count_head):
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
 
-    def forward(self, x: torch.Tensor, pool: torch.Tensor, layer_index: torch.Tensor, s: torch.Tensor,
-                z: torch.Tensor) -> torch.Tensor:
-        b, n = s.shape[0], x.shape[0]
-        sc = s[:, None, None].expand(b, n, 1)
-        h = self.embed(torch.cat([x.expand(b, n, -1), sc], -1))       # (B, N, H)
-        per_layer = torch.einsum("ln,bnh->blh", pool, h)              # (B, L, H)
-        net = per_layer.mean(1, keepdim=True).expand(b, n, -1)       # (B, N, H)
-        ctx = torch.cat([h, per_layer[:, layer_index], net, z[:, None].expand(b, n, -1), sc], -1)
-        raw = self.head(ctx).squeeze(-1)                             # (B, N)
-        raw = raw - raw.mean(1, keepdim=True)                        # only differences matter (calibration)
-        return self.bound * torch.tanh(raw / self.bound)            # bounded: never fully saturated
+    def forward(self, feats: ChannelFeatures, sparsity: float) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        x, pool = feats.x, feats.pool()
+        s = torch.full((x.shape[0], 1), float(sparsity))
+        h = self.embed(torch.cat([x, s], 1))                                    # (N, H)
+        layer = pool @ h                                                         # (L, H)
+        net = layer.mean(0, keepdim=True)                                        # (1, H)
+        log_w = self.weight_head(torch.cat([h, layer[feats.layer_index], net.expand_as(h), s], 1)).squeeze(1)
+        thetas = []
+        for i, n in enumerate(feats.sizes):
+            k = torch.arange(n + 1, dtype=torch.float32)[:, None]
+            ctx = torch.cat([layer[i].expand(n + 1, -1), net.expand(n + 1, -1), k / n,
+                             torch.log1p(k) / math.log1p(n), torch.full_like(k, math.log2(n) / 10),
+                             torch.full_like(k, float(sparsity))], 1)
+            thetas.append(self.count_head(ctx).squeeze(1))
+        return log_w, thetas
 
 
 class DiscriminatorNet(nn.Module):

@@ -15,24 +15,45 @@ def _palette(labels) -> dict:
     return dict(zip(labels, sns.color_palette("tab10", max(len(labels), 1))))
 
 
-def losses(history: list[dict], *, window: int = 25, title: str = "GAN training") -> plt.Figure:
-    """Discriminator and generator losses per step (moving average over ``window`` steps), and the
-    discriminator's mean output on real and generated masks."""
-    df = pd.DataFrame(history)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for col, label in (("d_loss", "discriminator"), ("g_loss", "generator")):
-        ax1.plot(df["step"], df[col].rolling(window, min_periods=1).mean(), label=label)
-    ax1.set_xlabel("step")
-    ax1.set_ylabel(f"loss ({window}-step mean)")
-    ax1.legend()
-    for col, label in (("d_real", "D(good bank mask)"), ("d_fake", "D(generated mask)")):
-        ax2.plot(df["step"], df[col].rolling(window, min_periods=1).mean(), label=label)
-    ax2.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax2.set_ylim(0, 1)
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("mean discriminator output")
-    ax2.legend()
-    fig.suptitle(title)
+def gan_training(histories: dict[str, list[dict]], *, window: int = 25) -> plt.Figure:
+    """Per training run (name → :attr:`prunegan.gan.Generator.history`): the discriminator's logit gap
+    between bank and generated masks and the generator's mean reward, per step (moving average over
+    ``window`` steps)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for name, history in histories.items():
+        df = pd.DataFrame(history)
+        ax1.plot(df["step"], df["d_gap"].rolling(window, min_periods=1).mean(), label=name, lw=1.2)
+        ax2.plot(df["step"], df["reward"].rolling(window, min_periods=1).mean(), label=name, lw=1.2)
+    ax1.axhline(0, color="grey", lw=0.8, ls="--")
+    ax1.set(xlabel="step", ylabel=f"D logit gap, bank − generated ({window}-step mean)")
+    ax2.set(xlabel="step", ylabel="mean reward of generated masks")
+    ax2.legend(fontsize=7, loc="best")
+    fig.suptitle("GAN training")
+    fig.tight_layout()
+    return fig
+
+
+def protocol(cells: pd.DataFrame) -> plt.Figure:
+    """Retrained accuracy (mean and 95 % CI) of every method, one panel per (setting, sparsity),
+    one point per held-out network (:func:`prunegan.chapters.part2.cell_table`)."""
+    panels = list(dict.fromkeys(zip(cells["setting"], cells["sparsity"])))
+    labels = list(dict.fromkeys(cells["label"]))
+    colours = _palette(labels)
+    nets = list(dict.fromkeys(cells["network"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.42 * len(labels) + 1.6),
+                             sharey=True, squeeze=False)
+    for ax, (setting, s) in zip(axes[0], panels):
+        d = cells[(cells["setting"] == setting) & np.isclose(cells["sparsity"], s)]
+        for r in d.itertuples():
+            y = labels.index(r.label) + (nets.index(r.network) - (len(nets) - 1) / 2) * 0.25
+            ax.errorbar(r.mean, y, xerr=[[r.mean - r.ci_low], [r.ci_high - r.mean]], fmt="o", ms=4,
+                        color=colours[r.label], capsize=2)
+        ax.set_title(f"{setting}, {s:.0%}")
+        ax.set_xlabel("retrained accuracy")
+        ax.grid(axis="x", lw=0.4)
+    axes[0][0].set_yticks(range(len(labels)), labels)
+    axes[0][0].invert_yaxis()
+    fig.suptitle("Held-out networks: one point per network (mean, 95 % CI)")
     fig.tight_layout()
     return fig
 
@@ -57,67 +78,5 @@ def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
         ax.set_xlabel("channels by mean |w| →")
         ax.set_ylabel("sparsity" if i == 0 else "")
     fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def bank_layers(layers: pd.DataFrame, *, title: str = "Kept channels per layer: good vs other bank masks") -> plt.Figure:
-    """Kept channels per layer of every distinct bank mask (:meth:`prunegan.runs.bank.Bank.layer_table`),
-    good masks against the rest, one panel per sparsity."""
-    d = layers.assign(kind=np.where(layers["good"], "good", "other"))
-    sparsities = sorted(d["sparsity"].unique())
-    fig, axes = plt.subplots(1, len(sparsities), figsize=(2.6 * len(sparsities) + 1, 3.4), sharey=False, squeeze=False)
-    for ax, s in zip(axes[0], sparsities):
-        sns.stripplot(d[d["sparsity"] == s], x="layer", y="kept", hue="kind", hue_order=["good", "other"],
-                      palette={"good": "tab:green", "other": "tab:grey"}, dodge=True, jitter=0.25, alpha=0.6,
-                      size=4, ax=ax)
-        ax.set_title(f"sparsity {s:.0%}")
-        ax.set_xlabel("")
-        ax.tick_params(axis="x", rotation=45)
-        if ax is not axes[0][-1] and ax.get_legend():
-            ax.get_legend().remove()
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def comparison(summary: pd.DataFrame, *, title: str = "Retrained accuracy (mean and 95 % CI)") -> plt.Figure:
-    """Mean retrained accuracy with its 95 % CI per method against sparsity
-    (:func:`prunegan.analysis.masks.summarize`)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    labels = list(dict.fromkeys(summary["label"]))
-    palette = _palette(labels)
-    offsets = np.linspace(-0.008, 0.008, len(labels)) if len(labels) > 1 else [0.0]
-    for off, label in zip(offsets, labels):
-        d = summary[summary["label"] == label].sort_values("sparsity")
-        yerr = np.vstack([d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]])
-        yerr = np.nan_to_num(yerr, nan=0.0)
-        ax.errorbar(d["sparsity"] + off, d["mean"], yerr=yerr, marker="o", capsize=3, label=label,
-                    color=palette[label])
-    ax.set_xlabel("sparsity (fraction of prunable channels removed)")
-    ax.set_ylabel("retrained test accuracy")
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def collapse_diversity(summary: pd.DataFrame, *, title: str = "") -> plt.Figure:
-    """Collapse rate and diversity (mean pairwise Hamming distance of the masks) per method."""
-    d = summary.assign(sparsity_pct=(summary["sparsity"] * 100).round().astype(int))
-    order = list(dict.fromkeys(d["label"]))
-    palette = _palette(order)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    sns.barplot(d, x="sparsity_pct", y="collapse_rate", hue="label", hue_order=order, palette=palette, ax=ax1)
-    ax1.set_ylim(0, 1.02)
-    ax1.set_xlabel("sparsity (%)")
-    ax1.set_ylabel("share of masks with a collapsed layer")
-    ax1.legend(fontsize=7)
-    sns.barplot(d, x="sparsity_pct", y="diversity", hue="label", hue_order=order, palette=palette, ax=ax2)
-    ax2.set_xlabel("sparsity (%)")
-    ax2.set_ylabel("mean pairwise Hamming distance (channels)")
-    ax2.get_legend().remove()
-    if title:
-        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -4,7 +4,9 @@
 A scorer is a function ``scorer(model, layers, rng, *, sparsity, **options) -> {layer: (C,) float tensor}``:
 ``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is the
 ``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
-``options`` the scorer's own keyword options. Scorers are registered by name in :data:`SCORERS`.
+``options`` the scorer's own keyword options. A scorer that samples a whole mask (``uniform``,
+``gan``) also declares ``min_channels_per_layer`` and is given the method's minimum, so that its
+sample already keeps it. Scorers are registered by name in :data:`SCORERS`.
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from ..core import counts
+from ..core.distribution import StructuredMasks
 from ..core.registry import Registry
-from ..core.validate import check_number
+from ..core.validate import check_int, check_number
 
 Scorer = Callable[..., dict[str, torch.Tensor]]
 SCORERS: Registry[Scorer] = Registry("strategy")
@@ -97,14 +101,30 @@ for _criterion in ("magnitude", "lamp", "fpgm"):
     _register_torch_pruning(_criterion)
 
 
+@SCORERS.register("uniform")
+def uniform(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+            min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
+    """A mask drawn uniformly among all masks that keep exactly ``n − round(sparsity · n)`` channels
+    and at least ``max(1, min_channels_per_layer)`` in every layer (so never a collapsed layer), as
+    scores (1 = kept, 0 = pruned): the exact structured distribution with all parameters zero, i.e.
+    an untrained generator. Unlike ``random`` with ``min_channels_per_layer=1`` (random scores, the
+    top one of each layer protected), every collapse-free mask is equally likely."""
+    sizes = [m.weight.shape[0] for m in layers.values()]
+    minimum = max(1, check_int("min_channels_per_layer", min_channels_per_layer, 0))
+    counts.check_feasible(sizes, sparsity, minimum)
+    mask = StructuredMasks(sizes, counts.n_kept(sum(sizes), sparsity), min_per_layer=minimum).sample(1, rng)[0]
+    return dict(zip(layers, torch.split(mask.to(torch.float32), sizes)))
+
+
 @SCORERS.register("gan")
 def learned(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
-            generator: object = None) -> dict[str, torch.Tensor]:
-    """Scores of one sample of a learned mask generator (``generator=``: a trained
-    :class:`prunegan.gan.Generator`, or any object with ``scores(layers, sparsity, rng)``)."""
+            generator: object = None, min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
+    """One mask sampled from a trained generator (``generator=``: a :class:`prunegan.gan.Generator`,
+    or any object with ``scores(layers, sparsity, rng, min_channels_per_layer=...)``), as scores
+    (1 = kept, 0 = pruned); it keeps at least ``max(1, min_channels_per_layer)`` channels per layer."""
     if generator is None:
         raise ValueError("strategy 'gan' needs a trained generator: strategies.prune(model, 'gan', sparsity, "
                          "seed=..., generator=prunegan.gan.fit(bank, config) or prunegan.gan.Generator.load(path))")
     if not callable(getattr(generator, "scores", None)):
         raise ValueError(f"strategy 'gan': generator must be a prunegan.gan.Generator, got {type(generator).__name__}")
-    return generator.scores(layers, sparsity, rng)
+    return generator.scores(layers, sparsity, rng, min_channels_per_layer=min_channels_per_layer)

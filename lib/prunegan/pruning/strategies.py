@@ -21,9 +21,13 @@ from .scorers import SCORERS
 from .select import select
 
 
+#: Keyword arguments every scorer is given by :func:`score` (not options of a method).
+_GIVEN = ("sparsity", "min_channels_per_layer")
+
+
 def _check_options(strategy: str, options: Mapping[str, Any]) -> None:
     params = inspect.signature(SCORERS.get(strategy)).parameters
-    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n != "sparsity"]
+    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n not in _GIVEN]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"strategy {strategy!r} has no option(s) {unknown}; "
@@ -31,14 +35,17 @@ def _check_options(strategy: str, options: Mapping[str, Any]) -> None:
 
 
 def score(model: nn.Module, strategy: str, sparsity: float, *, seed: int, include_linear: bool = False,
-          **options) -> dict[str, torch.Tensor]:
+          min_channels_per_layer: int = 0, **options) -> dict[str, torch.Tensor]:
     """Per-channel scores of ``strategy`` (higher = keep) for the model's prunable layers; every random
-    draw comes from a ``torch.Generator`` seeded with ``seed``."""
+    draw comes from a ``torch.Generator`` seeded with ``seed``. ``min_channels_per_layer`` reaches
+    the scorers that sample whole masks (they declare it)."""
     scorer = SCORERS.get(strategy)
     _check_options(strategy, options)
     seed = check_int("seed", seed, 0)
     sparsity = check_sparsity(sparsity)
     layers = prunable_layers(model, include_linear=include_linear)
+    if "min_channels_per_layer" in inspect.signature(scorer).parameters:
+        options["min_channels_per_layer"] = check_int("min_channels_per_layer", min_channels_per_layer, 0)
     return scorer(model, layers, torch.Generator().manual_seed(seed), sparsity=sparsity, **options)
 
 
@@ -50,7 +57,8 @@ def prune(model: nn.Module, strategy: str, sparsity: float, *, seed: int, min_ch
     ``min_channels_per_layer=0`` reproduces the original study (a layer may lose all its channels);
     ``1`` forbids layer collapse. ``seed`` drives the strategy's randomness (L1 ignores it);
     ``options`` go to the scorer (``temperature`` for ``noisy-l1``, ``generator`` for ``gan``)."""
-    scores = score(model, strategy, sparsity, seed=seed, include_linear=include_linear, **options)
+    scores = score(model, strategy, sparsity, seed=seed, include_linear=include_linear,
+                   min_channels_per_layer=min_channels_per_layer, **options)
     return select(scores, sparsity, min_channels_per_layer=min_channels_per_layer)
 
 

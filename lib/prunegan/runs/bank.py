@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..analysis.tables import layer_table
 from ..core import counts
@@ -36,8 +37,11 @@ from ..train import TrainConfig
 from . import runner
 from .baseline import Baseline, BaselineConfig, baseline
 
-#: Strategies the bank draws masks with (``noisy-l1`` once per temperature); their index enters the draw seeds.
-STRATEGIES = ("noisy-l1", "random")
+#: Strategies the bank can draw masks with (``noisy-l1`` and Torch-Pruning's criteria once per
+#: temperature); their index enters the draw seeds (append only: an index names earlier draws).
+STRATEGIES = ("noisy-l1", "random", "tp-magnitude", "tp-lamp", "tp-fpgm", "exhaustive")
+#: The scored strategies that take a ``temperature`` (see :attr:`BankConfig.criteria`).
+CRITERIA = ("noisy-l1", "tp-magnitude", "tp-lamp", "tp-fpgm")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,13 @@ class BankConfig:
       each, ``retrained_acc_sd`` their standard deviation): one seed's noise (1-3 points at 80-90 %)
       is as large as the differences between good masks.
     - ``seed``: base of the draw seeds (see :func:`draw_seed`).
+    - ``criteria``: the scored strategies drawn at every temperature: ``noisy-l1`` and/or
+      Torch-Pruning's ``tp-magnitude``, ``tp-lamp``, ``tp-fpgm`` made noisy the same way.
+    - ``min_distinct``: after the methods' draws, a (network, sparsity) with fewer distinct masks
+      than this is topped up with more ``random`` draws with one channel per layer (as many as it
+      takes, up to the number of collapse-free masks there).
+    - ``exhaustive_limit``: where a (network, sparsity) has at most this many collapse-free masks,
+      every one of them is added (method ``exhaustive``): the whole landscape (0: never).
     """
 
     baselines: tuple[BaselineConfig, ...] = field(default_factory=lambda: (BaselineConfig(),))
@@ -70,9 +81,19 @@ class BankConfig:
     retrain: TrainConfig = DEFAULT_RETRAIN
     seed: int = 0
     retrain_seeds: int = 1
+    criteria: tuple[str, ...] = ("noisy-l1",)
+    min_distinct: int = 0
+    exhaustive_limit: int = 0
 
     def __post_init__(self) -> None:
         check_int("BankConfig.retrain_seeds", self.retrain_seeds, 1)
+        check_int("BankConfig.min_distinct", self.min_distinct, 0)
+        check_int("BankConfig.exhaustive_limit", self.exhaustive_limit, 0)
+        crit = check_sequence("BankConfig.criteria", (self.criteria,) if isinstance(self.criteria, str) else self.criteria)
+        bad = [c for c in crit if c not in CRITERIA]
+        if bad or len(set(crit)) != len(crit):
+            raise ValueError(f"BankConfig.criteria must be distinct names from {CRITERIA}, got {self.criteria!r}")
+        object.__setattr__(self, "criteria", crit)
         baselines = check_sequence("BankConfig.baselines", self.baselines)
         for b in baselines:
             check_instance("BankConfig.baselines entry", b, BaselineConfig)
@@ -92,10 +113,11 @@ class BankConfig:
         check_instance("BankConfig.retrain", self.retrain, TrainConfig)
 
     def methods(self) -> list[Method]:
-        """The methods drawn at every sparsity: ``noisy-l1`` at each temperature, then ``random``,
-        each with every per-layer minimum."""
+        """The methods drawn at every sparsity: each of ``criteria`` at each temperature, then
+        ``random``, each with every per-layer minimum."""
         il = self.include_linear
-        return ([Method("noisy-l1", {"temperature": t}, m, il) for t in self.temperatures for m in self.min_channels]
+        return ([Method(c, {"temperature": t}, m, il) for c in self.criteria for t in self.temperatures
+                 for m in self.min_channels]
                 + [Method("random", (), m, il) for m in self.min_channels])
 
 
@@ -269,23 +291,60 @@ def build_one(config: BankConfig, index: int, *, progress: bool = True, workers:
     base_config = config.baselines[index]
     base = baseline(base_config, progress=progress)
     sizes = layer_sizes(base.model, include_linear=config.include_linear)
-    jobs = []
+    jobs: list[runner.Job] = []
+
+    def add(mask: ChannelMask, labels: dict) -> None:
+        draw_index = len(jobs) // config.retrain_seeds
+        for r in range(config.retrain_seeds):
+            retrain = replace(config.retrain, seed=config.retrain.seed + r)
+            jobs.append(runner.Job(mask, retrain, {**labels, "draw_index": draw_index}))
+
+    common = {"baseline": index, "init_seed": base_config.init_seed, "model": base_config.model}
     for sparsity in config.sparsities:
+        seen: set[str] = set()
         for method in config.methods():
             if not counts.is_feasible(sizes, sparsity, method.min_channels_per_layer):
                 continue
-            temperature = method.option_dict.get("temperature")
             for draw in range(config.draws):
-                seed = draw_seed(config.seed, base_config.init_seed, sparsity, method.strategy, temperature,
-                                 method.min_channels_per_layer, draw)
-                labels = {**method.labels(), "sparsity": sparsity, "draw": draw, "seed": seed, "baseline": index,
-                          "init_seed": base_config.init_seed, "model": base_config.model}
+                seed = draw_seed(config.seed, base_config.init_seed, sparsity, method.strategy,
+                                 method.option_dict.get("temperature"), method.min_channels_per_layer, draw)
                 mask = method.prune(base.model, sparsity, seed=seed)
-                for r in range(config.retrain_seeds):
-                    retrain = replace(config.retrain, seed=config.retrain.seed + r)
-                    jobs.append(runner.Job(mask, retrain, {**labels, "draw_index": len(jobs) // config.retrain_seeds}))
+                seen.add(mask.key())
+                add(mask, {**method.labels(), **common, "sparsity": sparsity, "draw": draw, "seed": seed})
+        for mask, labels in _extra_masks(config, base, sizes, sparsity, seen):
+            add(mask, {**labels, **common, "sparsity": sparsity})
     rows = runner.run(base, jobs, workers=workers, progress=progress, executor=executor, ray_address=ray_address)
     return base, mean_over_seeds(rows)
+
+
+#: Columns of the masks the bank adds itself (:func:`_extra_masks`): the whole landscape.
+EXHAUSTIVE = {"method": "exhaustive", "label": "every collapse-free mask", "strategy": "exhaustive",
+              "min_channels_per_layer": 1, "temperature": None}
+
+
+def _extra_masks(config: BankConfig, base: Baseline, sizes: dict[str, int], sparsity: float, seen: set[str]):
+    """``(mask, labels)`` of the masks added after the methods' draws at one (network, sparsity):
+    every collapse-free mask when there are at most ``exhaustive_limit`` of them, else ``random``
+    draws with one channel per layer until ``min_distinct`` distinct masks are there (``seen``:
+    keys drawn so far, updated)."""
+    if not counts.is_feasible(sizes, sparsity, 1):
+        return
+    space = counts.mask_space(sizes, sparsity, 1)
+    if space <= config.exhaustive_limit:
+        for j, bits in enumerate(counts.all_masks(sizes, sparsity, 1, limit=config.exhaustive_limit)):
+            mask = ChannelMask.from_vector(torch.tensor(bits), sizes)
+            seen.add(mask.key())
+            yield mask, {**EXHAUSTIVE, "draw": j, "seed": None}
+        return
+    method = Method("random", (), 1, config.include_linear)
+    draw = config.draws
+    while len(seen) < min(config.min_distinct, space):
+        seed = draw_seed(config.seed, base.config.init_seed, sparsity, "random", None, 1, draw)
+        mask = method.prune(base.model, sparsity, seed=seed)
+        if mask.key() not in seen:
+            seen.add(mask.key())
+            yield mask, {**method.labels(), "draw": draw, "seed": seed}
+        draw += 1
 
 
 def mean_over_seeds(rows: pd.DataFrame) -> pd.DataFrame:

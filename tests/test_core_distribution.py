@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from prunegan.gan.distribution import StructuredMasks
+from prunegan.core.distribution import StructuredMasks
 
 
 def _all_masks(n, k):

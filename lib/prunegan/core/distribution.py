@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..core.validate import check_int
+from .validate import check_int
 
 NEG_INF = float("-inf")
 #: "log 0" inside the tables: finite, so that gradients through logsumexp stay finite (exp underflows to 0).
@@ -113,18 +113,20 @@ class StructuredMasks:
 
     def marginals(self) -> torch.Tensor:
         """``(N,)`` exact probability that each channel is kept (sums to ``k``): ``∂ log Z / ∂ log w``."""
-        lw = self.log_w.detach().requires_grad_(True)
-        theta = [t.detach() for t in self.count_logits]
-        z = StructuredMasks(self.sizes, self.k, lw, theta, min_per_layer=self.min_per_layer).log_partition()
-        (grad,) = torch.autograd.grad(z, lw)
+        with torch.enable_grad():  # works inside torch.no_grad() too
+            lw = self.log_w.detach().requires_grad_(True)
+            theta = [t.detach() for t in self.count_logits]
+            z = StructuredMasks(self.sizes, self.k, lw, theta, min_per_layer=self.min_per_layer).log_partition()
+            (grad,) = torch.autograd.grad(z, lw)
         return grad
 
     def count_distribution(self) -> list[torch.Tensor]:
         """Per layer, the exact distribution of its kept count: ``(n_l + 1,)`` probabilities."""
-        theta = [t.detach().requires_grad_(True) for t in self.count_logits]
-        z = StructuredMasks(self.sizes, self.k, self.log_w.detach(), theta,
-                            min_per_layer=self.min_per_layer).log_partition()
-        return list(torch.autograd.grad(z, theta))
+        with torch.enable_grad():
+            theta = [t.detach().requires_grad_(True) for t in self.count_logits]
+            z = StructuredMasks(self.sizes, self.k, self.log_w.detach(), theta,
+                                min_per_layer=self.min_per_layer).log_partition()
+            return list(torch.autograd.grad(z, theta))
 
     @torch.no_grad()
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
