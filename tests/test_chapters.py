@@ -4,12 +4,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from prunegan.analysis import collapse, masks
+from prunegan.analysis import collapse
 from prunegan.chapters import part1, part2
 from prunegan.runs.runner import rows_to_frame
-from test_analysis import _rows, summary_rows
+from test_analysis import _rows
 
 
 def test_smoke_settings_shrink_the_run():
@@ -38,33 +39,59 @@ def test_collapse_verdict_follows_the_counts():
     assert part1.collapse_verdict({**clean, "stuck": 0}).startswith("No run")
 
 
-def test_headline_and_verdict_from_a_summary():
-    s = masks.summarize(rows_to_frame(summary_rows()))
-    h = part2.headline(s, sparsities=(0.5,))
-    assert h["gan_acc_50"] == pytest.approx(0.8) and h["random_min1_acc_50"] == pytest.approx(0.65)
-    assert h["gan_minus_random_min1_50"] == pytest.approx(0.15) and h["gan_minus_l1_50"] == pytest.approx(-0.05)
-    assert h["gan_acc_50_lo"] == pytest.approx(s.set_index("method").loc["gan", "ci_low"])
-    assert all(isinstance(v, float) and math.isfinite(v) for v in h.values())
-    text = part2.verdict(s, sparsities=(0.5,))
-    lines = text.split("\n")
-    assert all(line.startswith("- ") for line in lines)  # a Markdown bullet list
-    assert "target 0 %: **not met**" in lines[0]
-    assert "At 50%: GAN 0.800" in text and "random with one channel per layer: **yes** (+15.0 points)" in text
-    clean = s[s["method"] != "gan"]
-    assert part2.verdict(clean, sparsities=(0.5,)) == ""  # no GAN rows: nothing to judge
+def _protocol_frame():
+    """Two held-out networks at 90 %: GAN (two generator seeds) above random-min1, below L1-min1 on net 4."""
+    rows = []
+    for net in (3, 4):
+        for i in range(20):
+            noise = 0.01 * ((i * 7) % 5 - 2)
+            acc = {"random-min1": 0.60 + noise, "l1-min1": 0.70 if net == 3 else 0.90, "best-bank": 0.80,
+                   "random-min1+critic": 0.75 + noise}
+            for method, a in acc.items():
+                rows.append({"setting": "conv+linear", "network": net, "sparsity": 0.9, "method": method,
+                             "label": method, "trial": i, "retrained_acc": a, "collapsed": False, "key": f"{method}{i}"})
+            for seed, shift in ((0, 0.0), (1, 0.01)):
+                rows.append({"setting": "conv+linear", "network": net, "sparsity": 0.9, "method": "gan", "label": "GAN",
+                             "trial": i, "generator_seed": seed, "retrained_acc": 0.79 + shift + noise,
+                             "collapsed": False, "key": f"g{seed}{i}"})
+    return pd.DataFrame(rows)
 
 
-def test_configs_and_overview():
+def test_targets_are_checked_on_paired_differences():
+    df = _protocol_frame()
+    t = part2.target_checks(df, "gan").set_index(["target", "network"])
+    assert t.loc[("no collapse", 3), "met"] and t.loc[("no collapse", 3), "measured"] == 0
+    beat = t.loc[("> random-min1", 3)]
+    assert beat["measured"] == pytest.approx(19.5) and beat["ci_low"] == pytest.approx(19.5) and beat["met"]
+    assert t.loc[(">= l1-min1", 3), "met"] and not t.loc[(">= l1-min1", 4), "met"]
+    assert t.loc[("within 2 of best bank", 3), "measured"] == pytest.approx(-0.5) and t.loc[("within 2 of best bank", 3), "met"]
+    assert t.loc[(">= random-min1+critic", 3), "met"]
+    assert t.loc[("seed spread <= 1.5", 3), "measured"] == pytest.approx(1.0) and t.loc[("seed spread <= 1.5", 3), "met"]
+    text = part2.verdict(part2.target_checks(df, "gan"))
+    assert text.startswith("- no collapse: **met** (2/2 cells)") and ">= l1-min1: **not met** (1/2 cells)" in text
+    ab = part2.ablation(df, {"gan": "GAN", "random-min1+critic": "search"})
+    assert ab.loc["GAN", ">= l1-min1"] == "1/2" and ab.loc["search", "> random-min1"] == "2/2"
+    h = part2.headlines(part2.cell_table(df), part2.target_checks(df, "gan"))
+    assert h["linear_gan_acc_90"] == pytest.approx(0.795, abs=1e-3)
+    assert h["target_l1_min1_met"] == 1 and h["target_l1_min1_cells"] == 2
+
+
+def test_paired_table_pairs_by_trial():
+    p = part2.paired_table(_protocol_frame())
+    row = p[(p["network"] == 4) & (p["other"] == "l1-min1")].iloc[0]
+    assert row["n"] == 20 and row["diff_points"] == pytest.approx(-10.5)
+
+
+def test_part2_configs_and_overview():
     cfg = part2.configs(smoke=True)
-    assert len(cfg.bank.baselines) == part2.SMOKE["bank_seeds"] and cfg.bank_linear.include_linear
-    assert cfg.compare.baseline == cfg.bank.baselines[0] and cfg.transfer.baseline.model == "lenet5-caffe"
-    assert not cfg.transfer.best_bank and cfg.compare.best_bank
+    assert len(cfg.networks) == part2.SMOKE["networks"] and cfg.held_out == (2,) and cfg.train_networks == (0, 1)
+    assert cfg.banks["conv+linear"].include_linear and not cfg.banks["conv"].include_linear
     full = part2.configs()
-    assert full.bank.baselines[0].init_seed == 0 and full.compare.samples >= 5
-    assert full.bank.retrain.epochs == 1 == full.compare.retrain.epochs  # notebook 06's budget, passed explicitly
+    assert full.held_out == (3, 4) and full.gan.networks == (0, 1, 2) and full.protocol.samples == 20
+    assert full.banks["conv"].retrain_seeds == 3 and full.banks["conv"].criteria == part2.CRITERIA
+    assert min(full.protocol.retrain_seeds()) > 2  # disjoint from the bank's seeds 0-2
     over = part2.mask_space_overview(full)
-    assert set(over["setting"]) == {"conv only", "conv + hidden linear"}
-    row = over[(over["model"] == "lenet5") & (over["setting"] == "conv only") & np.isclose(over["sparsity"], 0.9)]
-    assert int(row["n_masks"].iloc[0]) == 231 and row["log10_masks"].iloc[0] == pytest.approx(math.log10(231))
-    with pytest.raises(ValueError, match="bank_seeds"):
-        part2.configs(bank_seeds=0)
+    row = over[(over["model"] == "lenet5") & (over["setting"] == "conv") & np.isclose(over["sparsity"], 0.9)]
+    assert int(row["n_masks_no_collapse"].iloc[0]) == 96
+    with pytest.raises(ValueError, match="held_out=5"):
+        part2.configs(networks=5, held_out=5)

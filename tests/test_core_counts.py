@@ -166,3 +166,13 @@ def brute_force_exists_lenet(sparsity: float, m: int) -> bool:
     """Whether some split of LeNet's kept channels gives both layers >= m (6 and 16 channels)."""
     keep = 22 - round(sparsity * 22)
     return any(m <= k1 <= 6 and m <= keep - k1 <= 16 for k1 in range(keep + 1))
+
+
+def test_all_masks_lists_every_mask_once():
+    from prunegan.core import counts as c
+    for sizes, s, m in (([6, 16], 0.9, 1), ([3, 4], 0.5, 0), ([2, 2, 3], 0.5, 1)):
+        masks = c.all_masks(sizes, s, m)
+        assert len(masks) == len({tuple(x) for x in masks}) == c.mask_space(sizes, s, m)
+        assert all(sum(x) == c.n_kept(sum(sizes), s) for x in masks)
+    with pytest.raises(ValueError, match="exceed limit=10"):
+        c.all_masks([6, 16], 0.8, 1, limit=10)

@@ -78,26 +78,21 @@ def test_layer_sparsity_scraps(executed):
 
 def test_gan_scraps(executed):
     values = scraps(executed, "06_gan")
-    # the smoke run compares at 90 %: every method's accuracy, CI, collapse rate and diversity is there
-    for name in ("gan_acc_90", "gan_min1_acc_90", "l1_acc_90", "random_acc_90", "random_min1_acc_90",
-                 "best_bank_acc_90", "gan_collapse_rate_90", "transfer_gan_acc_90", "transfer_random_min1_acc_90",
-                 "linear_gan_acc_90", "gan_collapse_rate_upto_90"):
+    # the smoke run compares at 90 %: every method's accuracy per setting, and the targets' counts
+    for name in ("conv_gan_acc_90", "conv_random_min1_acc_90", "conv_l1_min1_acc_90", "conv_best_bank_acc_90",
+                 "conv_random_min1_critic_acc_90", "linear_gan_acc_90", "linear_best_bank_acc_90",
+                 "transfer_gan_acc_90", "transfer_random_min1_acc_90", "target_no_collapse_met",
+                 "target_random_min1_cells", "gan_critic_spearman_collapse_free_conv", "gan_verdict"):
         assert name in values, f"scrap {name} missing; have {sorted(values)}"
     for name, v in values.items():
         if isinstance(v, str):
             continue
         assert isinstance(v, float) and math.isfinite(v), (name, v)
-        if "_acc_" in name and "minus" not in name and not name.endswith(("_lo", "_hi")):
+        if "_acc_" in name:
             assert 0.0 <= v <= 1.0, (name, v)
-        if "collapse_rate" in name or "_kept_" in name:
-            assert 0.0 <= v <= 1.0, (name, v)
-        if "diversity" in name:
-            assert v >= 0, (name, v)
-    assert values["gan_acc_90_lo"] <= values["gan_acc_90"] <= values["gan_acc_90_hi"]
-    # one channel per layer is guaranteed for the min-1 methods
-    assert values["random_min1_collapse_rate_90"] == 0.0 and values["gan_min1_collapse_rate_90"] == 0.0
-    assert values["l1_diversity_90"] == 0.0  # L1 gives one mask
-    assert math.isclose(values["gan_minus_random_min1_90"], values["gan_acc_90"] - values["random_min1_acc_90"])
+    # the generator cannot collapse a layer: the target holds in every cell, also in a smoke run
+    assert values["target_no_collapse_met"] == values["target_no_collapse_cells"] > 0
+    assert values["gan_verdict"].startswith("- ")
 
 
 def test_summary_regathers_every_scrap(executed):
@@ -173,7 +168,7 @@ def test_book_builds_with_warnings_as_errors(executed, tmp_path):
 
     page = text_of(findings)
     monospaced = text_of(" ".join(re.findall(r"<(?:pre|code)[^>]*>(.*?)</(?:pre|code)>", findings, re.S)))
-    for name in ("collapse_verdict", "gan_verdict", "transfer_verdict"):
+    for name in ("collapse_verdict", "gan_verdict"):
         text = scraps(executed, "05_layer_sparsity" if name == "collapse_verdict" else "06_gan")[name]
         start = re.sub(r"^[-*\s]+", "", text.splitlines()[0]).replace("**", "")[:40]
         assert start in page, (name, start)

@@ -51,25 +51,22 @@ def test_collapse_rate_lines_per_label():
     assert np.asarray(line.get_ydata()).tolist() == [0.0, 0.5]
 
 
-def test_comparison_plots_one_series_per_method_with_its_interval():
-    s = masks.summarize(rows_to_frame(summary_rows()))
-    fig = part2.comparison(s)
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["L1", "GAN", "RANDOM-MIN1"]
-    gan = ax.containers[1]  # errorbar containers in legend order
-    assert np.asarray(gan.lines[0].get_ydata()).tolist() == pytest.approx([0.8])
-    segs = gan.lines[2][0].get_segments()[0]
-    row = s.set_index("method").loc["gan"]
-    assert sorted(segs[:, 1].tolist()) == pytest.approx([row["ci_low"], row["ci_high"]])
-    fig = part2.collapse_diversity(s)
-    heights = [p.get_height() for p in fig.axes[0].patches if p.get_height() > 0]
-    assert pytest.approx(1 / 3) in heights  # the GAN's collapse rate
+def test_protocol_plot_puts_one_interval_per_network_and_method():
+    cells = pd.DataFrame([{"setting": st, "network": n, "sparsity": 0.9, "method": m, "label": m.upper(),
+                           "mean": 0.5 + 0.1 * n, "ci_low": 0.4 + 0.1 * n, "ci_high": 0.6 + 0.1 * n}
+                          for st in ("conv", "conv+linear") for n in (3, 4) for m in ("gan", "random")])
+    fig = part2.protocol(cells)
+    assert len(fig.axes) == 2 and fig.axes[0].get_title() == "conv, 90%"
+    points = sorted(float(c.lines[0].get_xdata()[0]) for c in fig.axes[0].containers)
+    assert points == pytest.approx([0.8, 0.8, 0.9, 0.9])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["GAN", "RANDOM"]
 
 
-def test_losses_and_keep_map_figures_show_the_data():
-    history = [{"step": i, "d_loss": 1.0, "g_loss": 2.0, "d_real": 0.6, "d_fake": 0.4} for i in range(1, 6)]
-    fig = part2.losses(history, window=1)
-    assert np.asarray(fig.axes[0].get_lines()[1].get_ydata()).tolist() == [2.0] * 5
+def test_gan_training_and_keep_map_figures_show_the_data():
+    history = [{"step": i, "d_gap": 1.0, "reward": 2.0} for i in range(1, 6)]
+    fig = part2.gan_training({"a": history, "b": history}, window=1)
+    assert len(fig.axes[0].get_lines()) == 3  # two runs and the zero line
+    assert np.asarray(fig.axes[1].get_lines()[1].get_ydata()).tolist() == [2.0] * 5
     keep = pd.DataFrame([{"sparsity": s, "layer": layer, "channel": c, "keep_prob": p, "l1": 1.0 - c,
                           "l1_position": c}
                          for s in (0.5, 0.9) for layer, n in (("a", 2), ("b", 3)) for c, p in

@@ -231,3 +231,28 @@ def test_soft_weights_follow_accuracy_within_each_network_and_sparsity(tiny_bank
         assert other["weight"] == pytest.approx(expected)
     with pytest.raises(ValueError, match="temperature"):
         tiny_bank.weighted(temperature=0)
+
+
+def test_exhaustive_landscape_top_up_and_torch_pruning_criteria(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    cfg = tiny_config(baselines=tiny_bases((0,)), sparsities=(0.8, 0.9), draws=1, temperatures=(0.0, 1.0),
+                      criteria=("noisy-l1", "tp-lamp"), min_distinct=12, exhaustive_limit=100)
+    assert [m.name for m in cfg.methods()][:4] == ["noisy-l1-T0", "noisy-l1-T0-min1", "noisy-l1-T1", "noisy-l1-T1-min1"]
+    assert "tp-lamp-T1-min1" in [m.name for m in cfg.methods()]
+    b = bank_mod.build(cfg, progress=False)
+    u = b.unique()
+    at90 = u[np.isclose(u["sparsity"], 0.9)]
+    f = b.frame
+    land = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], 0.9)]  # some were drawn by a method first
+    assert land["key"].nunique() == len(land) == 96 == counts.mask_space([6, 16], 0.9, 1) and not land["collapsed"].any()
+    assert len(at90) >= 96  # plus the collapsed draws of the methods without a minimum
+    at80 = u[np.isclose(u["sparsity"], 0.8)]
+    assert len(at80) >= 12 and "random-min1" in set(at80["method"])  # topped up with random-min1
+    assert {"noisy-l1-T1", "tp-lamp-T1-min1"} <= set(at80["method"])
+    # the top-up and the landscape are reproducible: a rebuild gives the same masks
+    again = bank_mod.build(cfg, progress=False)
+    assert again.frame["key"].tolist() == b.frame["key"].tolist()
+    with pytest.raises(ValueError, match="criteria"):
+        tiny_config(criteria=("l1",))
+    with pytest.raises(ValueError, match="min_distinct"):
+        tiny_config(min_distinct=-1)

@@ -11,7 +11,7 @@ from prunegan.pruning import strategies
 from prunegan.pruning.strategies import Method
 from prunegan.runs import bank as bank_mod
 from prunegan.runs import compare, runner
-from prunegan.runs.bank import BankConfig, GoodRule
+from prunegan.runs.bank import BankConfig
 from prunegan.runs.baseline import BaselineConfig
 from prunegan.runs.compare import CompareConfig
 from prunegan.train import TrainConfig
@@ -28,7 +28,7 @@ def setup(tmp_path_factory):
         mp.setenv("PRUNEGAN_RESULTS", str(results))
         config = BankConfig(baselines=(BASE,), sparsities=(0.5, 0.9), temperatures=(1.0,), draws=1, retrain=RETRAIN)
         b = bank_mod.build(config, progress=False)
-        g = gan.fit(b, GanConfig(steps=10, batch_size=8, hidden=8, good=GoodRule(margin=0.05)), progress=False)
+        g = gan.fit(b, GanConfig(steps=10, batch_size=8, hidden=8), progress=False)
     _BANK_RESULTS.append(results)
     return b, g
 

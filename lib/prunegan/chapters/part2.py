@@ -238,8 +238,8 @@ def landscape(bank, sparsity: float, networks) -> pd.DataFrame:
     """Per network: the number of collapse-free masks in the bank's exhaustive landscape at
     ``sparsity`` and the 50th / 85th / 100th percentiles of their retrained accuracy (empty when the
     bank holds no landscape there)."""
-    u = bank.unique()
-    u = u[(u["method"] == "exhaustive") & np.isclose(u["sparsity"], sparsity) & u["baseline"].isin(list(networks))]
+    f = bank.frame  # every draw: a landscape mask that a method drew first is a duplicate here, not in unique()
+    u = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], sparsity) & f["baseline"].isin(list(networks))]
     rows = [{"network": n, "sparsity": sparsity, "masks": len(g), "p50": float(g["retrained_acc"].quantile(0.5)),
              "p85": float(g["retrained_acc"].quantile(0.85)), "best": float(g["retrained_acc"].max())}
             for n, g in u.groupby("baseline")]
