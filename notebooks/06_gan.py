@@ -158,15 +158,17 @@ fig = plots.gan_training({f"{s}, seed {g.config.seed}": g.history for s, gs in g
 # %% [markdown]
 # ## The probabilistic map
 #
-# The main generator's exact keep-probability of every channel of held-out network 3, conv + hidden
-# Linear setting (channels ordered by mean |w| within each layer, largest first), and the expected number
-# kept per layer.
+# The main generator's exact keep-probability of every channel of the first held-out network, conv +
+# hidden Linear setting (channels ordered by mean |w| within each layer, largest first). The table gives
+# the expected number of channels kept per layer (the allocation the generator learnt) and, per layer,
+# the rank correlation between keep-probability and mean |w| (1: the map orders channels like L1).
 
 # %%
 held_net = banks["conv+linear"].baselines[cfg.held_out[0]].model
 keep = masks.keep_map(generators["conv+linear"][0], held_net, cfg.sparsities, include_linear=True)
 fig = plots.keep_map(keep, title="GAN keep-probability per channel (held-out LeNet-5, conv + hidden Linear)")
-keep.groupby(["sparsity", "layer"], sort=False)["keep_prob"].sum().unstack().round(2)
+allocation = keep.groupby(["sparsity", "layer"], sort=False)["keep_prob"].sum().rename("expected_kept")
+allocation.to_frame().join(masks.l1_agreement(keep).set_index(["sparsity", "layer"])).unstack("layer").round(2)
 
 # %% [markdown]
 # ## Collapse: every generated mask, every feasible sparsity

@@ -169,7 +169,7 @@ class _FixedMap:
     def __init__(self, rule):
         self.rule = rule
 
-    def keep_probabilities(self, model, sparsity, *, include_linear, n_noise, seed):
+    def keep_probabilities(self, model, sparsity, *, include_linear):
         from prunegan.core.masks import prunable_layers
         from prunegan.pruning.scorers import l1_norms
 

@@ -14,7 +14,7 @@ from prunegan.pruning import scorers, strategies
 from prunegan.pruning.scorers import SCORERS
 from prunegan.pruning.select import select
 
-BUILT_IN = ["gan", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude"]
+BUILT_IN = ["gan", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude", "uniform"]
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +113,14 @@ def test_unknown_option_raises_a_clear_error(lenet, strategy, option, valid):
 # ------------------------------------------------------------------------------------------- gan
 
 class FakeGenerator:
-    """Anything with ``scores(layers, sparsity, rng)`` can drive the 'gan' scorer."""
+    """Anything with ``scores(layers, sparsity, rng, min_channels_per_layer=...)`` can drive the 'gan' scorer."""
 
     def __init__(self) -> None:
         self.calls = []
 
-    def scores(self, layers, sparsity, rng):
+    def scores(self, layers, sparsity, rng, min_channels_per_layer=0):
         self.calls.append((list(layers), sparsity))
+        self.minimum = min_channels_per_layer
         # keep the last channels of every layer first
         return {k: torch.arange(m.weight.shape[0], dtype=torch.float32) for k, m in layers.items()}
 
@@ -132,6 +133,8 @@ def test_gan_scorer_uses_the_generator_with_the_target_sparsity(lenet):
     assert mask == select(expected, 0.3)
     # by hand: round(6.6) = 7 lowest of 0..5 and 0..15 (ties to conv1, which comes first)
     assert mask.to_dict() == {"conv1": [0, 0, 0, 0, 1, 1], "conv2": [0] * 3 + [1] * 13}
+    strategies.prune(lenet, "gan", 0.3, seed=0, generator=fake, min_channels_per_layer=2)
+    assert fake.minimum == 2  # the method's minimum reaches a scorer that samples whole masks
 
 
 def test_gan_scorer_without_a_generator_says_how_to_get_one(lenet):
