@@ -95,3 +95,21 @@ def test_part2_configs_and_overview():
     assert int(row["n_masks_no_collapse"].iloc[0]) == 96
     with pytest.raises(ValueError, match="held_out=5"):
         part2.configs(networks=5, held_out=5)
+
+
+def test_landscape_percentiles_use_every_exhaustive_row_even_when_a_method_drew_the_mask_first():
+    from types import SimpleNamespace
+    frame = pd.DataFrame({"method": ["exhaustive"] * 20 + ["noisy-l1"], "sparsity": [0.9] * 21,
+                          "baseline": [3] * 10 + [4] * 10 + [3], "retrained_acc": [i / 10 for i in range(10)] * 2 + [5.0]})
+    land = part2.landscape(SimpleNamespace(frame=frame), 0.9, (3, 4)).set_index("network")
+    assert land.loc[3, "masks"] == 10 and land.loc[3, "best"] == pytest.approx(0.9)
+    assert land.loc[4, "p85"] == pytest.approx(np.quantile([i / 10 for i in range(10)], 0.85))
+
+
+def test_collapse_sweep_covers_every_feasible_sparsity():
+    from prunegan import models
+    from prunegan.gan import GanConfig, Generator
+    g = Generator(GanConfig(seed=0), history=[{"step": 0}])  # zero parameters: uniform over collapse-free masks
+    sweep = part2.collapse_sweep([g], {"lenet5": models.build("lenet5")}, include_linear=False, n=5)
+    assert sweep["sparsity"].tolist() == pytest.approx([0.05 * i for i in range(1, 19)])  # 95 % leaves 1 of 22
+    assert (sweep["collapsed"] == 0).all() and sweep["exact_count"].all() and (sweep["masks"] == 5).all()

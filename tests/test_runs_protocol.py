@@ -44,7 +44,7 @@ class PreferChannelZero:
 def test_critic_proposer_keeps_the_critic_favourite_of_k_candidates():
     net = models.build("lenet5", seed=0)
     m = Method("random", (), 1)
-    propose = protocol.critic_proposer(m, PreferChannelZero(), lambda model: None, 8, 10)
+    propose = protocol.critic_proposer(protocol.method_candidates(m), PreferChannelZero(), lambda model: None, 8, 10)
     chosen = propose(net, 0.9, 1)
     cands = [m.prune(net, 0.9, seed=10 + 8 + j) for j in range(8)]
     assert chosen in cands

@@ -153,13 +153,16 @@ def entries(model, *, include_linear: bool, generators: dict, critic, bank=None,
                                       protocol.method_proposer(m, seed, generator=g), 1))
     main = next(iter(generators.values()))[0]
     pick = Method("gan", (), 1, il, name="gan+critic", label=f"GAN + critic, best of {k}")
-    out.append(protocol.Entry(pick.labels(), protocol.critic_proposer(pick, critic, feats, k, seed, generator=main), 1))
+    # main.sample(seed=first, k) draws exactly the masks pick.prune(seed=first + j) would, building the distribution once
+    gan_candidates = lambda model, s, first, n: main.sample(model, s, n, seed=first, include_linear=il)  # noqa: E731
+    out.append(protocol.Entry(pick.labels(), protocol.critic_proposer(gan_candidates, critic, feats, k, seed), 1))
     for m in (Method("random", (), 0, il), Method("random", (), 1, il, name="random-min1", label="random, min 1/layer"),
               Method("uniform", (), 1, il, name="uniform-min1", label="uniform collapse-free (untrained generator)"),
               Method("l1", (), 0, il, label="L1"), Method("l1", (), 1, il, name="l1-min1", label="L1, min 1/layer")):
         out.append(protocol.entry(m, seed))
     rc = Method("random", (), 1, il, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
-    out.append(protocol.Entry(rc.labels(), protocol.critic_proposer(rc, critic, feats, k, seed), 1))
+    out.append(protocol.Entry(rc.labels(), protocol.critic_proposer(protocol.method_candidates(rc), critic, feats, k,
+                                                                    seed), 1))
     if bank is not None:
         row = bank.best(sparsity, baseline=network)
         out.append(protocol.Entry({"method": "best-bank", "label": "best bank mask (re-measured)", "strategy": "bank",

@@ -105,12 +105,12 @@ class Generator:
         ``seed + i`` and equals ``strategies.prune(model, "gan", sparsity, seed=seed + i, generator=self)``."""
         n = check_int("n (number of masks to sample)", n, 1)
         seed = check_int("seed", seed, 0)
-        out = []
-        for i in range(n):
-            scores = self.scores(model, sparsity, torch.Generator().manual_seed(seed + i),
-                                 include_linear=include_linear, min_channels_per_layer=min_channels_per_layer)
-            out.append(ChannelMask({name: s > 0.5 for name, s in scores.items()}))
-        return out
+        self._check_trained()
+        feats = self.features(model, include_linear=include_linear)
+        with torch.no_grad():
+            dist = self.distribution(feats, sparsity, min_channels_per_layer)  # once; each mask its own seed
+            vectors = [dist.sample(1, torch.Generator().manual_seed(seed + i))[0] for i in range(n)]
+        return [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
 
     def fingerprint(self) -> str:
         """Short hash of the weights, config and versions (names a generator in caches)."""

@@ -72,13 +72,23 @@ def fixed_proposer(mask: ChannelMask) -> Proposer:
     return lambda model, sparsity, i: mask
 
 
-def critic_proposer(method: Method, critic, features, k: int, seed: int, **runtime: Any) -> Proposer:
-    """Mask ``i``: the best of ``k`` candidates of ``method`` (seeds ``seed + i·k + j``) by the
-    critic's predicted accuracy; ``features(model)`` gives the critic's channel features."""
+#: ``(model, sparsity, first_seed, k) -> k`` candidate masks (seeds ``first_seed … + k − 1``).
+Candidates = Callable[[nn.Module, float, int, int], list[ChannelMask]]
+
+
+def method_candidates(method: Method, **runtime: Any) -> Candidates:
+    """Candidates of ``method``: ``method.prune(model, sparsity, seed=first_seed + j, **runtime)``."""
+    return lambda model, sparsity, first, k: [method.prune(model, sparsity, seed=first + j, **runtime)
+                                              for j in range(k)]
+
+
+def critic_proposer(candidates: Candidates, critic, features, k: int, seed: int) -> Proposer:
+    """Mask ``i``: the best of ``k`` candidates (seeds ``seed + i·k + j``, ``j < k``) by the critic's
+    predicted accuracy; ``features(model)`` gives the critic's channel features."""
     k = check_int("k (critic candidates)", k, 1)
 
     def propose(model, sparsity, i):
-        cands = [method.prune(model, sparsity, seed=seed + i * k + j, **runtime) for j in range(k)]
+        cands = candidates(model, sparsity, seed + i * k, k)
         vecs = torch.stack([c.to_vector().to(torch.float32) for c in cands])
         return cands[critic.best_of(features(model), vecs, sparsity)]
     return propose
