@@ -268,7 +268,10 @@ def target_checks(df: pd.DataFrame, method: str = "gan", *, landscapes: pd.DataF
       percentile of the exhaustive landscape;
     - ``within 2 of best bank`` (conv+linear): mean paired difference ≥ −2 points;
     - ``>= random-min1+critic`` (conv+linear): mean paired difference ≥ 0;
-    - ``transfer >= random-min1 − 1`` (``transfer``): lower CI bound of the paired difference ≥ −1 point;
+    - ``transfer >= random-min1 − 1`` (``transfer``): mean paired difference ≥ −1 point;
+
+    Only ``> random-min1`` asks for the CI (its lower bound above 0), as the issue states it; the
+    other comparisons are judged on the mean paired difference, and every row carries its CI.
     - ``seed spread <= 1.5``: max − min over generator seeds of the mean accuracy ≤ 1.5 points."""
     rows = []
     frames = [("held-out", df)] + ([("transfer", transfer)] if transfer is not None else [])
@@ -290,7 +293,7 @@ def target_checks(df: pd.DataFrame, method: str = "gan", *, landscapes: pd.DataF
                 d = diff("random-min1")
                 if d:
                     rows.append(_row("transfer >= random-min1 − 1", setting, net, s, 100 * d["mean"],
-                                     100 * d["ci_low"], 100 * d["ci_high"], -1.0, 100 * d["ci_low"] >= -1.0))
+                                     100 * d["ci_low"], 100 * d["ci_high"], -1.0, 100 * d["mean"] >= -1.0))
             else:
                 d = diff("random-min1")
                 if d:
