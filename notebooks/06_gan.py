@@ -227,7 +227,7 @@ tcells.drop(columns=["label"])
 # ## The targets, checked
 #
 # Each target of the design, on the measured numbers above (generated, nothing typed by hand). Differences
-# are in accuracy points with their paired 95 % CI; `>= landscape p85` compares the GAN's mean accuracy
+# are in accuracy points with their paired 95 % CI; `at least landscape p85` compares the GAN's mean accuracy
 # with the 85th percentile of the 96-mask landscape of the same network (its labels come from the bank's
 # seeds, the GAN's from fresh seeds).
 

@@ -61,19 +61,19 @@ def test_targets_are_checked_on_paired_differences():
     df = _protocol_frame()
     t = part2.target_checks(df, "gan").set_index(["target", "network"])
     assert t.loc[("no collapse", 3), "met"] and t.loc[("no collapse", 3), "measured"] == 0
-    beat = t.loc[("> random-min1", 3)]
+    beat = t.loc[("beats random-min1", 3)]
     assert beat["measured"] == pytest.approx(19.5) and beat["ci_low"] == pytest.approx(19.5) and beat["met"]
-    assert t.loc[(">= l1-min1", 3), "met"] and not t.loc[(">= l1-min1", 4), "met"]
+    assert t.loc[("at least l1-min1", 3), "met"] and not t.loc[("at least l1-min1", 4), "met"]
     assert t.loc[("within 2 of best bank", 3), "measured"] == pytest.approx(-0.5) and t.loc[("within 2 of best bank", 3), "met"]
-    assert t.loc[(">= random-min1+critic", 3), "met"]
-    assert t.loc[("seed spread <= 1.5", 3), "measured"] == pytest.approx(1.0) and t.loc[("seed spread <= 1.5", 3), "met"]
+    assert t.loc[("at least random-min1+critic", 3), "met"]
+    assert t.loc[("seed spread at most 1.5", 3), "measured"] == pytest.approx(1.0) and t.loc[("seed spread at most 1.5", 3), "met"]
     text = part2.verdict(part2.target_checks(df, "gan"))
-    assert text.startswith("- no collapse: **met** (2/2 cells)") and ">= l1-min1: **not met** (1/2 cells)" in text
+    assert text.startswith("- no collapse: **met** (2/2 cells)") and "at least l1-min1: **not met** (1/2 cells)" in text
     ab = part2.ablation(df, {"gan": "GAN", "random-min1+critic": "search"})
-    assert ab.loc["GAN", ">= l1-min1"] == "1/2" and ab.loc["search", "> random-min1"] == "2/2"
+    assert ab.loc["GAN", "at least l1-min1"] == "1/2" and ab.loc["search", "beats random-min1"] == "2/2"
     h = part2.headlines(part2.cell_table(df), part2.target_checks(df, "gan"))
     assert h["linear_gan_acc_90"] == pytest.approx(0.795, abs=1e-3)
-    assert h["target_l1_min1_met"] == 1 and h["target_l1_min1_cells"] == 2
+    assert h["target_at_least_l1_min1_met"] == 1 and h["target_at_least_l1_min1_cells"] == 2
 
 
 def test_paired_table_pairs_by_trial():
