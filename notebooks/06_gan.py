@@ -134,7 +134,7 @@ for setting, b in banks.items():
     critics[setting] = gan.AccuracyCritic(len(gan.FEATURES), seed=0).fit(
         gan.from_bank(b, networks=cfg.train_networks), steps=cfg.critic_steps)
     critic_seconds[setting] = time.perf_counter() - t
-    quality.append(chapter.critic_quality(critics[setting], gan.from_bank(b, networks=cfg.held_out)).assign(setting=setting))
+    quality.append(chapter.critic_quality(critics[setting], gan.from_bank(b, networks=cfg.held_out), setting))
 quality = pd.concat(quality, ignore_index=True)
 quality
 
@@ -201,7 +201,15 @@ df = pd.concat([chapter.evaluate(cfg, setting, {"GAN": generators[setting], **va
                 for setting in chapter.SETTINGS], ignore_index=True)
 cells = chapter.cell_table(df)
 fig = plots.protocol(cells)
-cells.drop(columns=["label"])
+chapter.cell_pivot(cells).round(3)
+
+# %% [markdown]
+# How many *different* masks each method proposed (of 20; of 60 for `GAN`, its three seeds pooled). A
+# generator that has concentrated its probability on a few masks shows few distinct ones here and
+# sharp 0/1 keep-probabilities in the map above.
+
+# %%
+chapter.cell_pivot(cells, "distinct").astype(int)
 
 # %% [markdown]
 # Paired differences, GAN (mean of its seeds per pair) minus each other method, in accuracy points with
@@ -221,7 +229,7 @@ chapter.paired_table(df).pivot_table(index=["setting", "network", "sparsity"], c
 tdf = chapter.evaluate(cfg, "transfer", {"GAN": generators["conv"]}, critics["conv"], executor=executor,
                        ray_address=ray_address)
 tcells = chapter.cell_table(tdf)
-tcells.drop(columns=["label"])
+tcells.drop(columns=["label", "setting", "network"])
 
 # %% [markdown]
 # ## The targets, checked

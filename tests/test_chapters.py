@@ -113,3 +113,11 @@ def test_collapse_sweep_covers_every_feasible_sparsity():
     sweep = part2.collapse_sweep([g], {"lenet5": models.build("lenet5")}, include_linear=False, n=5)
     assert sweep["sparsity"].tolist() == pytest.approx([0.05 * i for i in range(1, 19)])  # 95 % leaves 1 of 22
     assert (sweep["collapsed"] == 0).all() and sweep["exact_count"].all() and (sweep["masks"] == 5).all()
+
+
+def test_cell_pivot_has_one_column_per_method_in_order():
+    cells = part2.cell_table(_protocol_frame())
+    piv = part2.cell_pivot(cells)
+    assert list(piv.columns) == ["random-min1", "l1-min1", "best-bank", "random-min1+critic", "gan"]
+    assert piv.loc[("conv+linear", 4, 0.9), "l1-min1"] == pytest.approx(0.9)
+    assert part2.cell_pivot(cells, "n").loc[("conv+linear", 3, 0.9), "gan"] == 40

@@ -105,6 +105,7 @@ def mask_space_overview(cfg: Configs) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     for col in ("n_masks", "n_masks_no_collapse"):
         out[f"log10_{col[2:]}"] = out[col].map(lambda v: math.log10(v) if v else float("-inf"))
+    out["n_masks_no_collapse"] = out["n_masks_no_collapse"].astype(float)  # shown as 4.7e+47, not 48 digits
     return out[["model", "setting", "sparsity", "n_channels", "n_kept", "n_masks_no_collapse",
                 "log10_masks", "log10_masks_no_collapse"]]
 
@@ -121,15 +122,15 @@ def bank_overview(bank) -> pd.DataFrame:
             .reset_index().rename(columns={"baseline": "network"}))
 
 
-def critic_quality(critic, held) -> pd.DataFrame:
+def critic_quality(critic, held, setting: str = "") -> pd.DataFrame:
     """Spearman rank correlation of the critic's prediction with measured accuracy, per held-out
     (network, sparsity) of ``held`` (:func:`prunegan.gan.from_bank` examples), over all its bank
-    masks and over the collapse-free ones only."""
+    masks and over the collapse-free ones only; ``setting`` labels the rows."""
     rows = []
     for ex in held:
         ok = [i for i, m in enumerate(ex.masks) if all(p.sum() > 0 for p in m.split(list(ex.feats.sizes)))]
         free = replace(ex, masks=ex.masks[ok], accuracy=ex.accuracy[ok], weights=ex.weights[ok])
-        rows.append({"network": ex.network, "sparsity": ex.sparsity, "masks": len(ex.masks),
+        rows.append({"setting": setting, "network": ex.network, "sparsity": ex.sparsity, "masks": len(ex.masks),
                      "spearman": critic.spearman(ex), "collapse_free": len(ok), "spearman_collapse_free": critic.spearman(free)})
     return pd.DataFrame(rows)
 
@@ -203,6 +204,12 @@ def _slug(name: str) -> str:
 def per_trial(df: pd.DataFrame, method: str) -> pd.Series:
     """``method``'s retrained accuracy per trial (mean over generator seeds when there are several)."""
     return df[df["method"] == method].groupby("trial")["retrained_acc"].mean()
+
+
+def cell_pivot(cells: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+    """:func:`cell_table` as one row per (setting, network, sparsity) and one column per method."""
+    return cells.pivot_table(index=["setting", "network", "sparsity"], columns="method", values=value,
+                             sort=False)[list(dict.fromkeys(cells["method"]))]
 
 
 def cell_table(df: pd.DataFrame) -> pd.DataFrame:
