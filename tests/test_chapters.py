@@ -121,3 +121,10 @@ def test_cell_pivot_has_one_column_per_method_in_order():
     assert list(piv.columns) == ["random-min1", "l1-min1", "best-bank", "random-min1+critic", "gan"]
     assert piv.loc[("conv+linear", 4, 0.9), "l1-min1"] == pytest.approx(0.9)
     assert part2.cell_pivot(cells, "n").loc[("conv+linear", 3, 0.9), "gan"] == 40
+
+
+def test_every_target_gets_its_counts_even_when_no_cell_checks_it():
+    df = _protocol_frame()
+    h = part2.headlines(part2.cell_table(df), part2.target_checks(df, "gan"))
+    assert h["target_at_least_landscape_p85_cells"] == 0 and h["target_at_least_landscape_p85_met"] == 0
+    assert set(part2.target_checks(df, "gan")["target"]) <= set(part2.TARGETS)
