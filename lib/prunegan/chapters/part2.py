@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..analysis.masks import mask_space_table
 from ..analysis.stats import mean_ci, paired_difference
@@ -385,8 +386,11 @@ def collapse_sweep(generators, models: dict, *, include_linear: bool, n: int = 2
     for name, model in models.items():
         sizes = layer_sizes(model, include_linear=include_linear)
         for s in counts.feasible_sparsities(sizes, 1, grid):
-            for g in generators:
-                masks = g.sample(model, s, n, seed=seed, include_linear=include_linear)
+            for g in generators:  # one batch of n draws (a property check needs no per-mask seeds)
+                feats = g.features(model, include_linear=include_linear)
+                with torch.no_grad():
+                    vectors = g.distribution(feats, s).sample(n, torch.Generator().manual_seed(seed))
+                masks = [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
                 rows.append({"model": name, "sparsity": s, "generator_seed": g.config.seed, "masks": len(masks),
                              "collapsed": sum(bool(m.collapsed_layers()) for m in masks),
                              "exact_count": all(m.n_pruned == counts.n_pruned(m.n_channels, s) for m in masks)})
