@@ -244,8 +244,7 @@ landscapes = chapter.landscape(banks["conv"], max(cfg.sparsities), cfg.held_out)
 display(landscapes)
 checks = dict(landscapes=landscapes, transfer=tdf, collapse=collapse)
 targets = chapter.target_checks(df, "gan", **checks)
-display(MarkdownText(chapter.verdict(targets)))
-targets
+MarkdownText(chapter.verdict(targets))
 
 # %% [markdown]
 # ## Ablation: what each design meets
