@@ -20,6 +20,7 @@ Sizes are ``(N,)`` over all channels in layer order (the order of ``ChannelMask.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -128,27 +129,45 @@ class StructuredMasks:
                                 min_per_layer=self.min_per_layer).log_partition()
             return list(torch.autograd.grad(z, theta))
 
+    @functools.cached_property
+    def _take_tables(self) -> list[list[list[float]]]:
+        """Per layer, ``P[i][r]``: probability that channel ``i`` (1-based) is kept given that ``r`` of
+        the layer's first ``i`` channels are to be kept (conditional-Poisson sampling, last channel
+        first); ``P[i][0] = 0``. Python lists: :meth:`sample` walks them one channel at a time."""
+        tables, start = [], 0
+        for size, esp in zip(self.sizes, self.esp):
+            with torch.no_grad():
+                lw = self.log_w[start:start + size].detach()
+                take = (lw[:, None] + esp[:-1, :-1].detach() - esp[1:, 1:].detach()).exp().clamp(0, 1)
+            take = torch.nn.functional.pad(take, (1, 0, 1, 0))  # row i = 0 and column r = 0: never kept
+            tables.append(take.tolist())
+            start += size
+        return tables
+
     @torch.no_grad()
     def sample(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        """``(n, N)`` bool masks drawn exactly from the distribution with ``rng``."""
+        """``(n, N)`` bool masks drawn exactly from the distribution with ``rng``. Per layer (last
+        first) one draw of every mask's count, then one uniform per (channel, mask), channels last first."""
         n = check_int("n (number of masks)", n, 1)
         out = torch.zeros(n, self.n, dtype=torch.bool)
         remaining = torch.full((n,), self.k, dtype=torch.long)
-        starts = torch.tensor([0, *self.sizes]).cumsum(0)
+        end = self.n
         for layer in range(len(self.sizes) - 1, -1, -1):
-            g, before = self.g[layer], self.forward[layer]
+            g, before, size = self.g[layer], self.forward[layer], self.sizes[layer]
             ks = torch.arange(g.shape[0])
             idx = remaining[:, None] - ks[None, :]
             logits = torch.where(idx >= 0, before[idx.clamp(min=0)] + g[None, :], torch.full((), LOG0,
                                                                                               dtype=torch.float64))
             counts = torch.multinomial(torch.softmax(logits, 1), 1, generator=rng).squeeze(1)
             remaining -= counts
-            table, lw = self.esp[layer], self.log_w[starts[layer]:starts[layer + 1]]
-            r = counts.clone()
-            for i in range(self.sizes[layer], 0, -1):  # channel i (1-based) of the layer, last first
-                take_logp = lw[i - 1] + table[i - 1, (r - 1).clamp(min=0)] - table[i, r.clamp(max=table.shape[1] - 1)]
-                p = torch.where(r > 0, take_logp.exp().clamp(0, 1), torch.zeros(n, dtype=torch.float64))
-                take = torch.rand(n, generator=rng, dtype=torch.float64) < p
-                out[:, starts[layer] + i - 1] = take
-                r -= take.long()
+            p = self._take_tables[layer]
+            uniforms = torch.rand(size, n, generator=rng, dtype=torch.float64).T.tolist()
+            keep = [[False] * size for _ in range(n)]
+            for row, r, u in zip(keep, counts.tolist(), uniforms):
+                for j, i in enumerate(range(size, 0, -1)):  # channel i (1-based), last first
+                    if u[j] < p[i][r]:
+                        row[i - 1] = True
+                        r -= 1
+            out[:, end - size:end] = torch.tensor(keep, dtype=torch.bool)
+            end -= size
         return out
