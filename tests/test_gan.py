@@ -253,6 +253,28 @@ def test_critic_learns_to_rank_and_selects_the_best(smoke):
         gan.fit(b, GanConfig(steps=5, critic_weight=1.0), progress=False)
 
 
+def test_fit_critic_is_cached_bit_identically_with_its_fit_seconds(smoke, tmp_path, monkeypatch):
+    b, _ = smoke
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    first = gan.fit_critic(b, networks=(0,), steps=20, seed=3, hidden=8)
+    assert len(first.losses) == 20 and first.seconds > 0
+    assert len(list(tmp_path.glob("critic_*/critic.pt"))) == 1
+    again = gan.fit_critic(b, networks=(0,), steps=20, seed=3, hidden=8)
+    assert again.seconds == first.seconds and again.losses == first.losses
+    for name, t in first.net.state_dict().items():
+        assert torch.equal(t, again.net.state_dict()[name])
+    ex = gan.from_bank(b, networks=(1,))[0]
+    assert torch.equal(first.predict(ex.feats, ex.masks, ex.sparsity), again.predict(ex.feats, ex.masks, ex.sparsity))
+    # the same fit without the cache gives the same weights; another seed or network is another entry
+    fresh = gan.fit_critic(b, networks=(0,), steps=20, seed=3, hidden=8, cache=False)
+    assert all(torch.equal(t, fresh.net.state_dict()[n]) for n, t in first.net.state_dict().items())
+    gan.fit_critic(b, networks=(1,), steps=20, seed=3, hidden=8)
+    gan.fit_critic(b, networks=(0,), steps=20, seed=4, hidden=8)
+    assert len(list(tmp_path.glob("critic_*/critic.pt"))) == 3
+    with pytest.raises(ValueError, match="steps"):
+        gan.fit_critic(b, networks=(0,), steps=0)
+
+
 def test_examples_from_the_bank_and_their_errors(smoke):
     b, _ = smoke
     ex = gan.from_bank(b, networks=(1,), sparsities=(0.9,))

@@ -4,6 +4,8 @@ best-of-K search. Its quality is its rank correlation (Spearman) with measured a
 networks it was not trained on."""
 from __future__ import annotations
 
+import time
+
 import torch
 from scipy import stats
 
@@ -22,9 +24,11 @@ class AccuracyCritic:
         self.seed = check_int("seed", seed, 0)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.net = DiscriminatorNet(check_int("n_features", n_features, 1), check_int("hidden", hidden, 1))
+            self.n_features, self.hidden = check_int("n_features", n_features, 1), check_int("hidden", hidden, 1)
+            self.net = DiscriminatorNet(self.n_features, self.hidden)
         self.mean, self.std = 0.0, 1.0
         self.losses: list[float] = []
+        self.seconds = 0.0  # wall time of fit()
 
     @torch.no_grad()
     def predict(self, feats: ChannelFeatures, masks: torch.Tensor, sparsity: float) -> torch.Tensor:
@@ -47,6 +51,7 @@ class AccuracyCritic:
         acc = torch.cat([d.accuracy for d in data]).float()
         self.mean, self.std = float(acc.mean()), float(acc.std().clamp_min(1e-6)) if len(acc) > 1 else 1.0
         rng = torch.Generator().manual_seed(self.seed)
+        start = time.perf_counter()
         opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         with cpu_threads(CPU_THREADS):
             for _ in range(steps):
@@ -59,7 +64,22 @@ class AccuracyCritic:
                 loss.backward()
                 opt.step()
                 self.losses.append(float(loss.detach()))
+        self.seconds = time.perf_counter() - start
         return self
+
+    def state(self) -> dict:
+        """Everything :meth:`from_state` needs: weights, standardisation, losses, fit seconds."""
+        return {"state_dict": self.net.state_dict(), "hidden": self.hidden, "n_features": self.n_features, "seed": self.seed,
+                "mean": self.mean, "std": self.std, "losses": list(self.losses), "seconds": self.seconds}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "AccuracyCritic":
+        """The critic :meth:`state` was taken from (bit-identical weights)."""
+        critic = cls(state["n_features"], state["hidden"], state["seed"])
+        critic.net.load_state_dict(state["state_dict"])
+        critic.mean, critic.std = state["mean"], state["std"]
+        critic.losses, critic.seconds = list(state["losses"]), state["seconds"]
+        return critic
 
     def spearman(self, data: Examples) -> float:
         """Rank correlation of predicted and measured accuracy on ``data``."""

@@ -19,10 +19,12 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ..core.store import Run, canonical_json
+from ..core.validate import check_int
 from ..pruning.engine import CPU_THREADS, cpu_threads
 from .config import MODEL_VERSION, GanConfig
+from .critic import AccuracyCritic
 from .examples import Examples, from_bank
-from .features import FEATURE_VERSION
+from .features import FEATURE_VERSION, FEATURES
 from .generator import Generator
 from .nets import DiscriminatorNet
 
@@ -33,17 +35,22 @@ def training_set(bank, config: GanConfig) -> list[Examples]:
                      temperature=config.weight_temperature, features=config.features)
 
 
-def _run_key(examples: list[Examples], include_linear: bool, config: GanConfig, critic) -> dict:
+def _digest(examples: list[Examples]) -> str:
+    """Short hash of the examples' networks, sparsities, features, masks and accuracies."""
     h = hashlib.sha256()
     for ex in examples:
         h.update(canonical_json([ex.network, round(ex.sparsity, 6)]).encode())
         for t in (ex.feats.x, ex.masks, ex.accuracy):
             h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _run_key(examples: list[Examples], include_linear: bool, config: GanConfig, critic) -> dict:
     crit = None
     if critic is not None and config.critic_weight > 0:
         crit = hashlib.sha256(b"".join(t.numpy().tobytes() for t in critic.net.state_dict().values())).hexdigest()[:16]
     return {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION, "gan": config,
-            "include_linear": include_linear, "examples": h.hexdigest()[:16], "critic": crit}
+            "include_linear": include_linear, "examples": _digest(examples), "critic": crit}
 
 
 def fit(bank, config: GanConfig = GanConfig(), *, critic=None, progress: bool = True,
@@ -69,6 +76,25 @@ def fit(bank, config: GanConfig = GanConfig(), *, critic=None, progress: bool = 
     if run is not None:
         gen.save(run.file("generator.pt"))
     return gen
+
+
+def fit_critic(bank, *, networks, steps: int = 500, seed: int = 0, hidden: int = 32,
+               cache: bool = True) -> AccuracyCritic:
+    """An :class:`AccuracyCritic` trained on the bank masks of ``networks`` (indices into the bank's
+    baselines) for ``steps`` steps, or loaded from the cache (``results/critic_<hash>/critic.pt``,
+    keyed by the examples, ``steps``, ``seed``, ``hidden`` and the versions). ``critic.seconds`` is
+    the wall time of the fit that made it, also when it was loaded."""
+    examples = from_bank(bank, networks=networks)
+    key = {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION, "examples": _digest(examples),
+           "steps": check_int("steps", steps, 1), "seed": check_int("seed", seed, 0), "hidden": hidden}
+    run = Run("critic", key) if cache else None
+    state = run.load_torch("critic.pt") if run is not None else None
+    if state is not None:
+        return AccuracyCritic.from_state(state)
+    critic = AccuracyCritic(len(FEATURES), hidden, seed).fit(examples, steps=steps)
+    if run is not None:
+        run.save_torch("critic.pt", critic.state())
+    return critic
 
 
 def _train(examples: list[Examples], config: GanConfig, include_linear: bool, critic, progress: bool) -> Generator:
