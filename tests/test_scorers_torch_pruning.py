@@ -44,3 +44,20 @@ def test_gumbel_perturbed_at_zero_is_the_log_score_and_draws_nothing():
     assert torch.equal(rng.get_state(), state)
     with pytest.raises(ValueError, match="temperature"):
         scorers.gumbel_perturbed({"a": torch.tensor([1.0])}, -1.0, rng)
+
+
+def test_importance_is_remembered_per_weights_and_returned_as_copies():
+    net = models.build("lenet5", seed=1)
+    layers = prunable_layers(net)
+    first = scorers.torch_pruning_importance(net, layers, "lamp")
+    direct = scorers._torch_pruning_importance(net, layers, "lamp")
+    assert all(torch.equal(first[k], direct[k]) for k in layers)
+    first["conv1"].zero_()  # the caller's copy: the remembered value is unchanged
+    again = scorers.torch_pruning_importance(net, layers, "lamp")
+    assert torch.equal(again["conv1"], direct["conv1"])
+    # the same weights in another module object hit the memo; other weights do not
+    twin = models.build("lenet5", seed=1)
+    assert torch.equal(scorers.torch_pruning_importance(twin, prunable_layers(twin), "lamp")["conv2"], direct["conv2"])
+    other = models.build("lenet5", seed=2)
+    assert not torch.equal(scorers.torch_pruning_importance(other, prunable_layers(other), "lamp")["conv2"],
+                           direct["conv2"])

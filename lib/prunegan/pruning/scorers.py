@@ -10,6 +10,8 @@ sample already keeps it. Scorers are registered by name in :data:`SCORERS`.
 """
 from __future__ import annotations
 
+import collections
+import hashlib
 from collections.abc import Callable, Mapping
 
 import torch
@@ -66,10 +68,35 @@ def gumbel_perturbed(scores: Mapping[str, torch.Tensor], temperature: float,
     return out
 
 
+#: Importances already computed, by (criterion, layers, digest of the model's weights); a bank asks
+#: for the same network's importance once per noisy draw, and building Torch-Pruning's dependency
+#: graph is what costs (about 10 ms a call for LeNet-5).
+_IMPORTANCE_MEMO: "collections.OrderedDict[tuple, dict[str, torch.Tensor]]" = collections.OrderedDict()
+_MEMO_SIZE = 64
+
+
+def _weights_digest(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], criterion: str) -> dict[str, torch.Tensor]:
     """Torch-Pruning's importance of every output channel of ``layers``, per layer: ``criterion`` is
     ``"magnitude"`` (group L1 norm, coupled next-layer weights included), ``"lamp"`` or ``"fpgm"``
-    (scores normalised by the layer's mean, as Torch-Pruning does by default)."""
+    (scores normalised by the layer's mean, as Torch-Pruning does by default). Remembered for the
+    same weights (a model changed in place is recomputed); the caller gets copies."""
+    key = (criterion, tuple(layers), _weights_digest(model))
+    if key not in _IMPORTANCE_MEMO:
+        _IMPORTANCE_MEMO[key] = _torch_pruning_importance(model, layers, criterion)
+        while len(_IMPORTANCE_MEMO) > _MEMO_SIZE:
+            _IMPORTANCE_MEMO.popitem(last=False)
+    return {name: t.clone() for name, t in _IMPORTANCE_MEMO[key].items()}
+
+
+def _torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], criterion: str) -> dict[str, torch.Tensor]:
     import torch_pruning as tp
 
     from .surgery import INPUT_SHAPE
