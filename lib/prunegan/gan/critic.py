@@ -69,8 +69,9 @@ class AccuracyCritic:
 
     def state(self) -> dict:
         """Everything :meth:`from_state` needs: weights, standardisation, losses, fit seconds."""
-        return {"state_dict": self.net.state_dict(), "hidden": self.hidden, "n_features": self.n_features, "seed": self.seed,
-                "mean": self.mean, "std": self.std, "losses": list(self.losses), "seconds": self.seconds}
+        return {"state_dict": self.net.state_dict(), "hidden": self.hidden, "n_features": self.n_features,
+                "seed": self.seed, "mean": self.mean, "std": self.std, "losses": list(self.losses),
+                "seconds": self.seconds}
 
     @classmethod
     def from_state(cls, state: dict) -> "AccuracyCritic":

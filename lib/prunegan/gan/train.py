@@ -86,7 +86,8 @@ def fit_critic(bank, *, networks, steps: int = 500, seed: int = 0, hidden: int =
     the wall time of the fit that made it, also when it was loaded."""
     examples = from_bank(bank, networks=networks)
     key = {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION, "examples": _digest(examples),
-           "steps": check_int("steps", steps, 1), "seed": check_int("seed", seed, 0), "hidden": hidden}
+           "steps": check_int("steps", steps, 1), "seed": check_int("seed", seed, 0),
+           "hidden": check_int("hidden", hidden, 1)}
     run = Run("critic", key) if cache else None
     state = run.load_torch("critic.pt") if run is not None else None
     if state is not None:
