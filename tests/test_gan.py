@@ -356,13 +356,13 @@ def test_bad_input_raises_clear_errors(smoke):
         strategies.prune(net, "gan", 0.5, seed=0, generator="g.pt")
 
 
-def test_gan_and_uniform_are_registered_strategies():
-    assert {"gan", "uniform"} <= set(strategies.names()) and "gan" in SCORERS
+def test_gan_and_uniform_collapse_free_are_registered_strategies():
+    assert {"gan", "uniform-collapse-free"} <= set(strategies.names()) and "gan" in SCORERS
 
 
 def test_uniform_strategy_is_uniform_over_collapse_free_masks():
     net = models.build("lenet5", seed=2)
-    masks = [strategies.prune(net, "uniform", 0.9, seed=s) for s in range(960)]
+    masks = [strategies.prune(net, "uniform-collapse-free", 0.9, seed=s) for s in range(960)]
     assert all(not m.collapsed_layers() and m.n_pruned == 20 for m in masks)
     per_mask = pd.Series([m.key() for m in masks]).value_counts()
     assert len(per_mask) > 80 and per_mask.max() < 30  # 96 masks, 10 expected each

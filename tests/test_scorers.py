@@ -14,7 +14,8 @@ from prunegan.pruning import scorers, strategies
 from prunegan.pruning.scorers import SCORERS
 from prunegan.pruning.select import select
 
-BUILT_IN = ["gan", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude", "uniform"]
+BUILT_IN = ["gan", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude", "uniform-collapse-free",
+            "uniform-l1", "uniform-random"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_every_scorer_has_the_common_signature_and_one_score_per_channel(lenet, 
         assert all(torch.isfinite(s).all() for s in out.values())
 
 
-@pytest.mark.parametrize("name", ["random", "noisy-l1"])
+@pytest.mark.parametrize("name", ["random", "noisy-l1", "uniform-random", "uniform-collapse-free"])
 def test_random_scorers_draw_only_from_rng(lenet, name):
     layers = prunable_layers(lenet)
     run = lambda seed: SCORERS.get(name)(lenet, layers, torch.Generator().manual_seed(seed), sparsity=0.5)  # noqa: E731

@@ -4,9 +4,10 @@
 A scorer is a function ``scorer(model, layers, rng, *, sparsity, **options) -> {layer: (C,) float tensor}``:
 ``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is the
 ``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
-``options`` the scorer's own keyword options. A scorer that samples a whole mask (``uniform``,
-``gan``) also declares ``min_channels_per_layer`` and is given the method's minimum, so that its
-sample already keeps it. Scorers are registered by name in :data:`SCORERS`.
+``options`` the scorer's own keyword options. A scorer that returns a whole mask as 0/1 scores
+(``uniform-collapse-free``, ``uniform-l1``, ``uniform-random``, ``gan``) also declares
+``min_channels_per_layer`` and is given the method's minimum, so that its mask already keeps it.
+Scorers are registered by name in :data:`SCORERS`.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..core import counts
 from ..core.distribution import StructuredMasks
 from ..core.registry import Registry
 from ..core.validate import check_int, check_number
+from .select import select_per_layer, uniform_kept_per_layer
 
 Scorer = Callable[..., dict[str, torch.Tensor]]
 SCORERS: Registry[Scorer] = Registry("strategy")
@@ -128,19 +130,45 @@ for _criterion in ("magnitude", "lamp", "fpgm"):
     _register_torch_pruning(_criterion)
 
 
-@SCORERS.register("uniform")
-def uniform(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
-            min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
-    """A mask drawn uniformly among all masks that keep exactly ``n − round(sparsity · n)`` channels
-    and at least ``max(1, min_channels_per_layer)`` in every layer (so never a collapsed layer), as
-    scores (1 = kept, 0 = pruned): the exact structured distribution with all parameters zero, i.e.
-    an untrained generator. Unlike ``random`` with ``min_channels_per_layer=1`` (random scores, the
-    top one of each layer protected), every collapse-free mask is equally likely."""
+@SCORERS.register("uniform-collapse-free")
+def uniform_collapse_free(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *,
+                          sparsity: float, min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
+    """The uniform distribution over collapse-free masks: a mask drawn uniformly among all masks that
+    keep exactly ``n − round(sparsity · n)`` channels and at least ``max(1, min_channels_per_layer)``
+    in every layer (so never a collapsed layer), as scores (1 = kept, 0 = pruned): the exact
+    structured distribution with all parameters zero, i.e. an untrained generator. Unlike ``random``
+    with ``min_channels_per_layer=1`` (random scores, the top one of each layer protected), every
+    collapse-free mask is equally likely; unlike ``uniform-l1`` / ``uniform-random`` (layer-wise
+    uniform pruning), layers do not keep the same fraction."""
     sizes = [m.weight.shape[0] for m in layers.values()]
     minimum = max(1, check_int("min_channels_per_layer", min_channels_per_layer, 0))
     counts.check_feasible(sizes, sparsity, minimum)
     mask = StructuredMasks(sizes, counts.n_kept(sum(sizes), sparsity), min_per_layer=minimum).sample(1, rng)[0]
     return dict(zip(layers, torch.split(mask.to(torch.float32), sizes)))
+
+
+def _register_layerwise_uniform(within: str, scorer: Scorer, how: str) -> None:
+    @SCORERS.register(f"uniform-{within}")
+    def layerwise(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+                  min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
+        sizes = {name: m.weight.shape[0] for name, m in layers.items()}
+        kept = uniform_kept_per_layer(sizes, sparsity, min_channels_per_layer)
+        mask = select_per_layer(scorer(model, layers, rng, sparsity=sparsity), kept)
+        return {name: keep.to(torch.float32) for name, keep in mask.items()}
+
+    layerwise.__name__ = layerwise.__qualname__ = f"uniform_{within}"
+    layerwise.__doc__ = (
+        f"Layer-wise uniform pruning, {within} within each layer: every layer keeps the same fraction ``K / n`` "
+        f"of its channels (``K = n − round(sparsity · n)``), counts rounded by largest remainders so they sum to "
+        f"``K`` exactly, at least ``max(1, min_channels_per_layer)`` per layer (see "
+        f":func:`prunegan.pruning.select.uniform_kept_per_layer`); inside a layer it keeps {how}. "
+        f"Returned as scores (1 = kept, 0 = pruned).")
+
+
+_register_layerwise_uniform("l1", l1, "the channels with the highest mean |w| (the ``l1`` score); "
+                                      "it ignores the seed")
+_register_layerwise_uniform("random", random, "a uniformly random subset of channels, drawn from ``rng`` "
+                                              "(the top ``random`` scores)")
 
 
 @SCORERS.register("gan")
