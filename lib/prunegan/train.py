@@ -62,10 +62,13 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset, *, split: str = "test", batch_size: int = 2000) -> float:
-    """Top-1 accuracy in [0, 1] of ``model`` on ``data``'s ``"test"`` or ``"train"`` images."""
-    if split not in ("test", "train"):
-        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
-    x, y = (data.x_test, data.y_test) if split == "test" else (data.x_train, data.y_train)
+    """Top-1 accuracy in [0, 1] of ``model`` on ``data``'s ``"test"``, ``"val"`` or ``"train"`` images."""
+    if split not in ("test", "val", "train"):
+        raise ValueError(f"split must be 'test', 'val' or 'train', got {split!r}")
+    if split == "val" and data.y_val is None:
+        raise ValueError(f"{data!r} has no validation split; make one with Dataset.with_validation(n_val)")
+    x, y = {"test": (data.x_test, data.y_test), "val": (data.x_val, data.y_val),
+            "train": (data.x_train, data.y_train)}[split]
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

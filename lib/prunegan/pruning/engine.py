@@ -107,8 +107,9 @@ def _prune_and_retrain(model: nn.Module, mask: ChannelMask, data: Dataset, retra
 def evaluate_mask(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: TrainConfig, *,
                   form: str = "compact", threads: int | None | str = "auto") -> dict:
     """Prune the trained ``model`` with ``mask``, retrain a copy with ``retrain`` and return
-    ``{"pruned_acc", "retrained_acc" (test accuracy in [0, 1]), "macs", "params" (of the compact
-    network, one 1×28×28 image), "seconds"}``. ``model`` is not changed.
+    ``{"pruned_acc", "retrained_acc" (test accuracy in [0, 1]), "retrained_val_acc" (on the
+    validation split; ``None`` without one), "macs", "params" (of the compact network, one 1×28×28
+    image), "seconds"}``. ``model`` is not changed.
 
     ``threads``: intra-op threads during the call (``"auto"``: :data:`CPU_THREADS` on the CPU,
     untouched on CUDA; ``None``: leave torch's setting alone); restored afterwards."""
@@ -116,8 +117,9 @@ def evaluate_mask(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: T
     with cpu_threads(_threads_for(retrain, threads)):
         net, pruned_acc, (macs, params) = _prune_and_retrain(model, mask, data, retrain, form)
         retrained_acc = evaluate(net, data)
-    return {"pruned_acc": pruned_acc, "retrained_acc": retrained_acc, "macs": macs, "params": params,
-            "seconds": time.perf_counter() - start}
+        val_acc = evaluate(net, data, split="val") if data.y_val is not None else None
+    return {"pruned_acc": pruned_acc, "retrained_acc": retrained_acc, "retrained_val_acc": val_acc, "macs": macs,
+            "params": params, "seconds": time.perf_counter() - start}
 
 
 def retrained(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: TrainConfig, *,

@@ -17,7 +17,9 @@ from ..train import TrainConfig, evaluate, fit, resolve_device
 @dataclass(frozen=True)
 class BaselineConfig:
     """``model`` trained on ``data`` (split by ``data_seed``; first ``n_train`` / ``n_test`` images
-    only when set, for smoke runs) from initial weights drawn with ``init_seed``."""
+    only when set, for smoke runs) from initial weights drawn with ``init_seed``. ``n_val`` of the
+    training images (the last ones, after the smoke subset) are held out as a validation split:
+    neither the network nor any retraining of its pruned copies sees them."""
 
     model: str = "lenet5"
     data: str = "mnist-5k"
@@ -25,6 +27,7 @@ class BaselineConfig:
     init_seed: int = 0
     n_train: int | None = None
     n_test: int | None = None
+    n_val: int = 0
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10))
 
     def __post_init__(self) -> None:
@@ -34,6 +37,9 @@ class BaselineConfig:
             check_int(f"BaselineConfig.{name}", getattr(self, name), 0)
         for name in ("n_train", "n_test"):
             check_int(f"BaselineConfig.{name}", getattr(self, name), 1, allow_none=True)
+        check_int("BaselineConfig.n_val", self.n_val, 0)
+        if self.n_train is not None and self.n_val >= self.n_train:
+            raise ValueError(f"BaselineConfig.n_val={self.n_val} must be below n_train={self.n_train}")
 
 
 @dataclass
@@ -49,14 +55,15 @@ class Baseline:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_data(name: str, seed: int, n_train: int | None, n_test: int | None, device: str) -> data_mod.Dataset:
-    return data_mod.load(name, seed=seed, device=device).subset(n_train, n_test)
+def _load_data(name: str, seed: int, n_train: int | None, n_test: int | None, n_val: int,
+               device: str) -> data_mod.Dataset:
+    return data_mod.load(name, seed=seed, device=device).subset(n_train, n_test).with_validation(n_val)
 
 
 def load_data(config: BaselineConfig) -> data_mod.Dataset:
     """The (possibly subset) data set of a baseline, on its training device; cached in memory."""
     device = str(resolve_device(config.train.device))
-    return _load_data(config.data, config.data_seed, config.n_train, config.n_test, device)
+    return _load_data(config.data, config.data_seed, config.n_train, config.n_test, config.n_val, device)
 
 
 def baseline(config: BaselineConfig = BaselineConfig(), *, progress: bool = True) -> Baseline:

@@ -83,7 +83,7 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
-RESULT_FIELDS = ("pruned_acc", "retrained_acc", "macs", "params", "seconds")
+RESULT_FIELDS = ("pruned_acc", "retrained_acc", "retrained_val_acc", "macs", "params", "seconds")
 
 
 def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: int | None = None,
@@ -109,7 +109,7 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
             continue
         stored = cache.read_json(name)
         if stored is not None and stored.get("key") == job.mask.key():
-            results[name] = {k: stored[k] for k in RESULT_FIELDS}
+            results[name] = {k: stored.get(k) for k in RESULT_FIELDS}
         else:
             todo[name] = job
     names, pending = list(todo), list(todo.values())
