@@ -6,6 +6,12 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 SMOKE   ?= False
+# CHECK_README=strict: `make book` fails when a README number differs from the build (CI sets it);
+# by default the differences are only printed.
+CHECK_README ?=
+ifneq ($(filter-out strict,$(CHECK_README)),)
+$(error CHECK_README is empty or strict, got '$(CHECK_README)')
+endif
 
 .PHONY: book test venv sync lab benchmark clean distclean
 
@@ -24,7 +30,7 @@ book: $(STAMP)
 	$(BIN)/python -m prunegan.book execute --smoke $(SMOKE)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
-	$(BIN)/python -m prunegan.book check-readme
+	$(BIN)/python -m prunegan.book check-readme $(if $(filter strict,$(CHECK_README)),--strict)
 
 ## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.
 test: $(STAMP)

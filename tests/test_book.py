@@ -250,3 +250,55 @@ def test_the_readme_results_table_is_wired_to_scraps():
         format(1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format spec
         names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split() if n[0] in string.ascii_letters}
         assert names and book.evaluate(q["expr"], dict.fromkeys(names, 1.0)) is not None
+
+
+# ------------------------------------------------------------------------------- make book on CI
+@pytest.mark.parametrize("switch, strict", [(None, False), ("CHECK_README=strict", True)])
+def test_make_book_checks_the_readme_strictly_only_when_asked(switch, strict):
+    """``make book`` prints the README's differences; ``make book CHECK_README=strict`` (CI) makes
+    ``check-readme`` exit non-zero on one (``make -n``: the commands, none run)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    args = ["make", "-n", "-C", str(REPO), "book"] + ([switch] if switch else [])
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    check = [line for line in out.splitlines() if "prunegan.book check-readme" in line]
+    assert len(check) == 1 and check[0].split()[-1] == ("--strict" if strict else "check-readme")
+
+
+def test_make_refuses_an_unknown_check_readme_value():
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    done = subprocess.run(["make", "-n", "-C", str(REPO), "book", "CHECK_README=strcit"], capture_output=True,
+                          text=True)
+    assert done.returncode != 0 and "CHECK_README is empty or strict" in done.stderr
+
+
+# ------------------------------------------------------------------------------------ execution
+def test_execute_writes_the_prepared_notebook_atomically_and_nothing_when_it_fails(tmp_path):
+    """One kernel run each (a few seconds): the executed copy is prepared for the book (parameters
+    merged, inputs hidden) and a failing notebook leaves no file, partial or temporary, behind."""
+    source = tmp_path / "src"
+    source.mkdir()
+    ok = new_notebook(cells=[new_code_cell("smoke = False", metadata={"tags": ["parameters"]}),
+                             new_code_cell("print('smoke' if smoke else 'full')")])
+    ok.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(ok, source / "01_ok.ipynb")
+    out = tmp_path / "executed"
+    written = book.execute(source / "01_ok.ipynb", out / "01_ok.ipynb", {"smoke": True})
+    assert written == out / "01_ok.ipynb" and sorted(p.name for p in out.iterdir()) == ["01_ok.ipynb"]
+    nb = nbformat.read(written, as_version=4)
+    assert [book.tags(c) for c in nb.cells] == [["parameters"], ["hide-input"]]
+    assert nb.cells[0].source == "smoke = True"
+    assert nb.cells[1].outputs[0]["text"] == "smoke\n"
+
+    bad = new_notebook(cells=[new_code_cell("raise RuntimeError('boom')")], metadata=ok.metadata)
+    nbformat.write(bad, source / "02_bad.ipynb")
+    with pytest.raises(Exception, match="boom"):
+        book.execute(source / "02_bad.ipynb", out / "02_bad.ipynb", {})
+    assert sorted(p.name for p in out.iterdir()) == ["01_ok.ipynb"]

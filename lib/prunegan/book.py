@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from .chapters.summary import scraps_by_notebook
-from .core.store import REPO_ROOT
+from .core.store import REPO_ROOT, atomic_write
 
 SOURCE = REPO_ROOT / "notebooks"
 EXECUTED = REPO_ROOT / "book" / "executed"
@@ -96,17 +96,11 @@ def execute(path: Path, output: Path, parameters: dict, *, cwd: Path | None = No
     import nbformat
     import papermill as pm
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.partial.ipynb")
-    try:
-        pm.execute_notebook(str(path), str(tmp), parameters=parameters, kernel_name="python3",
-                            cwd=str(cwd or path.parent), progress_bar=False)
-        nb = nbformat.read(tmp, as_version=4)
-        nbformat.write(prepare_for_book(nb), tmp)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return output
+    # papermill keeps the executed notebook in memory (no output path); only the prepared notebook
+    # is written, through the store's atomic write, so a failed run leaves no file behind.
+    nb = pm.execute_notebook(str(path), None, parameters=parameters, kernel_name="python3",
+                             cwd=str(cwd or path.parent), progress_bar=False)
+    return atomic_write(output, lambda tmp: nbformat.write(prepare_for_book(nb), tmp))
 
 
 def execute_all(*, smoke: bool = False, only: list[str] | None = None, source: Path = SOURCE,

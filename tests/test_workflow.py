@@ -1,0 +1,67 @@
+"""The GitHub Actions workflow that rebuilds and publishes the book (.github/workflows/book.yml):
+checked offline with actionlint (the pinned wheel's binary), and read as data for what it must do."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW = REPO / ".github" / "workflows" / "book.yml"
+
+
+def actionlint(path: Path) -> subprocess.CompletedProcess:
+    """actionlint on one workflow file, offline, with its optional shellcheck / pyflakes passes off
+    (so the verdict does not depend on what else this machine has installed)."""
+    exe = Path(sys.executable).parent / "actionlint"
+    exe = str(exe) if exe.exists() else shutil.which("actionlint")
+    assert exe, "actionlint is not installed: it is pinned in requirements.txt (make venv installs it)"
+    return subprocess.run([exe, "-no-color", "-shellcheck=", "-pyflakes=", str(path)], capture_output=True,
+                          text=True, cwd=REPO, timeout=60)
+
+
+def test_the_workflow_passes_actionlint():
+    done = actionlint(WORKFLOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("old, new, complaint", [
+    ("needs: build", "needs: bild", "bild"),                                     # a job that does not exist
+    ("runs-on: ubuntu-latest", "runs-on: ubuntu-latst", "ubuntu-latst"),         # an unknown runner
+    ("          path: _build/html", "          paht: _build/html", "paht"),      # an input the action lacks
+    ("steps.deployment.outputs.page_url", "steps.deployment.outputs.page_url ==", "page_url"),  # bad expression
+])
+def test_a_broken_copy_of_the_workflow_fails_actionlint(tmp_path, old, new, complaint):
+    text = WORKFLOW.read_text()
+    assert old in text
+    broken = tmp_path / "book.yml"
+    broken.write_text(text.replace(old, new, 1))
+    done = actionlint(broken)
+    assert done.returncode != 0 and complaint in done.stdout, done.stdout + done.stderr
+
+
+def test_the_workflow_tests_builds_checks_and_deploys_the_book_from_main_only():
+    wf = yaml.safe_load(WORKFLOW.read_text())
+    triggers = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert set(triggers) == {"push", "pull_request", "workflow_dispatch"}
+    assert triggers["push"]["branches"] == ["main"]
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    uses = [s.get("uses", "").split("@")[0] for s in build["steps"]]
+    runs = [s.get("run") for s in build["steps"]]
+    order = ["actions/checkout", "actions/setup-python", "actions/cache", "make test",
+             "make book CHECK_README=strict", "actions/upload-pages-artifact"]
+    seen = [u or r for u, r in zip(uses, runs)]
+    assert seen == order, seen
+    python = build["steps"][1]["with"]
+    assert python["python-version"] == "3.11" and python["cache"] == "pip"
+    cache = build["steps"][2]["with"]
+    assert cache["path"] == "results"
+    assert "hashFiles('lib/**', 'notebooks/**', 'requirements.txt')" in cache["key"] and cache["restore-keys"]
+    assert build["steps"][-1]["with"]["path"] == "_build/html"
+    assert deploy["needs"] == "build" and [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    assert "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
