@@ -1,0 +1,290 @@
+"""Channel features (issue 13): the image features beside the weight features — shapes, determinism,
+within-layer standardisation, what a dead channel looks like, default inputs, errors and the memo."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from prunegan import data, models
+from prunegan.core.masks import layer_sizes
+from prunegan.gan import features as F
+
+
+class RgbNet(nn.Module):
+    """A network that takes 3×32×32 images (no default inputs exist for it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 5, 3, groups=1)
+        self.fc = nn.Linear(5 * 6 * 6, 10)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)  # 30 -> 15
+        x = nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)  # 13 -> 6
+        return self.fc(x.flatten(1))
+
+
+def rgb_net(seed: int = 0) -> RgbNet:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return RgbNet()
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    return models.build("lenet5", seed=3)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return data.default_inputs()[:64]
+
+
+def col(f: F.ChannelFeatures, name: str) -> torch.Tensor:
+    return f.x[:, f.names.index(name)]
+
+
+def test_feature_lists_and_version():
+    assert F.FEATURES == F.WEIGHT_FEATURES + F.IMAGE_FEATURES and len(set(F.FEATURES)) == len(F.FEATURES)
+    assert F.FEATURE_VERSION == 2
+    assert F.WEIGHT_FEATURES[0] == "l1_z_layer" and "taylor_z_layer" in F.IMAGE_FEATURES
+
+
+@pytest.mark.parametrize("include_linear", [False, True])
+def test_every_feature_of_every_channel(lenet, images, include_linear):
+    f = F.channel_features(lenet, include_linear=include_linear, inputs=images)
+    sizes = layer_sizes(lenet, include_linear=include_linear)
+    assert f.names == F.FEATURES and f.layers == tuple(sizes) and f.sizes == tuple(sizes.values())
+    assert f.x.shape == (sum(sizes.values()), len(F.FEATURES)) and torch.isfinite(f.x).all()
+    stats = F.channel_statistics(lenet, include_linear=include_linear, inputs=images)
+    assert list(stats.columns) == ["layer", "channel", *F.STATISTICS] and len(stats) == f.n_channels
+    assert (stats["act_zero_share"].between(0, 1)).all() and (stats[["act_mean", "taylor", "out_mass", "hrank"]] >= 0).all().all()
+    # HRank of a conv map is at most min(H, W); Linear units have none (0)
+    h = stats.set_index("layer")["hrank"]
+    assert h["conv1"].max() <= 28 and h["conv2"].max() <= 10 and h["conv1"].min() > 0
+    if include_linear:
+        assert (h["fc1"] == 0).all() and (h["fc2"] == 0).all()
+        assert (col(f, "hrank_z_layer")[f.layer_index >= 2] == 0).all()
+
+
+def test_weight_features_are_unchanged_by_the_new_columns(lenet, images):
+    """Version 2 only appends columns: the weight features equal a weight-only call's."""
+    full = F.channel_features(lenet, inputs=images)
+    weights = F.channel_features(lenet, features=F.WEIGHT_FEATURES)
+    assert torch.equal(full.select(F.WEIGHT_FEATURES).x, weights.x)
+    assert torch.equal(F.features_of_layers({"conv1": lenet.conv1, "conv2": lenet.conv2}).x, weights.x)
+
+
+def test_within_layer_z_scores_and_ranks(lenet, images):
+    f = F.channel_features(lenet, include_linear=True, inputs=images)
+    for name in f.names:
+        if not name.endswith(("_z_layer", "_rank_layer")):
+            continue
+        for li in range(len(f.sizes)):
+            v = col(f, name)[f.layer_index == li]
+            if name.endswith("_z_layer"):
+                assert abs(float(v.mean())) < 1e-4, (name, li)
+                assert float(v.std(unbiased=False)) == pytest.approx(1.0, abs=1e-4) or bool((v == 0).all())
+            else:
+                assert float(v.min()) >= 0 and float(v.max()) <= 1
+
+
+def test_tied_values_share_their_rank():
+    """Equal values (dead channels, full-rank maps) get one average rank, never one from their position."""
+    assert F._rank01_avg(torch.tensor([3.0, 1.0, 3.0, 2.0])).tolist() == pytest.approx([5 / 6, 0, 5 / 6, 1 / 3])
+    assert F._rank01_avg(torch.zeros(4)).tolist() == [0.5] * 4
+    assert F._rank01_avg(torch.tensor([7.0])).tolist() == [0.5]
+
+
+def test_deterministic_and_leaves_model_and_rng_alone(images):
+    net = models.build("lenet5", seed=1)
+    net.train()
+    net.conv2.eval()  # a mixed state, restored module by module
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    rng = torch.get_rng_state()
+    F.clear_cache()
+    a = F.channel_features(net, inputs=images)
+    F.clear_cache()
+    b = F.channel_features(net, inputs=images)
+    assert torch.equal(a.x, b.x)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert all(p.grad is None for p in net.parameters())
+    assert net.training and not net.conv2.training and net.conv1.training
+
+
+def _stats(net, images, **kw):
+    s = F.channel_statistics(net, inputs=images, **kw)
+    return {layer: g.reset_index(drop=True) for layer, g in s.groupby("layer", sort=False)}
+
+
+def test_a_dead_channel(images):
+    """conv1 channel 2 with weights and bias zeroed: no activation, no Taylor importance, all outputs
+    non-positive, rank 0; its out_mass (read by conv2) is untouched, and so is every other channel's."""
+    net = models.build("lenet5", seed=2)
+    base = _stats(net, images)
+    with torch.no_grad():
+        net.conv1.weight[2] = 0
+        net.conv1.bias[2] = 0
+    dead = _stats(net, images)["conv1"].loc[2]
+    assert dead["act_mean"] == 0 and dead["taylor"] == 0 and dead["act_zero_share"] == 1 and dead["hrank"] == 0
+    after = _stats(net, images)
+    assert after["conv1"]["out_mass"].equals(base["conv1"]["out_mass"])
+    assert after["conv2"]["out_mass"].equals(base["conv2"]["out_mass"])
+    assert (base["conv1"].loc[2, ["act_mean", "taylor", "hrank"]] > 0).all()
+
+
+def test_out_mass_reads_the_next_layer(images):
+    """out_mass is Σ|w| of the next layer's weights reading the channel: zeroing conv2's input slice of
+    conv1 channel 4 makes it 0 (others unchanged); zeroing fc1's columns of conv2 channel 7 likewise,
+    and zeroing conv2 channel 7's own weights lowers conv1's out_mass by exactly those weights' mass."""
+    net = models.build("lenet5", seed=2)
+    base = _stats(net, images)
+    w2 = net.conv2.weight.detach()
+    assert base["conv1"]["out_mass"].to_numpy() == pytest.approx(w2.abs().sum((0, 2, 3)).numpy(), rel=1e-5)
+    fc = net.fc1.weight.detach().abs().reshape(120, 16, 25).sum((0, 2))
+    assert base["conv2"]["out_mass"].to_numpy() == pytest.approx(fc.numpy(), rel=1e-5)
+
+    with torch.no_grad():
+        net.conv2.weight[:, 4] = 0
+    s = _stats(net, images)
+    assert s["conv1"].loc[4, "out_mass"] == 0
+    others = [c for c in range(6) if c != 4]
+    assert s["conv1"].loc[others, "out_mass"].equals(base["conv1"].loc[others, "out_mass"])
+
+    with torch.no_grad():
+        net.fc1.weight.view(120, 16, 25)[:, 7] = 0
+    s2 = _stats(net, images)
+    assert s2["conv2"].loc[7, "out_mass"] == 0
+    keep = [c for c in range(16) if c != 7]
+    assert s2["conv2"].loc[keep, "out_mass"].equals(base["conv2"].loc[keep, "out_mass"])
+    assert s2["conv1"]["out_mass"].equals(s["conv1"]["out_mass"])  # fc1 does not read conv1
+
+    own = net.conv2.weight[7].detach().abs().sum((1, 2))  # (6,) what conv2 channel 7 reads from conv1
+    with torch.no_grad():
+        net.conv2.weight[7] = 0
+        net.conv2.bias[7] = 0
+    s3 = _stats(net, images)
+    expected = s2["conv1"]["out_mass"].to_numpy() - own.numpy()
+    assert s3["conv1"]["out_mass"].to_numpy() == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    assert s3["conv2"].loc[7, "act_mean"] == 0 and s3["conv2"].loc[7, "taylor"] == 0
+
+
+def test_taylor_uses_the_models_own_predictions(images):
+    """Taylor is |a · ∂L/∂a| with L the summed cross-entropy against the argmax labels (checked by hand
+    on conv2 for a handful of images)."""
+    net = models.build("lenet5", seed=4).eval()
+    x = images[:10]
+    out = {}
+    h = net.conv2.register_forward_hook(lambda m, a, o: out.setdefault("a", o))
+    logits = net(x)
+    h.remove()
+    loss = nn.functional.cross_entropy(logits, logits.argmax(1), reduction="sum")
+    (g,) = torch.autograd.grad(loss, out["a"])
+    expected = (out["a"] * g).abs().mean((0, 2, 3)).detach()
+    got = _stats(net, x)["conv2"]["taylor"].to_numpy()
+    assert got == pytest.approx(expected.numpy(), rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lenet5-caffe"])
+def test_default_inputs_for_mnist_networks(name):
+    net = models.build(name)
+    assert torch.equal(F.channel_features(net).x, F.channel_features(net, inputs=data.default_inputs()).x)
+
+
+def test_other_input_shapes_need_inputs():
+    net = rgb_net()
+    with pytest.raises(ValueError, match="`inputs`"):
+        F.channel_features(net)
+    with pytest.raises(ValueError, match="`inputs`"):
+        F.channel_statistics(net)
+    x = torch.randn(12, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    f = F.channel_features(net, inputs=x)
+    assert f.x.shape == (9, len(F.FEATURES)) and torch.isfinite(f.x).all()
+    # weight features alone need no images
+    assert F.channel_features(net, features=F.WEIGHT_FEATURES).names == F.WEIGHT_FEATURES
+
+
+def test_a_one_channel_network_of_another_size_needs_inputs():
+    """in_channels 1 is not enough: the 28×28 forward must succeed too."""
+    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 14 * 14, 10))
+    with pytest.raises(ValueError, match="`inputs`"):
+        F.channel_features(net)
+    f = F.channel_features(net, inputs=torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(0)))
+    assert f.sizes == (3,)
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (torch.zeros(4, 784), "inputs must be"),
+    (torch.zeros(0, 1, 28, 28), "inputs must be"),
+    (torch.zeros(2, 1, 28, 28, dtype=torch.int64), "inputs must be"),
+    (torch.full((2, 1, 28, 28), float("nan")), "inputs must be finite"),
+    ([[0.0]], "inputs must be"),
+])
+def test_bad_inputs(lenet, bad, needle):
+    with pytest.raises(ValueError, match=needle):
+        F.channel_features(lenet, inputs=bad)
+
+
+def test_layers_without_a_model_give_the_weight_features(lenet):
+    layers = {"conv1": lenet.conv1, "conv2": lenet.conv2}
+    f = F.features_of_layers(layers)
+    assert f.names == F.WEIGHT_FEATURES
+    with pytest.raises(ValueError, match="model="):
+        F.features_of_layers(layers, features=("l1_z_layer", "taylor_z_layer"))
+    with pytest.raises(ValueError, match="model="):
+        F.features_of_layers(layers, inputs=data.default_inputs())
+    with pytest.raises(ValueError, match="image features need the model"):
+        f.select(("taylor_z_layer",))
+    g = F.features_of_layers(layers, model=lenet, features=("taylor_rank_layer", "l1_z_layer"))
+    assert g.names == ("taylor_rank_layer", "l1_z_layer") and g.x.shape == (22, 2)
+    other = models.build("lenet5", seed=9)
+    with pytest.raises(ValueError, match="not modules of the given model"):
+        F.features_of_layers({"conv1": other.conv1}, model=lenet)
+    with pytest.raises(ValueError, match="unknown: \\['nope'\\]"):
+        F.channel_features(lenet, features=("nope",))
+
+
+def test_memo_hits_and_invalidates_when_weights_change(images):
+    net = models.build("lenet5", seed=5)
+    F.clear_cache()
+    a = F.channel_statistics(net, inputs=images)
+    assert len(F._STATS_CACHE) == 1
+    F.channel_statistics(net, inputs=images)
+    assert len(F._STATS_CACHE) == 1  # a hit: nothing new stored
+    with torch.no_grad():
+        net.conv1.weight.mul_(2.0)
+    b = F.channel_statistics(net, inputs=images)
+    assert len(F._STATS_CACHE) == 2
+    assert not a["act_mean"].equals(b["act_mean"])
+    F.clear_cache()
+    assert F.channel_statistics(net, inputs=images).equals(b)
+    # other inputs: another entry, other values
+    c = F.channel_statistics(net, inputs=images[:32])
+    assert len(F._STATS_CACHE) == 2 and not c["act_mean"].equals(b["act_mean"])
+
+
+def test_memo_returns_copies(images):
+    net = models.build("lenet5", seed=6)
+    s = F._statistics(net, {"conv1": net.conv1}, images)
+    s["conv1"]["act_mean"].zero_()
+    assert F._statistics(net, {"conv1": net.conv1}, images)["conv1"]["act_mean"].abs().sum() > 0
+
+
+def test_memo_is_bounded():
+    cache = F._LRU(2)
+    for k in "abc":
+        cache.put(k, k)
+    assert len(cache) == 2 and cache.get("a") is None and cache.get("c") == "c"
+
+
+def test_out_mass_of_a_grouped_reader():
+    """A depthwise-style reader (groups=4, 2 outputs per group): channel c is read by outputs 2c, 2c+1 only."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3, groups=4), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(8 * 24 * 24, 10))
+    got = F.channel_statistics(net, inputs=data.default_inputs()[:8]).set_index("layer")["out_mass"]
+    w = net[2].weight.detach().abs().sum((1, 2, 3)).reshape(4, 2).sum(1)
+    assert got["0"].to_numpy() == pytest.approx(w.numpy(), rel=1e-5)
