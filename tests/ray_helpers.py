@@ -40,7 +40,9 @@ def ray_with_hooks():
 
 
 def without_seconds(rows):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    """The rows without what differs between two runs of the same evaluation: the wall time, and the
+    machine that computed it (a Ray task names its node's; :mod:`prunegan.core.provenance`)."""
+    return [{k: v for k, v in r.items() if k not in ("seconds", "torch_version", "device_name")} for r in rows]
 
 
 def mask_list(model, n=4):

@@ -22,6 +22,7 @@ from ray_helpers import (CLOSED, _die_once, arm_after_first, import_ray, mask_li
                          without_seconds)
 
 from prunegan import train
+from prunegan.core import provenance
 from prunegan.pruning import engine, executors
 from prunegan.runs import baseline as baseline_mod
 from prunegan.runs import runner
@@ -181,6 +182,7 @@ def test_ray_rows_are_the_local_rows(local_ray, trained_lenet, data, monkeypatch
     assert without_seconds(on_ray) == expected  # bit-identical: == on floats
     assert without_seconds(one_at_a_time) == expected
     assert all(r["seconds"] > 0 for r in on_ray)
+    assert all({k: r[k] for k in provenance.FIELDS} == provenance.describe() for r in on_ray)  # the node's
     assert sorted(seen, key=lambda t: t[0]) == list(enumerate(expected))  # every row once, in the driver
     # the model and the data went to the object store once for the whole call, not once per mask
     assert sorted(puts[:2]) == ["Dataset", "LeNet5"] and len(puts) == 2 + 2  # (two calls)

@@ -124,3 +124,32 @@ def test_bad_jobs_raise_clear_errors(base):
         runner.run(base, ["not a job"], progress=False)
     with pytest.raises(ValueError, match="form"):
         runner.run(base, _jobs(base), form="sparse", progress=False)
+
+
+def test_rows_record_the_machine_that_computed_them_and_keep_it_when_read_back(base, monkeypatch):
+    """Provenance (torch version, processor) is stored with every row but is not part of its key:
+    a row restored from a cache made on another CPU kind is reused and still names that CPU."""
+    from prunegan.core import provenance
+
+    jobs = _jobs(base, seeds=(0,))
+    df = runner.run(base, jobs, workers=1, progress=False)
+    here = provenance.describe("cpu")
+    assert df.loc[0, "torch_version"] == here["torch_version"] and df.loc[0, "device_name"] == here["device_name"]
+    path = runner.evaluations(base).file(jobs[0].cache_name())
+    stored = json.loads(path.read_text())
+    assert {k: stored[k] for k in provenance.FIELDS} == here
+    stored.update(device_name="Another CPU kind", torch_version="2.0.0")
+    path.write_text(json.dumps(stored))
+    calls = _count_evaluations(monkeypatch)
+    again = runner.run(base, jobs, workers=1, progress=False)
+    assert calls == []  # same key: reused, not recomputed
+    assert again.loc[0, "device_name"] == "Another CPU kind" and again.loc[0, "torch_version"] == "2.0.0"
+    assert again.loc[0, "retrained_acc"] == df.loc[0, "retrained_acc"]
+    assert provenance.summary(again) == "Another CPU kind, torch 2.0.0 (1 row)"
+
+
+def test_rows_from_worker_processes_record_provenance(base):
+    import torch
+
+    df = runner.run(base, _jobs(base, seeds=(0, 1)), workers=2, progress=False)
+    assert df["device_name"].notna().all() and (df["torch_version"] == torch.__version__).all()

@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core import provenance
 from ..core.masks import ChannelMask
 from ..core.registry import Registry
 from ..data import Dataset
@@ -268,7 +269,8 @@ def _ray_evaluate(shared: list, mask: ChannelMask, retrain: TrainConfig, form: s
                   evaluate: Callable[..., dict]) -> tuple[dict, str]:
     """The body of one Ray task: :func:`~prunegan.pruning.engine.evaluate_mask` on the model and data
     that ``shared`` (object references) points to, fetched once per worker process. Returns the row and
-    the node that computed it."""
+    the node that computed it; the row names that node's torch version and processor
+    (:func:`prunegan.core.provenance.describe`)."""
     import ray
 
     key = tuple(ref.hex() for ref in shared)
@@ -277,6 +279,7 @@ def _ray_evaluate(shared: list, mask: ChannelMask, retrain: TrainConfig, form: s
         model, data = ray.get(list(shared))
         _WORKER.update(ray_key=key, model=model, data=data)
     row = evaluate(_WORKER["model"], mask, _WORKER["data"], retrain, form=form)
+    row = {**provenance.describe(resolve_device(retrain.device)), **row}  # this node's torch and processor
     return row, ray.get_runtime_context().get_node_id()
 
 

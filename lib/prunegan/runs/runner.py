@@ -10,6 +10,8 @@ holds one JSON file per (mask, retraining config), written atomically as soon as
 result therefore never depends on which experiment asked for it: identical jobs are evaluated once
 (within a call and across experiments: a bank, a sweep and a comparison share results), an
 interrupted run resumes where it stopped, and a grid that grows recomputes nothing already done.
+Each stored row also records the torch version and the processor that computed it
+(:mod:`prunegan.core.provenance`): provenance, not part of the key, kept as stored when read back.
 """
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..core import provenance
 from ..core.masks import ChannelMask
 from ..core.store import Run, canonical_json
 from ..pruning.engine import FORMS, evaluate_masks
 from ..pruning.executors import check as check_executor
 from ..pruning.surgery import count
-from ..train import TrainConfig
+from ..train import TrainConfig, resolve_device
 from .baseline import Baseline
 
 
@@ -59,7 +62,8 @@ def evaluations(base: Baseline, form: str = "compact") -> Run:
 def result_row(base: Baseline, mask: ChannelMask, result: Mapping, *, dense: tuple[int, int] | None = None,
                **labels) -> dict:
     """One tidy result row: ``labels`` + the engine's ``result`` (pruned / retrained accuracy, MACs,
-    parameters, seconds) + original accuracy, achieved sparsity, kept channels per layer, collapsed
+    parameters, seconds; from the cache also ``torch_version`` and ``device_name``, the machine that
+    computed it, :mod:`prunegan.core.provenance`) + original accuracy, achieved sparsity, kept channels per layer, collapsed
     layers and the mask itself (layer → list of 0/1). ``dense``: the dense network's (MACs,
     parameters) if already counted (counting costs a few milliseconds a row)."""
     dense_macs, dense_params = dense if dense is not None else count(base.model)
@@ -108,15 +112,17 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
         if name in results or name in todo:
             continue
         stored = cache.read_json(name)
-        if stored is not None and stored.get("key") == job.mask.key():
-            results[name] = {k: stored.get(k) for k in RESULT_FIELDS}
+        if stored is not None and stored.get("key") == job.mask.key():  # provenance as stored: who computed it
+            results[name] = {k: stored.get(k) for k in RESULT_FIELDS + provenance.FIELDS}
         else:
             todo[name] = job
     names, pending = list(todo), list(todo.values())
 
     def store(i: int, result: dict) -> None:
-        cache.write_json(names[i], {"key": pending[i].mask.key(), "retrain": pending[i].retrain, **result})
-        results[names[i]] = result
+        # The machine that computed the row (a Ray task reports its own node's; see executors).
+        row = {**provenance.describe(resolve_device(pending[i].retrain.device)), **result}
+        cache.write_json(names[i], {"key": pending[i].mask.key(), "retrain": pending[i].retrain, **row})
+        results[names[i]] = row
 
     if pending:
         evaluate_masks(base.model, [j.mask for j in pending], base.data, [j.retrain for j in pending],
