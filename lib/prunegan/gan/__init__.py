@@ -35,4 +35,4 @@ from ..core.distribution import StructuredMasks  # noqa: F401
 from .examples import Examples, from_bank  # noqa: F401
 from .features import FEATURE_VERSION, FEATURES, ChannelFeatures, channel_features, features_of_layers  # noqa: F401
 from .generator import Generator  # noqa: F401
-from .train import fit, fit_critic, training_set  # noqa: F401
+from .train import fit, fit_critic, fit_critics, fit_many, in_processes, training_set  # noqa: F401

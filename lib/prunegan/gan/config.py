@@ -9,8 +9,9 @@ from .features import FEATURES
 
 #: Bump whenever the generator / discriminator architecture or the training loop changes: cached
 #: generators of another version are then retrained instead of being loaded. Version 2: the exact
-#: structured distribution (issue 8); version 1 was independent keep-logits + global top-k.
-MODEL_VERSION = 2
+#: structured distribution (issue 8); version 1 was independent keep-logits + global top-k; version 3:
+#: entropy bonus, validation labels, image features (issue 13).
+MODEL_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class GanConfig:
       masks of one (network, sparsity); learning rates ``lr_generator`` / ``lr_discriminator``.
     - ``critic_weight``: weight of the accuracy critic's standardised prediction in the generator's
       reward (0: the discriminator alone).
+    - ``entropy_weight``: weight of the entropy bonus ``−log P(mask)`` in the reward (0: none); it
+      keeps the distribution from collapsing onto one or two masks.
     - ``seed``: initial weights and every draw during training."""
 
     networks: tuple[int, ...] | None = None
@@ -39,6 +42,7 @@ class GanConfig:
     lr_generator: float = 5e-3
     lr_discriminator: float = 2e-3
     critic_weight: float = 0.0
+    entropy_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,6 +65,7 @@ class GanConfig:
         for name in ("lr_generator", "lr_discriminator", "weight_temperature"):
             check_number(f"GanConfig.{name}", getattr(self, name), 0, low_open=True)
         check_number("GanConfig.critic_weight", self.critic_weight, 0)
+        check_number("GanConfig.entropy_weight", self.entropy_weight, 0)
 
     def to_dict(self) -> dict:
         return asdict(self)

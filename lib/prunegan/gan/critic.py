@@ -12,7 +12,7 @@ from scipy import stats
 from ..core.validate import check_int, check_number
 from ..pruning.engine import CPU_THREADS, cpu_threads
 from .examples import Examples
-from .features import ChannelFeatures
+from .features import FEATURES, ChannelFeatures, channel_features
 from .nets import DiscriminatorNet
 
 
@@ -20,8 +20,12 @@ class AccuracyCritic:
     """A set-of-sets regressor (the discriminator's architecture with a regression output).
     Untrained until :meth:`fit`; ``losses`` holds the training loss per step."""
 
-    def __init__(self, n_features: int, hidden: int = 32, seed: int = 0) -> None:
+    def __init__(self, n_features: int, hidden: int = 32, seed: int = 0, *,
+                 feature_names: tuple[str, ...] | None = None) -> None:
         self.seed = check_int("seed", seed, 0)
+        self.feature_names = tuple(FEATURES if feature_names is None else feature_names)
+        if len(self.feature_names) != n_features:
+            raise ValueError(f"n_features={n_features} but feature_names has {len(self.feature_names)} names")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.n_features, self.hidden = check_int("n_features", n_features, 1), check_int("hidden", hidden, 1)
@@ -29,6 +33,10 @@ class AccuracyCritic:
         self.mean, self.std = 0.0, 1.0
         self.losses: list[float] = []
         self.seconds = 0.0  # wall time of fit()
+
+    def features(self, model, *, include_linear: bool = False, inputs=None) -> ChannelFeatures:
+        """The channel features of ``model`` this critic reads (:attr:`feature_names`)."""
+        return channel_features(model, include_linear=include_linear, inputs=inputs, features=self.feature_names)
 
     @torch.no_grad()
     def predict(self, feats: ChannelFeatures, masks: torch.Tensor, sparsity: float) -> torch.Tensor:
@@ -70,13 +78,14 @@ class AccuracyCritic:
     def state(self) -> dict:
         """Everything :meth:`from_state` needs: weights, standardisation, losses, fit seconds."""
         return {"state_dict": self.net.state_dict(), "hidden": self.hidden, "n_features": self.n_features,
-                "seed": self.seed, "mean": self.mean, "std": self.std, "losses": list(self.losses),
+                "seed": self.seed, "feature_names": list(self.feature_names), "mean": self.mean, "std": self.std, "losses": list(self.losses),
                 "seconds": self.seconds}
 
     @classmethod
     def from_state(cls, state: dict) -> "AccuracyCritic":
         """The critic :meth:`state` was taken from (bit-identical weights)."""
-        critic = cls(state["n_features"], state["hidden"], state["seed"])
+        critic = cls(state["n_features"], state["hidden"], state["seed"],
+                     feature_names=tuple(state.get("feature_names", FEATURES)))
         critic.net.load_state_dict(state["state_dict"])
         critic.mean, critic.std = state["mean"], state["std"]
         critic.losses, critic.seconds = list(state["losses"]), state["seconds"]

@@ -1,5 +1,5 @@
 """Training examples from a mask bank: the distinct masks of one network at one sparsity, with their
-measured accuracy and soft weight (what the GAN's discriminator sees as real, what the critic
+label (validation accuracy when the bank's networks have a validation split) and soft weight (what the GAN's discriminator sees as real, what the critic
 learns to predict)."""
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from .features import ChannelFeatures, channel_features
 @dataclass(frozen=True, eq=False)
 class Examples:
     """Bank masks of network ``network`` at ``sparsity``: ``masks (M, N)`` 0/1 in the order of
-    ``feats``, their retrained ``accuracy (M,)`` (mean over the bank's retraining seeds) and
+    ``feats``, their ``accuracy (M,)`` (the bank's label: retrained validation accuracy, mean over its
+    retraining seeds; see :attr:`prunegan.runs.bank.Bank.label`) and
     ``weights (M,)`` (soft weights summing to 1)."""
 
     network: int
@@ -58,6 +59,6 @@ def from_bank(bank, *, networks=None, sparsities=None, temperature: float = 0.01
                 raise ValueError(f"the mask bank has no mask of network {i} at sparsity {s}")
             masks = torch.stack([ChannelMask.from_dict(m).to_vector().to(torch.float32) for m in rows["mask"]])
             out.append(Examples(i, feats, float(s), masks,
-                                torch.tensor(rows["retrained_acc"].to_numpy(), dtype=torch.float32),
+                                torch.tensor(rows[bank.label].to_numpy(), dtype=torch.float32),
                                 torch.tensor(rows["weight"].to_numpy(), dtype=torch.float64)))
     return out

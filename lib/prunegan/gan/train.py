@@ -4,7 +4,8 @@ Each step takes the bank masks of one (network, sparsity) (:mod:`.examples`): ``
 masks drawn with the bank's soft weights, as many generated masks sampled exactly from the
 generator's distribution. The discriminator learns real against generated (cross-entropy). The
 generator's reward for a mask is the discriminator's logit on it (plus ``critic_weight`` × the
-accuracy critic's standardised prediction, if a critic is given); its gradient reaches the generator
+accuracy critic's standardised prediction, if a critic is given, plus ``entropy_weight`` × the
+mask's surprisal ``−log P(mask)``, the score-function form of an entropy bonus); its gradient reaches the generator
 through the exact log-probability of the mask (score function, REINFORCE, with the batch's mean
 reward as baseline), so the per-layer counts and the channel choice both move.
 """
@@ -63,6 +64,9 @@ def fit(bank, config: GanConfig = GanConfig(), *, critic=None, progress: bool = 
     the mean reward, and ``seconds`` since the start."""
     if config.critic_weight > 0 and critic is None:
         raise ValueError(f"GanConfig.critic_weight={config.critic_weight} needs critic=<trained AccuracyCritic>")
+    if config.critic_weight > 0 and tuple(critic.feature_names) != tuple(config.features):
+        raise ValueError(f"the critic reads features {list(critic.feature_names)}, the generator "
+                         f"{list(config.features)}: fit the critic with features=config.features")
     examples = training_set(bank, config)
     include_linear = bank.config.include_linear
     run = Run("gan", _run_key(examples, include_linear, config, critic)) if cache else None
@@ -79,20 +83,22 @@ def fit(bank, config: GanConfig = GanConfig(), *, critic=None, progress: bool = 
 
 
 def fit_critic(bank, *, networks, steps: int = 500, seed: int = 0, hidden: int = 32,
-               cache: bool = True) -> AccuracyCritic:
+               features: tuple[str, ...] = FEATURES, cache: bool = True) -> AccuracyCritic:
     """An :class:`AccuracyCritic` trained on the bank masks of ``networks`` (indices into the bank's
     baselines) for ``steps`` steps, or loaded from the cache (``results/critic_<hash>/critic.pt``,
-    keyed by the examples, ``steps``, ``seed``, ``hidden`` and the versions). ``critic.seconds`` is
+    keyed by the examples, ``steps``, ``seed``, ``hidden``, ``features`` (the channel features it
+    reads) and the versions). ``critic.seconds`` is
     the wall time of the fit that made it, also when it was loaded."""
-    examples = from_bank(bank, networks=networks)
+    features = tuple(features)
+    examples = from_bank(bank, networks=networks, features=features)
     key = {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION, "examples": _digest(examples),
            "steps": check_int("steps", steps, 1), "seed": check_int("seed", seed, 0),
-           "hidden": check_int("hidden", hidden, 1)}
+           "hidden": check_int("hidden", hidden, 1), "features": features}
     run = Run("critic", key) if cache else None
     state = run.load_torch("critic.pt") if run is not None else None
     if state is not None:
         return AccuracyCritic.from_state(state)
-    critic = AccuracyCritic(len(FEATURES), hidden, seed).fit(examples, steps=steps)
+    critic = AccuracyCritic(len(features), hidden, seed, feature_names=features).fit(examples, steps=steps)
     if run is not None:
         run.save_torch("critic.pt", critic.state())
     return critic
@@ -128,7 +134,10 @@ def _train(examples: list[Examples], config: GanConfig, include_linear: bool, cr
             if use_critic:
                 pred = critic.predict(ex.feats, fake, ex.sparsity)
                 reward = reward + config.critic_weight * (pred - pred.mean()) / pred.std().clamp_min(1e-6)
-        g_loss = -((reward - reward.mean()).double() * dist.log_prob(fake)).mean()
+        log_p = dist.log_prob(fake)
+        if config.entropy_weight > 0:
+            reward = reward + config.entropy_weight * (-log_p.detach()).float()
+        g_loss = -((reward - reward.mean()).double() * log_p).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -142,3 +151,64 @@ def _train(examples: list[Examples], config: GanConfig, include_linear: bool, cr
     gen.net.eval()
     gen.history = history
     return gen
+
+
+# ------------------------------------------------------------------------- many fits in parallel
+_CALLS: list = []  # (function, args, kwargs) of the fits a forked worker runs (inherited, not pickled)
+
+
+def _call(i: int) -> None:
+    torch.set_num_threads(1)
+    fn, args, kwargs = _CALLS[i]
+    fn(*args, **kwargs)
+
+
+def in_processes(calls: list, workers: int | None = None, desc: str = "fits", progress: bool = True) -> None:
+    """Run ``calls`` (each caches its result on disk) in ``workers`` forked processes (default: one
+    per core), one thread each, so the results are those of running them here; sequentially where
+    fork is unavailable or there is one worker or call."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    import os
+
+    n = min(len(calls), workers or len(os.sched_getaffinity(0)))
+    if n <= 1 or "fork" not in mp.get_all_start_methods() or torch.cuda.is_initialized():
+        for fn, args, kwargs in tqdm(calls, desc=desc, disable=not progress or not calls, mininterval=5):
+            fn(*args, **kwargs)
+        return
+    global _CALLS
+    _CALLS = calls
+    try:
+        with cf.ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
+            futures = [pool.submit(_call, i) for i in range(len(calls))]
+            for f in tqdm(cf.as_completed(futures), total=len(calls), desc=desc, disable=not progress,
+                          mininterval=5):
+                f.result()
+    finally:
+        _CALLS = []
+
+
+def fit_critics(bank, *, networks, seeds, steps: int = 500, hidden: int = 32, features: tuple[str, ...] = FEATURES,
+                workers: int | None = None, progress: bool = True) -> list[AccuracyCritic]:
+    """:func:`fit_critic` once per seed of ``seeds`` (fits not in the cache run in parallel
+    processes; the critics are the same as fitted one by one)."""
+    kw = {"networks": networks, "steps": steps, "hidden": hidden, "features": tuple(features)}
+    in_processes([(fit_critic, (bank,), {**kw, "seed": s}) for s in seeds], workers, "critics", progress)
+    return [fit_critic(bank, **kw, seed=s) for s in seeds]
+
+
+def fit_many(bank, configs, *, critics=None, workers: int | None = None, progress: bool = True) -> list[Generator]:
+    """:func:`fit` for every config (with ``critics[i]``, if given): fits not in the cache run in
+    parallel processes, one thread each (the generators are those of fitting one by one)."""
+    configs = list(configs)
+    critics = list(critics) if critics is not None else [None] * len(configs)
+    if len(critics) != len(configs):
+        raise ValueError(f"got {len(configs)} configs but {len(critics)} critics; give one critic per config")
+    todo = []
+    for c, cr in zip(configs, critics):
+        run = Run("gan", _run_key(training_set(bank, c), bank.config.include_linear, c, cr))
+        if not run.exists("generator.pt"):
+            todo.append((fit, (bank, c), {"critic": cr, "progress": False}))
+    in_processes(todo, workers, "GAN fits", progress)
+    return [fit(bank, c, critic=cr, progress=False) for c, cr in zip(configs, critics)]
+

@@ -80,3 +80,22 @@ def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def feature_signal(table: pd.DataFrame) -> plt.Figure:
+    """Mean within-layer Spearman of each channel feature with the channel's landscape value, with
+    its 95 % CI over networks (:func:`prunegan.analysis.signal.signal_table`); filled where the CI
+    excludes 0."""
+    t = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.2))
+    y = np.arange(len(t))
+    for yi, r in zip(y, t.itertuples()):
+        ax.errorbar(r.mean, yi, xerr=[[r.mean - r.ci_low], [r.ci_high - r.mean]], fmt="o",
+                    mfc="C0" if r.signal else "white", color="C0", capsize=2, ms=5)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, t["feature"])
+    ax.set_xlabel("Spearman with the channel's landscape value (within layer)")
+    ax.set_title("Which channel features carry a signal (training networks, 95 % CI)")
+    ax.grid(axis="x", lw=0.4)
+    fig.tight_layout()
+    return fig

@@ -182,4 +182,4 @@ def learned(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Genera
                          "seed=..., generator=prunegan.gan.fit(bank, config) or prunegan.gan.Generator.load(path))")
     if not callable(getattr(generator, "scores", None)):
         raise ValueError(f"strategy 'gan': generator must be a prunegan.gan.Generator, got {type(generator).__name__}")
-    return generator.scores(layers, sparsity, rng, min_channels_per_layer=min_channels_per_layer)
+    return generator.scores(layers, sparsity, rng, min_channels_per_layer=min_channels_per_layer, model=model)

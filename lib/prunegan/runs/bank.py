@@ -16,7 +16,10 @@ are common.
 Sparsity is the fraction of prunable channels removed: ``n_pruned = round(sparsity · n_prunable)``
 (:mod:`prunegan.core.counts`).
 
-Which masks are *good* is a documented, parameterised rule, :class:`GoodRule`.
+Every mask's *label* (:attr:`Bank.label`) is its retrained accuracy on the baselines' validation
+split, averaged over the bank's retraining seeds, when the baselines have one (``BaselineConfig.n_val``),
+else its test accuracy: everything that chooses with the bank (soft weights, the critic's targets,
+the best bank mask) reads the label; reported numbers come from fresh retraining seeds on the test split.
 """
 from __future__ import annotations
 
@@ -27,7 +30,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..analysis.tables import layer_table
 from ..core import counts
 from ..core.masks import ChannelMask, layer_sizes
 from ..core.validate import check_bool, check_instance, check_int, check_number, check_sequence, check_sparsities
@@ -131,51 +133,6 @@ def draw_seed(seed: int, init_seed: int, sparsity: float, strategy: str, tempera
     return int(np.random.SeedSequence([e + 2 for e in entropy]).generate_state(1)[0])
 
 
-@dataclass(frozen=True)
-class GoodRule:
-    """Which bank masks are *good*, decided per (baseline, sparsity) over the distinct masks:
-
-    a mask is good when its retrained accuracy is at least the best mask's minus ``margin``
-    (an absolute accuracy, e.g. 0.01 = one point) **and** it ranks within the best ``top_fraction``
-    of the distinct masks there (1.0: no quantile cut). With ``allow_collapsed=False`` a mask with a
-    collapsed layer is never good."""
-
-    margin: float = 0.01
-    top_fraction: float = 1.0
-    allow_collapsed: bool = True
-
-    def __post_init__(self) -> None:
-        check_number("GoodRule.margin", self.margin, 0, 1)
-        check_number("GoodRule.top_fraction", self.top_fraction, 0, 1, low_open=True)
-        check_bool("GoodRule.allow_collapsed", self.allow_collapsed)
-
-    def describe(self) -> str:
-        parts = [f"retrained accuracy within {self.margin:g} of the best mask at its sparsity"]
-        if self.top_fraction < 1:
-            parts.append(f"in the top {self.top_fraction:.0%} of distinct masks")
-        if not self.allow_collapsed:
-            parts.append("no collapsed layer")
-        return ", ".join(parts) + " (per baseline network)"
-
-
-def label_good(frame: pd.DataFrame, rule: GoodRule = GoodRule()) -> pd.Series:
-    """Boolean Series: which rows of a bank frame pass ``rule`` (duplicates share their mask's label)."""
-    if frame.empty:
-        return pd.Series([], dtype=bool, index=frame.index)
-    uniq = frame.drop_duplicates(["baseline", "key"])
-    good_keys = set()
-    for _, group in uniq.groupby(["baseline", "sparsity"]):
-        acc = group["retrained_acc"]
-        ok = acc >= acc.max() - rule.margin - 1e-12
-        n_top = max(1, math.ceil(rule.top_fraction * len(group)))
-        ok &= acc.rank(ascending=False, method="min") <= n_top
-        if not rule.allow_collapsed:
-            ok &= ~group["collapsed"].astype(bool)
-        good_keys.update(zip(group.loc[ok, "baseline"], group.loc[ok, "key"]))
-    return pd.Series([(b, k) in good_keys for b, k in zip(frame["baseline"], frame["key"])],
-                     index=frame.index, dtype=bool)
-
-
 @dataclass
 class Bank:
     """A built bank: its config, the trained baselines (index = ``baseline`` column) and one row per
@@ -187,6 +144,12 @@ class Bank:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    @property
+    def label(self) -> str:
+        """The column that chooses: ``"val_acc"`` (mean validation accuracy over the retraining seeds)
+        when the baselines have a validation split, else ``"retrained_acc"`` (test)."""
+        return "val_acc" if "val_acc" in self.frame and self.frame["val_acc"].notna().all() else "retrained_acc"
 
     def unique(self) -> pd.DataFrame:
         """One row per distinct (baseline, mask), with ``n_draws`` (how often it was drawn) and
@@ -200,87 +163,31 @@ class Bank:
         return first.join(agg).reset_index()
 
     def weighted(self, temperature: float = 0.01) -> pd.DataFrame:
-        """:meth:`unique` with a soft ``weight`` per distinct mask, instead of a hard good/bad cut:
-        within each (baseline, sparsity), ``exp((acc − best acc) / temperature)`` normalised to sum
-        to 1 (``temperature`` in accuracy units: 0.01 = the weight falls by e per point below the best)."""
+        """:meth:`unique` with a soft ``weight`` per distinct mask: within each (baseline, sparsity),
+        ``exp((label − best label) / temperature)`` normalised to sum to 1 (:attr:`label`;
+        ``temperature`` in accuracy units: 0.01 = the weight falls by e per point below the best)."""
         temperature = check_number("temperature", temperature, 0, low_open=True)
         u = self.unique()
         if u.empty:
             raise ValueError("the mask bank is empty: build it with prunegan.runs.bank.build(BankConfig(...))")
-        gap = u["retrained_acc"] - u.groupby(["baseline", "sparsity"])["retrained_acc"].transform("max")
+        gap = u[self.label] - u.groupby(["baseline", "sparsity"])[self.label].transform("max")
         w = np.exp(gap / temperature)
         return u.assign(weight=w / w.groupby([u["baseline"], u["sparsity"]]).transform("sum"))
 
-    def good(self, rule: GoodRule = GoodRule()) -> pd.DataFrame:
-        """:meth:`unique` with a ``good`` column (see :class:`GoodRule`)."""
-        uniq = self.unique()
-        return uniq.assign(good=label_good(uniq, rule))
-
-    def good_masks(self, rule: GoodRule = GoodRule(), *, sparsities=None,
-                   baseline: int | None = None) -> list[tuple[int, float, ChannelMask]]:
-        """``(baseline index, sparsity, mask)`` of every distinct good mask (at ``sparsities`` /
-        of ``baseline`` if given). Raises ``ValueError`` if the bank is empty or a requested
-        sparsity has no good mask."""
-        if self.frame.empty:
-            raise ValueError("the mask bank is empty: build it with prunegan.bank.build(BankConfig(...))")
-        g = self.good(rule)
-        if baseline is not None:
-            g = g[g["baseline"] == baseline]
-        if sparsities is not None:
-            for s in sparsities:
-                if not (g["good"] & np.isclose(g["sparsity"], s)).any():
-                    have = sorted(set(g.loc[g["good"], "sparsity"].round(4)))
-                    raise ValueError(f"the mask bank has no good mask at sparsity {s!r} "
-                                     f"(good masks exist at {have}; rule: {rule.describe()})")
-            g = g[np.isclose(g["sparsity"].to_numpy()[:, None], np.asarray(sparsities, float)[None]).any(1)]
-        g = g[g["good"]]
-        return [(int(r.baseline), float(r.sparsity), ChannelMask.from_dict(r.mask)) for r in g.itertuples()]
-
     def best(self, sparsity: float, *, baseline: int = 0) -> pd.Series:
-        """The row of the distinct mask with the highest retrained accuracy at ``sparsity`` on
+        """The row of the distinct mask with the highest :attr:`label` at ``sparsity`` on
         ``baseline`` (its mask: ``ChannelMask.from_dict(row["mask"])``)."""
         if self.frame.empty:
-            raise ValueError("the mask bank is empty: build it with prunegan.bank.build(BankConfig(...))")
+            raise ValueError("the mask bank is empty: build it with prunegan.runs.bank.build(BankConfig(...))")
         u = self.unique()
         u = u[(u["baseline"] == baseline) & np.isclose(u["sparsity"], sparsity)]
         if u.empty:
             raise ValueError(f"the mask bank has no mask at sparsity {sparsity!r} for baseline {baseline} "
                              f"(bank sparsities: {list(self.config.sparsities)})")
-        return u.loc[u["retrained_acc"].idxmax()]
+        return u.loc[u[self.label].idxmax()]
 
     def best_mask(self, sparsity: float, *, baseline: int = 0) -> ChannelMask:
         return ChannelMask.from_dict(self.best(sparsity, baseline=baseline)["mask"])
-
-    def summary(self, rule: GoodRule = GoodRule()) -> pd.DataFrame:
-        """Per sparsity: draws, distinct masks, duplicates, good masks, the size of the mask space
-        (one network) and mean retrained accuracy of good and other masks."""
-        if self.frame.empty:
-            return pd.DataFrame()
-        g = self.good(rule)
-        rows = []
-        sizes = self.frame["mask"].iloc[0]
-        sizes = {k: len(v) for k, v in sizes.items()}
-        for s, grp in g.groupby("sparsity"):
-            draws = self.frame[np.isclose(self.frame["sparsity"], s)]
-            rows.append({"sparsity": s, "draws": len(draws), "distinct": len(grp),
-                         "duplicate_share": float(draws["duplicate"].mean()),
-                         "good": int(grp["good"].sum()),
-                         "mask_space": counts.mask_space(sizes, s),
-                         "mask_space_no_collapse": counts.mask_space(sizes, s, 1),
-                         "collapse_rate": float(grp["collapsed"].mean()),
-                         "best_acc": float(grp["retrained_acc"].max()),
-                         "good_mean_acc": float(grp.loc[grp["good"], "retrained_acc"].mean()),
-                         "other_mean_acc": float(grp.loc[~grp["good"], "retrained_acc"].mean())
-                         if (~grp["good"]).any() else float("nan")})
-        return pd.DataFrame(rows)
-
-    def layer_table(self, rule: GoodRule = GoodRule()) -> pd.DataFrame:
-        """Per (distinct mask, layer): kept channels and layer sparsity, with ``good``."""
-        g = self.good(rule)
-        lt = layer_table(g.assign(trial=g["draw"]))
-        lt["good"] = np.repeat(g["good"].to_numpy(), [len(m) for m in g["mask"]])
-        lt["baseline"] = np.repeat(g["baseline"].to_numpy(), [len(m) for m in g["mask"]])
-        return lt
 
 
 def build_one(config: BankConfig, index: int, *, progress: bool = True, workers: int | None = None,
@@ -349,8 +256,9 @@ def _extra_masks(config: BankConfig, base: Baseline, sizes: dict[str, int], spar
 
 def mean_over_seeds(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per draw (``draw_index``) from one row per (draw, retraining seed): ``retrained_acc``
-    is the mean over the seeds, ``retrained_accs`` the list, ``retrained_acc_sd`` the sample standard
-    deviation (NaN for one seed), ``n_seeds`` their number; ``seconds`` is summed."""
+    (test) and ``val_acc`` (validation; NaN without a split) are means over the seeds,
+    ``retrained_accs`` the list, ``retrained_acc_sd`` / ``val_acc_sd`` the sample standard deviations
+    (NaN for one seed), ``n_seeds`` their number; ``seconds`` is summed."""
     if rows.empty:
         return rows
     grouped = rows.groupby("draw_index", sort=False)
@@ -358,6 +266,10 @@ def mean_over_seeds(rows: pd.DataFrame) -> pd.DataFrame:
     out["retrained_accs"] = grouped["retrained_acc"].agg(list)
     out["retrained_acc"] = grouped["retrained_acc"].mean()
     out["retrained_acc_sd"] = grouped["retrained_acc"].std(ddof=1)
+    val = rows["retrained_val_acc"].astype(float) if "retrained_val_acc" in rows else pd.Series(np.nan, rows.index)
+    vgrouped = val.groupby(rows["draw_index"], sort=False)
+    out["val_acc"] = vgrouped.mean()
+    out["val_acc_sd"] = vgrouped.std(ddof=1)
     out["n_seeds"] = grouped.size()
     out["seconds"] = grouped["seconds"].sum()
     return out.reset_index(drop=True)

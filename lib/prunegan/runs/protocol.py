@@ -67,6 +67,12 @@ def method_proposer(method: Method, seed: int, **runtime: Any) -> Proposer:
     return lambda model, sparsity, i: method.prune(model, sparsity, seed=seed + i, **runtime)
 
 
+def per_trial_proposer(make: Callable[[int], Proposer]) -> Proposer:
+    """Mask ``i`` from the proposer ``make(i)``: pair ``i`` of a learned method uses its seed-``i``
+    instance (generator, critic), so a paired CI covers the method's own randomness."""
+    return lambda model, sparsity, i: make(i)(model, sparsity, i)
+
+
 def fixed_proposer(mask: ChannelMask) -> Proposer:
     """The same mask for every ``i`` (retrained with each seed)."""
     return lambda model, sparsity, i: mask

@@ -1,0 +1,134 @@
+"""Tables of a paired comparison (Part 2's protocol) and the statistics its targets judge.
+
+A *protocol frame* has one row per retrained mask: ``setting``, ``network``, ``sparsity``, ``method``,
+``label``, ``trial`` (pair index: masks with the same trial share their retraining seed; a learned
+method's trial ``i`` comes from its seed-``i`` instance), ``retrained_acc`` (test accuracy), ``key``,
+``collapsed``, ``seconds``, ``propose_seconds``. Accuracies are fractions; differences are given in
+accuracy points (× 100).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .stats import mean_ci, paired_difference
+
+CELL = ["setting", "network", "sparsity"]
+
+
+def per_trial(df: pd.DataFrame, method: str) -> pd.Series:
+    """``method``'s retrained accuracy per trial (the mean where a trial has several rows)."""
+    return df[df["method"] == method].groupby("trial")["retrained_acc"].mean()
+
+
+def cell_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, network, sparsity, method): masks, distinct masks, collapse share, retrained
+    accuracy mean with its 95 % CI."""
+    rows = []
+    for key, g in df.groupby([*CELL, "method"], sort=False):
+        mean, lo, hi = mean_ci(g["retrained_acc"])
+        rows.append({**dict(zip([*CELL, "method"], key)), "label": g["label"].iloc[0], "n": len(g),
+                     "distinct": g["key"].nunique(), "collapse_rate": float(g["collapsed"].mean()),
+                     "mean": mean, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def cell_pivot(cells: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+    """:func:`cell_table` as one row per (setting, network, sparsity) and one column per method."""
+    return cells.pivot_table(index=CELL, columns="method", values=value,
+                             sort=False)[list(dict.fromkeys(cells["method"]))]
+
+
+def paired_stats(df: pd.DataFrame, methods, others=None) -> pd.DataFrame:
+    """Statistics rows (``statistic="paired"``) of ``method − other`` for every method of ``methods``
+    and every other method in the cell (or of ``others``): mean paired difference over trials and its
+    95 % CI, in points; ``n`` pairs."""
+    rows = []
+    for key, g in df.groupby(CELL, sort=False):
+        present = list(dict.fromkeys(g["method"]))
+        for method in methods:
+            a = per_trial(g, method)
+            if a.empty:
+                continue
+            for other in (others if others is not None else present):
+                if other == method or other not in present:
+                    continue
+                b = per_trial(g, other)
+                both = a.index.intersection(b.index)
+                if not len(both):
+                    continue
+                d = paired_difference(a[both], b[both])
+                rows.append({"statistic": "paired", "method": method, "other": other, **dict(zip(CELL, key)),
+                             "n": d["n"], "value": 100 * d["mean"], "ci_low": 100 * d["ci_low"],
+                             "ci_high": 100 * d["ci_high"]})
+    return pd.DataFrame(rows, columns=["statistic", "method", "other", *CELL, "n", "value", "ci_low", "ci_high"])
+
+
+def landscape_percentiles(labels, quantiles=(0.5, 0.85, 1.0)) -> dict[str, float]:
+    """``{"p50": …, "p85": …, "p100": …}`` of a landscape's mask labels."""
+    x = np.asarray(labels, dtype=float)
+    return {f"p{round(q * 100)}": float(np.quantile(x, q)) for q in quantiles}
+
+
+def expected_accuracy(probabilities, labels) -> float:
+    """Exact expected label of a mask drawn with ``probabilities`` (one per landscape mask, summing to
+    at most 1: the mass outside the landscape is reported by :func:`landscape_stats` as ``missing``)."""
+    p, y = np.asarray(probabilities, float), np.asarray(labels, float)
+    if p.shape != y.shape:
+        raise ValueError(f"probabilities {p.shape} and labels {y.shape} must have the same shape")
+    return float((p * y).sum() / p.sum())
+
+
+def percentile_of(value: float, labels) -> float:
+    """Share (in [0, 100]) of the landscape's labels below ``value``."""
+    return float(100 * (np.asarray(labels, float) < value).mean())
+
+
+def sd_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(sd, low, high)``: sample standard deviation (ddof 1) and its chi-square interval (normal
+    values assumed); NaN bounds for fewer than two values."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n < 2:
+        return float("nan"), float("nan"), float("nan")
+    sd = float(x.std(ddof=1))
+    a = (1 - confidence) / 2
+    low = sd * np.sqrt((n - 1) / sps.chi2.ppf(1 - a, n - 1))
+    high = sd * np.sqrt((n - 1) / sps.chi2.ppf(a, n - 1))
+    return sd, float(low), float(high)
+
+
+def landscape_stats(expected: pd.DataFrame, landscapes: pd.DataFrame, quantile: str = "p85") -> pd.DataFrame:
+    """Statistics rows from exact expectations on exhaustive landscapes.
+
+    ``expected``: one row per (method, setting, network, sparsity, seed) with ``expected_acc`` (the
+    seed's exact expected label); ``landscapes``: one row per (setting, network, sparsity) with the
+    percentile columns of :func:`landscape_percentiles`. Gives, per (method, cell), a
+    ``"landscape"`` row (mean expected accuracy over seeds with its 95 % CI, ``threshold`` = the
+    landscape's ``quantile``, ``other`` = that quantile's name) and a ``"seed_sd"`` row (SD across
+    seeds in points with its chi-square CI)."""
+    rows = []
+    land = landscapes.set_index(CELL)
+    for (method, *cell), g in expected.groupby(["method", *CELL], sort=False):
+        mean, lo, hi = mean_ci(g["expected_acc"])
+        sd, sd_lo, sd_hi = sd_ci(100 * g["expected_acc"])
+        base = dict(zip(CELL, cell))
+        rows.append({"statistic": "landscape", "method": method, "other": quantile, **base, "n": len(g),
+                     "value": mean, "ci_low": lo, "ci_high": hi, "threshold": float(land.loc[tuple(cell), quantile])})
+        rows.append({"statistic": "seed_sd", "method": method, "other": None, **base, "n": len(g), "value": sd,
+                     "ci_low": sd_lo, "ci_high": sd_hi, "threshold": np.nan})
+    return pd.DataFrame(rows, columns=["statistic", "method", "other", *CELL, "n", "value", "ci_low", "ci_high",
+                                       "threshold"])
+
+
+def compute_table(df: pd.DataFrame, *, one_off: dict[str, str]) -> pd.DataFrame:
+    """Per method: mean seconds to retrain and to propose one mask, the total in retraining
+    equivalents, and the one-off cost it shares (``one_off``: method → text; ``"none"`` otherwise)."""
+    retrain_s = float(df["seconds"].mean())
+    rows = []
+    for method, g in df.groupby("method", sort=False):
+        prop = float(g["propose_seconds"].mean())
+        rows.append({"method": method, "retrain_s_per_mask": float(g["seconds"].mean()), "propose_s_per_mask": prop,
+                     "retrain_equivalents_per_mask": 1 + prop / retrain_s, "one_off": one_off.get(method, "none")})
+    return pd.DataFrame(rows)
