@@ -1,4 +1,4 @@
-"""Statistics (one CI method), tidy tables, the stuck/recovered rule, mask summaries, keep maps."""
+"""Statistics (one CI method), tidy tables, the stuck/recovered rule, mask spaces, keep maps."""
 from __future__ import annotations
 
 import math
@@ -109,49 +109,7 @@ def test_unique_runs_drops_the_same_run_reached_twice():
     assert len(collapse.unique_runs(df)) == 3
 
 
-def test_load_evaluations_collects_the_cache(tmp_path):
-    from prunegan.core.store import Run
-
-    run = Run("evals", {"baseline": {"model": "lenet5", "data": "mnist-5k", "init_seed": 3}, "form": "compact"},
-              root=tmp_path)
-    for i in range(3):
-        run.write_json(f"rows/{i:03d}.json", {"key": f"k{i}", "retrain": {"epochs": 1, "seed": i},
-                                             "pruned_acc": 0.1, "retrained_acc": 0.5 + i / 10})
-    df = tables.load_evaluations(tmp_path)
-    assert len(df) == 3 and set(df["init_seed"]) == {3} and df["retrain_seed"].tolist() == [0, 1, 2]
-    assert df["retrained_acc"].tolist() == pytest.approx([0.5, 0.6, 0.7])
-
-
-# ---------------------------------------------------------------------------------------- mask summaries
-def _row(method, sparsity, acc, bits, collapsed=False):
-    mask = {"a": bits[:2], "b": bits[2:]}
-    return {"method": method, "label": method.upper(), "sparsity": sparsity, "retrained_acc": acc,
-            "pruned_acc": 0.1, "n_collapsed": int(collapsed), "mask": mask, "key": "".join(map(str, bits)),
-            "macs": 10, "dense_macs": 100, "params": 5, "dense_params": 50, "n_channels": 4}
-
-
-def summary_rows():
-    return [_row("l1", 0.5, 0.8, [1, 0, 1, 0]), _row("l1", 0.5, 0.9, [1, 0, 1, 0]),
-            _row("gan", 0.5, 0.7, [1, 0, 1, 0]), _row("gan", 0.5, 0.9, [0, 1, 0, 1]),
-            _row("gan", 0.5, 0.8, [1, 1, 0, 0], collapsed=True),
-            _row("random-min1", 0.5, 0.6, [0, 1, 1, 0]), _row("random-min1", 0.5, 0.7, [0, 1, 1, 0])]
-
-
-def test_summarize_per_method():
-    s = masks.summarize(rows_to_frame(summary_rows()))
-    assert s["method"].tolist() == ["l1", "gan", "random-min1"]  # order of appearance
-    gan_row = s.set_index("method").loc["gan"]
-    assert gan_row["label"] == "GAN" and gan_row["n"] == 3 and gan_row["mean"] == pytest.approx(0.8)
-    assert (gan_row["ci_low"], gan_row["ci_high"]) == pytest.approx(stats.mean_ci([0.7, 0.9, 0.8])[1:])
-    assert gan_row["collapse_rate"] == pytest.approx(1 / 3)
-    assert gan_row["distinct"] == 3 and gan_row["diversity"] == pytest.approx((4 + 2 + 2) / 3)
-    assert gan_row["hamming_to_l1"] == pytest.approx((0 + 4 + 2) / 3)
-    assert s.set_index("method").loc["l1", "diversity"] == 0
-    assert gan_row["macs_kept"] == pytest.approx(0.1)
-    assert masks.collapse_rate(s, "gan") == pytest.approx(1 / 3)
-    assert math.isnan(masks.collapse_rate(s, "nope"))
-
-
+# ---------------------------------------------------------------------------------- mask spaces and maps
 def test_mask_space_table_of_lenet5():
     table = masks.mask_space_table("lenet5", [0.8, 0.9]).set_index("sparsity")
     assert table.loc[0.9, "n_masks"] == math.comb(22, 2) == 231  # keep 2 of 22 channels

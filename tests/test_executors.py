@@ -65,8 +65,7 @@ class _Reached(Exception):
 
 
 def test_experiments_pass_the_executor_to_the_runner(monkeypatch):
-    from prunegan.pruning.strategies import Method
-    from prunegan.runs import bank, compare, sweep
+    from prunegan.runs import bank, sweep
 
     seen = []
 
@@ -78,11 +77,8 @@ def test_experiments_pass_the_executor_to_the_runner(monkeypatch):
     base = baseline_mod.BaselineConfig(n_train=300, n_test=100, train=train.TrainConfig(epochs=1, device="cpu"))
     sweep_config = sweep.SweepConfig(baseline=base, sparsities=(0.5,), retrain=RETRAIN)
     bank_config = bank.BankConfig(baselines=(base,), sparsities=(0.5,), temperatures=(1.0,), draws=1, retrain=RETRAIN)
-    compare_config = compare.CompareConfig(baseline=base, sparsities=(0.5,), samples=1, methods=(Method("l1"),),
-                                           best_bank=False, retrain=RETRAIN)
     calls = [lambda **kw: sweep.sweep(sweep_config, **kw), lambda **kw: sweep.trials(sweep_config, 0.5, 2, **kw),
-             lambda **kw: bank.build(bank_config, **kw), lambda **kw: bank.build_one(bank_config, 0, **kw),
-             lambda **kw: compare.compare(compare_config, **kw)]
+             lambda **kw: bank.build(bank_config, **kw), lambda **kw: bank.build_one(bank_config, 0, **kw)]
     for call in calls:
         with pytest.raises(_Reached):
             call(progress=False, workers=3, executor="ray", ray_address="10.0.0.1:6379")

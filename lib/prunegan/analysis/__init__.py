@@ -1,1 +1,2 @@
-"""Analysis of result tables: statistics (one CI method), tidy tables, layer collapse, mask comparisons."""
+"""Analysis of result tables: statistics (one CI method), tidy tables, layer collapse, mask spaces and
+keep-probability maps."""

@@ -1,63 +1,15 @@
-"""Comparing masks: per-method summaries (accuracy with its CI, collapse, diversity, cost), the size of
-mask spaces, and a generator's keep-probability map against L1."""
+"""Mask spaces and maps: the size of a network's mask space at each sparsity, and a generator's
+keep-probability map compared with L1's channel order."""
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
 import pandas as pd
 import torch
 
 from .. import models
 from ..core import counts
-from ..core.masks import ChannelMask, layer_sizes, prunable_layers
+from ..core.masks import layer_sizes, prunable_layers
 from ..core.validate import check_sparsity
 from ..pruning.scorers import l1_norms
-from .stats import mean_ci
-
-
-def mean_pairwise_hamming(masks: list[dict]) -> float:
-    """Mean Hamming distance (channels) over all pairs of masks given as layer → list of 0/1 (NaN for one mask)."""
-    vecs = [np.concatenate([np.asarray(v, bool) for v in m.values()]) for m in masks]
-    if len(vecs) < 2:
-        return float("nan")
-    return float(np.mean([(a != b).sum() for a, b in itertools.combinations(vecs, 2)]))
-
-
-def summarize(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per (method, sparsity), in the order the methods appear: ``n`` runs, retrained accuracy
-    ``mean`` with its Student-t ``confidence`` interval ``ci_low`` / ``ci_high``
-    (:func:`~prunegan.analysis.stats.mean_ci`), mean pruned accuracy, ``collapse_rate``,
-    ``distinct`` masks, ``diversity`` (mean pairwise Hamming distance between the masks, in
-    channels), ``hamming_to_l1`` (mean distance to the L1 mask at that sparsity, when method ``l1``
-    was run), and mean MACs / parameters (absolute and as a fraction of the dense network)."""
-    if df.empty:
-        return pd.DataFrame()
-    l1 = {s: g["mask"].iloc[0] for s, g in df[df["method"] == "l1"].groupby("sparsity")}
-    rows = []
-    for (method, s), g in df.groupby(["method", "sparsity"], sort=False):
-        mean, lo, hi = mean_ci(g["retrained_acc"], confidence)
-        ref = l1.get(s)
-        rows.append({
-            "method": method, "label": g["label"].iloc[0], "sparsity": s, "n": len(g),
-            "mean": mean, "ci_low": lo, "ci_high": hi, "pruned_acc": float(g["pruned_acc"].mean()),
-            "collapse_rate": float(g["collapsed"].mean()), "distinct": g["key"].nunique(),
-            "diversity": mean_pairwise_hamming(list(g["mask"])),
-            "hamming_to_l1": float(np.mean([ChannelMask.from_dict(m).hamming(ChannelMask.from_dict(ref))
-                                            for m in g["mask"]])) if ref is not None else float("nan"),
-            "macs": float(g["macs"].mean()), "params": float(g["params"].mean()),
-            "macs_kept": float(g["macs_kept"].mean()), "params_kept": float(g["params_kept"].mean()),
-            "n_channels": int(g["n_channels"].iloc[0])})
-    out = pd.DataFrame(rows)
-    order = {m: i for i, m in enumerate(dict.fromkeys(df["method"]))}
-    return out.sort_values(["sparsity", "method"], key=lambda c: c.map(order) if c.name == "method" else c,
-                           ignore_index=True)
-
-
-def collapse_rate(summary: pd.DataFrame, method: str, max_sparsity: float = 0.9) -> float:
-    """Share of ``method``'s masks with a collapsed layer over all sparsities up to ``max_sparsity``."""
-    g = summary[(summary["method"] == method) & (summary["sparsity"] <= max_sparsity + 1e-9)]
-    return float((g["collapse_rate"] * g["n"]).sum() / g["n"].sum()) if len(g) else float("nan")
 
 
 def mask_space_table(model, sparsities, *, include_linear: bool = False) -> pd.DataFrame:

@@ -1,12 +1,7 @@
-"""Tidy tables: one row per (method, trial, sparsity[, layer]); and every cached evaluation as one table."""
+"""Tidy tables: one row per (result row, layer) from the one-row-per-run result tables."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
-
-from ..core.store import results_root
 
 
 def layer_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -21,20 +16,3 @@ def layer_table(df: pd.DataFrame) -> pd.DataFrame:
             out.append({**{c: row[c] for c in id_cols}, "layer": layer, "depth": depth, "size": size,
                         "kept": kept, "layer_sparsity": 1 - kept / size, "collapsed": kept == 0})
     return pd.DataFrame(out)
-
-
-def load_evaluations(root: str | Path | None = None) -> pd.DataFrame:
-    """Every cached evaluation under the results folder: one row per (baseline, mask, retraining)
-    with the stored result, the mask ``key``, the retraining config as ``retrain_*`` columns, the
-    baseline's ``model`` / ``data`` / ``init_seed`` and ``run`` (the folder; its ``config.json``
-    holds the full key)."""
-    root = Path(root) if root is not None else results_root()
-    rows = []
-    for run in sorted(root.glob("evals_*")):
-        base = json.loads((run / "config.json").read_text())["config"]["baseline"]
-        for path in sorted(run.glob("rows/*.json")):
-            row = json.loads(path.read_text())
-            retrain = {f"retrain_{k}": v for k, v in row.pop("retrain").items()}
-            rows.append({**row, **retrain, "model": base["model"], "data": base["data"],
-                         "init_seed": base["init_seed"], "run": run.name})
-    return pd.DataFrame(rows)

@@ -11,8 +11,8 @@ Everything is exact and differentiable (log-space dynamic programmes, no samplin
 - per layer, the elementary symmetric polynomials ``e_k(w_l)`` (sum over the layer's ``k``-subsets of
   the product of their weights), as a prefix table over the layer's channels;
 - over layers, the chain ``F_l(j) = Σ_k F_{l−1}(j − k) · exp(θ_l[k]) · e_k(w_l)``, so ``Z = F_L(K)``;
-- ``log_prob(mask)`` in closed form; the per-channel keep-probabilities (marginals) and the per-layer
-  count distributions as gradients of ``log Z`` with respect to ``log w`` and ``θ``;
+- ``log_prob(mask)`` in closed form; the per-channel keep-probabilities (marginals) as the gradient
+  of ``log Z`` with respect to ``log w``;
 - ``sample``: the counts backwards through the chain, then within each layer conditional-Poisson
   sampling of exactly ``k_l`` channels from its prefix table.
 
@@ -120,14 +120,6 @@ class StructuredMasks:
             z = StructuredMasks(self.sizes, self.k, lw, theta, min_per_layer=self.min_per_layer).log_partition()
             (grad,) = torch.autograd.grad(z, lw)
         return grad
-
-    def count_distribution(self) -> list[torch.Tensor]:
-        """Per layer, the exact distribution of its kept count: ``(n_l + 1,)`` probabilities."""
-        with torch.enable_grad():
-            theta = [t.detach().requires_grad_(True) for t in self.count_logits]
-            z = StructuredMasks(self.sizes, self.k, self.log_w.detach(), theta,
-                                min_per_layer=self.min_per_layer).log_partition()
-            return list(torch.autograd.grad(z, theta))
 
     @functools.cached_property
     def _take_tables(self) -> list[list[list[float]]]:
