@@ -235,14 +235,14 @@ def load_avg() -> str:
 def with_threads(n: int | None, fn, *a, **k):
     if n is None:
         return fn(*a, **k)
-    with engine.cpu_threads(n):
+    with train.cpu_threads(n):
         return fn(*a, **k)
 
 
 def trained_lenet(data: data_mod.Dataset, epochs: int, seed: int) -> tuple[nn.Module, float, float]:
     model = models.build("lenet5", seed=seed)
     start = time.perf_counter()
-    with engine.cpu_threads(engine.CPU_THREADS):
+    with train.cpu_threads(train.CPU_THREADS):
         train.fit(model, data, train.TrainConfig(epochs=epochs, seed=seed, device="cpu"), eval_every_epoch=False)
     model.eval()
     return model, train.evaluate(model, data), time.perf_counter() - start

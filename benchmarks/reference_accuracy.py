@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                  for sp in args.sparsities]
         cfg = train.TrainConfig(epochs=args.epochs, batch_size=bench.BATCH_SIZE, lr=bench.LR, seed=seed, device="cpu")
         eng += [r["retrained_acc"] for r in engine.evaluate_masks(model, [m for *_, m in masks], data, cfg)]
-        with engine.cpu_threads(1):
+        with train.cpu_threads(1):
             for st, sp, m in masks:
                 labels.append((st, sp, seed))
                 ref.append(bench.reference_evaluate(model, m, tr, te, args.epochs, seed)["retrained_acc"])

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{os.cpu_count()} CPUs, load average %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     data = data_mod.load(args.data)
     model = models.build("lenet5", seed=0)
-    with engine.cpu_threads(1):
+    with train.cpu_threads(1):
         train.fit(model, data, train.TrainConfig(epochs=args.base_epochs, seed=0, device="cpu"), eval_every_epoch=False)
     print(f"baseline accuracy {train.evaluate(model, data):.4f} after {args.base_epochs} epochs", flush=True)
 

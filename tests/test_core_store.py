@@ -32,41 +32,44 @@ def files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-# ------------------------------------------------------------------------------------ config_hash
+# ------------------------------------------------------------------------- config_digest / weights_digest
 
-def test_config_hash_is_short_hex_of_canonical_json():
+def test_config_digest_is_short_hex_of_canonical_json():
     config = {"b": 2, "a": [1, 2.5, "x"]}
-    expected = hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:10]
-    assert store.config_hash(config) == expected
-    assert len(expected) == 10 and int(expected, 16) >= 0
+    full = hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert store.config_digest(config) == full[:16]
+    assert store.config_digest(config, n=10) == full[:10] and store.config_digest(config, n=64) == full
+    for bad in (0, 65, 10.0, True):
+        with pytest.raises(ValueError, match="1 to 64 hex digits"):
+            store.config_digest(config, n=bad)
 
 
-def test_config_hash_is_stable_across_versions():
+def test_config_digest_is_stable_across_versions():
     # Changing these values orphans every cached result: do so only on purpose.
-    assert store.config_hash({"a": 1}) == "015abd7f5c"
-    assert store.config_hash(TrainConfig()) == "4041f68dd3"
+    assert store.config_digest({"a": 1}, n=10) == "015abd7f5c"
+    assert store.config_digest(TrainConfig(), n=10) == "4041f68dd3"
 
 
-def test_config_hash_ignores_key_order_and_container_type():
-    assert store.config_hash({"a": 1, "b": 2}) == store.config_hash({"b": 2, "a": 1})
-    assert store.config_hash({"s": (0.1, 0.2)}) == store.config_hash({"s": [0.1, 0.2]})
-    assert store.config_hash(TrainConfig(epochs=3)) == store.config_hash(TrainConfig(epochs=3).to_dict())
-    assert store.config_hash(Outer()) == store.config_hash(Outer(inner=Inner(sparsities=[0.1, 0.2])))
-    assert store.config_hash(Outer()) == store.config_hash(store.to_plain(Outer()))
+def test_config_digest_ignores_key_order_and_container_type():
+    assert store.config_digest({"a": 1, "b": 2}) == store.config_digest({"b": 2, "a": 1})
+    assert store.config_digest({"s": (0.1, 0.2)}) == store.config_digest({"s": [0.1, 0.2]})
+    assert store.config_digest(TrainConfig(epochs=3)) == store.config_digest(TrainConfig(epochs=3).to_dict())
+    assert store.config_digest(Outer()) == store.config_digest(Outer(inner=Inner(sparsities=[0.1, 0.2])))
+    assert store.config_digest(Outer()) == store.config_digest(store.to_plain(Outer()))
 
 
-def test_config_hash_is_sensitive_to_every_field():
+def test_config_digest_is_sensitive_to_every_field():
     base = TrainConfig()
     changes = dict(epochs=11, batch_size=65, lr=2e-3, optimizer="sgd", weight_decay=1e-4, seed=1, device="cpu")
     assert set(changes) == {f.name for f in dataclasses.fields(TrainConfig)}
-    hashes = {store.config_hash(dataclasses.replace(base, **{k: v})) for k, v in changes.items()}
-    assert len(hashes) == len(changes) and store.config_hash(base) not in hashes
-    nested = {store.config_hash(Outer()), store.config_hash(Outer(inner=Inner(sparsities=(0.1, 0.3)))),
-              store.config_hash(Outer(train=TrainConfig(epochs=3, device="cpu"))),
-              store.config_hash(Outer(inner=Inner(path=Path("a/c"))))}
+    hashes = {store.config_digest(dataclasses.replace(base, **{k: v})) for k, v in changes.items()}
+    assert len(hashes) == len(changes) and store.config_digest(base) not in hashes
+    nested = {store.config_digest(Outer()), store.config_digest(Outer(inner=Inner(sparsities=(0.1, 0.3)))),
+              store.config_digest(Outer(train=TrainConfig(epochs=3, device="cpu"))),
+              store.config_digest(Outer(inner=Inner(path=Path("a/c"))))}
     assert len(nested) == 4
-    assert store.config_hash({"x": 1}) != store.config_hash({"x": 1.5})
-    assert store.config_hash({"x": 1}) != store.config_hash({"x": "1"})
+    assert store.config_digest({"x": 1}) != store.config_digest({"x": 1.5})
+    assert store.config_digest({"x": 1}) != store.config_digest({"x": "1"})
 
 
 def test_to_plain():
@@ -76,14 +79,37 @@ def test_to_plain():
     json.dumps(plain)  # JSON-able
 
 
+def test_weights_digest_names_tensors_by_value_name_dtype_and_shape():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    digest = store.weights_digest(net)
+    assert len(digest) == 16 and len(store.weights_digest(net, n=40)) == 40
+    assert store.weights_digest(net.state_dict()) == digest  # a module is its state_dict
+    assert store.weights_digest(dict(reversed(list(net.state_dict().items())))) == digest  # in name order
+    same = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    same.load_state_dict(net.state_dict())
+    assert store.weights_digest(same) == digest
+    with torch.no_grad():
+        same[2].bias.add_(1e-7)  # one float changed
+    assert store.weights_digest(same) != digest
+    t = torch.arange(6, dtype=torch.float32)
+    assert store.weights_digest([t]) != store.weights_digest([t.reshape(2, 3)])  # shape
+    assert store.weights_digest([t]) != store.weights_digest([t.double()])  # dtype
+    assert store.weights_digest([t, t[:0]]) != store.weights_digest([t[:0], t])  # order of a sequence
+    assert store.weights_digest({"a": t}) != store.weights_digest({"b": t})  # name
+    assert store.weights_digest([t.to(torch.bfloat16)])  # dtypes numpy lacks
+    with pytest.raises(ValueError, match="not a tensor"):
+        store.weights_digest({"a": [1.0]})
+
+
 # --------------------------------------------------------------------------------------- Run folder
 
 def test_run_folder_under_prunegan_results(isolated_dirs):
     run = Run("sweep", Outer())
     assert store.results_root() == isolated_dirs.results
     key = {"version": RESULTS_VERSION, "config": Outer()}
-    assert run.path == isolated_dirs.results / f"sweep_{store.config_hash(key)}"
-    assert run.path.name != f"sweep_{store.config_hash(Outer())}"  # the version is part of the key
+    assert run.path == isolated_dirs.results / f"sweep_{store.config_digest(key, n=10)}"
+    assert run.path.name != f"sweep_{store.config_digest(Outer(), n=10)}"  # the version is part of the key
     assert json.loads(run.file("config.json").read_text()) == {"version": RESULTS_VERSION,
                                                                 "config": store.to_plain(Outer())}
     assert not (store.REPO_ROOT / "results" / run.path.name).exists()

@@ -142,33 +142,6 @@ def test_default_retrain_is_the_documented_setting():
 
 # ---------------------------------------------------------------------------------- speed settings
 
-def test_cpu_threads_sets_and_restores():
-    previous = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        with engine.cpu_threads(1):
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with pytest.raises(RuntimeError, match="boom"), engine.cpu_threads(1):
-            raise RuntimeError("boom")
-        assert torch.get_num_threads() == 2  # restored after an error too
-        with engine.cpu_threads(None):
-            assert torch.get_num_threads() == 2
-        with engine.cpu_threads(2):  # already so: nothing to change
-            assert torch.get_num_threads() == 2
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(previous)
-
-
-@pytest.mark.parametrize("bad", [0, -1, -2, 1.5, "2", True])
-def test_cpu_threads_rejects_bad_counts(bad):
-    with pytest.raises(ValueError, match="threads") as err:
-        with engine.cpu_threads(bad):
-            pass
-    assert repr(bad) in str(err.value)
-
-
 def test_evaluate_mask_leaves_the_thread_setting_alone(trained_lenet, few):
     before = torch.get_num_threads()
     other = 2 if before == 1 else 1

@@ -35,3 +35,12 @@ def test_environment_yml_delegates_to_requirements():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-r requirements.txt" in pip
     assert "python=3.11" in env["dependencies"]
+
+
+def test_the_package_has_one_version():
+    import tomllib
+
+    import prunegan
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["version"] == prunegan.__version__ == version("prunegan")

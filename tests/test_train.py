@@ -166,3 +166,31 @@ def test_evaluate_restores_training_mode(trained_lenet, small_data):
 def test_evaluate_bad_split(trained_lenet, small_data):
     with pytest.raises(ValueError, match="'val'"):
         train.evaluate(trained_lenet, small_data, split="val")
+
+
+# ----------------------------------------------------------------------------------- CPU threads
+def test_cpu_threads_sets_and_restores():
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with train.cpu_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="boom"), train.cpu_threads(1):
+            raise RuntimeError("boom")
+        assert torch.get_num_threads() == 2  # restored after an error too
+        with train.cpu_threads(None):
+            assert torch.get_num_threads() == 2
+        with train.cpu_threads(2):  # already so: nothing to change
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("bad", [0, -1, -2, 1.5, "2", True])
+def test_cpu_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="threads") as err:
+        with train.cpu_threads(bad):
+            pass
+    assert repr(bad) in str(err.value)

@@ -1,6 +1,8 @@
 """Training and evaluation on in-memory tensors (no DataLoader): explicit seed, Adam by default."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -11,6 +13,30 @@ from .core.validate import check_int, check_number
 from .data import Dataset
 
 OPTIMIZERS = ("adam", "sgd")
+
+#: Intra-op threads for training and evaluating LeNet-sized networks on the CPU: their operations are
+#: too small to share well between threads, and on a busy machine OpenMP threads wait for each other
+#: (measurements: benchmarks/README.md). Parallelism comes from worker processes instead.
+CPU_THREADS = 1
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (``torch.set_num_threads``), then restore the
+    previous number. ``None`` leaves the setting alone."""
+    if n is None:
+        yield
+        return
+    check_int("threads", n, 1)
+    previous = torch.get_num_threads()
+    if previous == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)

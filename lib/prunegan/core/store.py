@@ -1,5 +1,6 @@
 """The results store: one folder per run, ``results/<kind>_<hash>/``, named by the hash of the run's
-config together with :data:`RESULTS_VERSION`.
+config together with :data:`RESULTS_VERSION`; and the project's one hash recipe, for configs
+(:func:`config_digest`) and for tensors such as a network's weights (:func:`weights_digest`).
 
 Files are written to a temporary name and renamed (:func:`atomic_write`), so an interrupted run never
 leaves a half file; a file that cannot be read back is reported (a warning naming it), deleted, and
@@ -12,7 +13,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 #: The one version of every cached result. Bump it when the meaning of a stored row, checkpoint or
 #: generator changes (training or evaluation code, row format, seeds): every cache key includes it,
 #: so results of the old code are then recomputed instead of silently reused.
-RESULTS_VERSION = 2
+RESULTS_VERSION = 3  # 3: one hash recipe (config_digest / weights_digest) names every cache entry
 
 
 class CorruptCacheWarning(UserWarning):
@@ -53,9 +54,37 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(to_plain(obj), sort_keys=True, separators=(",", ":"))
 
 
-def config_hash(config: Any) -> str:
-    """First 10 hex digits of the SHA-256 of the config's canonical JSON."""
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:10]
+# The one hash recipe of the project: a config is named by the SHA-256 of its canonical JSON
+# (config_digest), tensors by the SHA-256 of their names, dtypes, shapes and bytes (weights_digest);
+# a key that mixes both digests the tensors first and puts the digest in the config.
+
+def config_digest(config: Any, n: int = 16) -> str:
+    """First ``n`` hex digits of the SHA-256 of ``config``'s canonical JSON (:func:`canonical_json`:
+    dataclasses, dicts in any key order, tuples or lists, paths)."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:_digits(n)]
+
+
+def weights_digest(weights: Any, n: int = 16) -> str:
+    """First ``n`` hex digits of the SHA-256 of tensors: a module (its ``state_dict``) or a mapping
+    name → tensor (in name order), or a sequence of tensors (in order). Each tensor adds its name (or
+    position), dtype, shape and raw bytes, so equal digests mean equal tensors, whatever their device."""
+    if isinstance(weights, torch.nn.Module):
+        weights = weights.state_dict()
+    items = sorted(weights.items()) if isinstance(weights, Mapping) else enumerate(weights)
+    h = hashlib.sha256()
+    for name, t in items:
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"weights_digest: {name!r} is a {type(t).__name__}, not a tensor")
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:_digits(n)]
+
+
+def _digits(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
+        raise ValueError(f"a digest has 1 to 64 hex digits, got n={n!r}")
+    return n
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -84,7 +113,7 @@ class Run:
         self.kind = kind
         self.config = config
         key = {"version": RESULTS_VERSION, "config": config}
-        self.path = Path(root if root is not None else results_root()) / f"{kind}_{config_hash(key)}"
+        self.path = Path(root if root is not None else results_root()) / f"{kind}_{config_digest(key, n=10)}"
         if self.read_json("config.json") is None:
             self.write_json("config.json", key)
 

@@ -1,6 +1,6 @@
 """A GAN that is given a network and returns an exact probabilistic map of its channels.
 
-**The generator is an exact structured distribution over masks** (:mod:`.distribution`): for a
+**The generator is an exact structured distribution over masks** (:mod:`prunegan.core.distribution`): for a
 network and a target sparsity it keeps exactly ``K = n − round(sparsity · n)`` channels, at least
 ``max(1, min_channels_per_layer)`` in every layer, with probability
 
@@ -26,7 +26,7 @@ accuracy trained on the bank, can be added to the reward and ranks candidates fo
 A trained generator prunes through the ``"gan"`` strategy:
 ``strategies.prune(model, "gan", sparsity, seed=..., generator=generator)``.
 
-Modules: :mod:`.features`, :mod:`.distribution`, :mod:`.config`, :mod:`.nets`, :mod:`.examples`,
+Modules: :mod:`.features`, :mod:`.config`, :mod:`.nets`, :mod:`.examples`,
 :mod:`.generator`, :mod:`.critic`, :mod:`.train`.
 """
 from .config import MODEL_VERSION, GanConfig  # noqa: F401

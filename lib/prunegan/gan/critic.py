@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 
 from ..core.validate import check_int, check_number
-from ..pruning.engine import CPU_THREADS, cpu_threads
+from ..train import CPU_THREADS, cpu_threads
 from .examples import Examples
 from .features import FEATURES, ChannelFeatures, channel_features
 from .nets import DiscriminatorNet

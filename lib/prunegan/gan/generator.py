@@ -2,7 +2,6 @@
 masks sampled from its structured distribution."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Mapping
@@ -112,15 +111,6 @@ class Generator:
             dist = self.distribution(feats, sparsity, min_channels_per_layer)  # once; each mask its own seed
             vectors = [dist.sample(1, torch.Generator().manual_seed(seed + i))[0] for i in range(n)]
         return [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
-
-    def fingerprint(self) -> str:
-        """Short hash of the weights, config and versions (names a generator in caches)."""
-        h = hashlib.sha256(canonical_json({"config": self.config, "v": FEATURE_VERSION, "m": MODEL_VERSION,
-                                           "il": self.include_linear, "steps": len(self.history)}).encode())
-        for name, t in sorted(self.net.state_dict().items()):
-            h.update(name.encode())
-            h.update(t.detach().cpu().numpy().tobytes())
-        return h.hexdigest()[:12]
 
     @torch.no_grad()
     def mask_probabilities(self, model: nn.Module, masks, sparsity: float, *, include_linear: bool | None = None,

@@ -11,7 +11,6 @@ reward as baseline), so the per-layer counts and the channel choice both move.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 
@@ -19,9 +18,9 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ..core.store import Run, canonical_json
+from ..core.store import Run, config_digest, weights_digest
 from ..core.validate import check_int
-from ..pruning.engine import CPU_THREADS, cpu_threads
+from ..train import CPU_THREADS, cpu_threads
 from .config import MODEL_VERSION, GanConfig
 from .critic import AccuracyCritic
 from .examples import Examples, from_bank
@@ -38,18 +37,14 @@ def training_set(bank, config: GanConfig) -> list[Examples]:
 
 def _digest(examples: list[Examples]) -> str:
     """Short hash of the examples' networks, sparsities, features, masks and accuracies."""
-    h = hashlib.sha256()
-    for ex in examples:
-        h.update(canonical_json([ex.network, round(ex.sparsity, 6)]).encode())
-        for t in (ex.feats.x, ex.masks, ex.accuracy):
-            h.update(t.numpy().tobytes())
-    return h.hexdigest()[:16]
+    return config_digest([[ex.network, round(ex.sparsity, 6), weights_digest([ex.feats.x, ex.masks, ex.accuracy])]
+                          for ex in examples])
 
 
 def _run_key(examples: list[Examples], include_linear: bool, config: GanConfig, critic) -> dict:
     crit = None
     if critic is not None and config.critic_weight > 0:
-        crit = hashlib.sha256(b"".join(t.numpy().tobytes() for t in critic.net.state_dict().values())).hexdigest()[:16]
+        crit = weights_digest(critic.net)
     return {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION, "gan": config,
             "include_linear": include_linear, "examples": _digest(examples), "critic": crit}
 

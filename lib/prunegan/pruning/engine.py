@@ -24,9 +24,8 @@ On CUDA the network and data stay on the GPU and none of the CPU settings apply.
 """
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -34,13 +33,10 @@ from torch import nn
 from ..core.masks import ChannelMask
 from ..core.validate import check_int
 from ..data import Dataset
-from ..train import TrainConfig, evaluate, fit, resolve_device
+from ..train import CPU_THREADS, TrainConfig, cpu_threads, evaluate, fit, resolve_device
 from . import executors, surgery
 
 FORMS = ("compact", "masked")
-
-#: Intra-op threads used while a mask is evaluated on the CPU (see the module docstring).
-CPU_THREADS = 1
 
 #: The default retraining after pruning (every config's ``retrain`` default): 3 epochs of Adam, lr 1e-3, batch 64 (the original study's
 #: setting). Larger batches were measured (``benchmarks/retrain_batch_size.py``: 36 masks, L1 and
@@ -51,25 +47,6 @@ CPU_THREADS = 1
 #: worse. A step of these small networks costs nearly in proportion to its images, so a larger
 #: batch saves little, and the batch size stays 64.
 DEFAULT_RETRAIN = TrainConfig(epochs=3, batch_size=64, lr=1e-3)
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op threads (``torch.set_num_threads``), then restore the
-    previous number. ``None`` leaves the setting alone."""
-    if n is None:
-        yield
-        return
-    check_int("threads", n, 1)
-    previous = torch.get_num_threads()
-    if previous == n:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def pruned_network(model: nn.Module, mask: ChannelMask, form: str = "compact") -> nn.Module:

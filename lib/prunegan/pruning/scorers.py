@@ -12,7 +12,6 @@ Scorers are registered by name in :data:`SCORERS`.
 from __future__ import annotations
 
 import collections
-import hashlib
 from collections.abc import Callable, Mapping
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 from ..core import counts
 from ..core.distribution import StructuredMasks
 from ..core.registry import Registry
+from ..core.store import weights_digest
 from ..core.validate import check_int, check_number
 from .select import select_per_layer, uniform_kept_per_layer
 
@@ -77,20 +77,12 @@ _IMPORTANCE_MEMO: "collections.OrderedDict[tuple, dict[str, torch.Tensor]]" = co
 _MEMO_SIZE = 64
 
 
-def _weights_digest(model: nn.Module) -> str:
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], criterion: str) -> dict[str, torch.Tensor]:
     """Torch-Pruning's importance of every output channel of ``layers``, per layer: ``criterion`` is
     ``"magnitude"`` (group L1 norm, coupled next-layer weights included), ``"lamp"`` or ``"fpgm"``
     (scores normalised by the layer's mean, as Torch-Pruning does by default). Remembered for the
     same weights (a model changed in place is recomputed); the caller gets copies."""
-    key = (criterion, tuple(layers), _weights_digest(model))
+    key = (criterion, tuple(layers), weights_digest(model, n=32))
     if key not in _IMPORTANCE_MEMO:
         _IMPORTANCE_MEMO[key] = _torch_pruning_importance(model, layers, criterion)
         while len(_IMPORTANCE_MEMO) > _MEMO_SIZE:
@@ -172,7 +164,7 @@ _register_layerwise_uniform("random", random, "a uniformly random subset of chan
 
 
 @SCORERS.register("gan")
-def learned(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+def gan_scores(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
             generator: object = None, min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
     """One mask sampled from a trained generator (``generator=``: a :class:`prunegan.gan.Generator`,
     or any object with ``scores(layers, sparsity, rng, min_channels_per_layer=...)``), as scores

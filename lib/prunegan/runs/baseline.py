@@ -10,8 +10,7 @@ from .. import data as data_mod
 from .. import models
 from ..core.store import Run
 from ..core.validate import check_int
-from ..pruning.engine import CPU_THREADS, cpu_threads
-from ..train import TrainConfig, evaluate, fit, resolve_device
+from ..train import CPU_THREADS, TrainConfig, cpu_threads, evaluate, fit, resolve_device
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ Each stored row also records the torch version and the processor that computed i
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ import pandas as pd
 
 from ..core import provenance
 from ..core.masks import ChannelMask
-from ..core.store import Run, canonical_json
+from ..core.store import Run, config_digest
 from ..pruning.engine import FORMS, evaluate_masks
 from ..pruning.executors import check as check_executor
 from ..pruning.surgery import count
@@ -48,8 +47,7 @@ class Job:
 
     def cache_name(self) -> str:
         """File of this job's evaluation in its baseline's cache folder."""
-        digest = hashlib.sha256((self.mask.key() + canonical_json(self.retrain)).encode()).hexdigest()
-        return f"rows/{digest[:24]}.json"
+        return f"rows/{config_digest({'mask': self.mask.key(), 'retrain': self.retrain}, n=24)}.json"
 
 
 def evaluations(base: Baseline, form: str = "compact") -> Run:
