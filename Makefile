@@ -13,7 +13,7 @@ ifneq ($(filter-out strict,$(CHECK_README)),)
 $(error CHECK_README is empty or strict, got '$(CHECK_README)')
 endif
 
-.PHONY: book test venv sync lab benchmark clean distclean
+.PHONY: book replicate test venv sync lab benchmark clean distclean
 
 venv: $(STAMP)
 
@@ -30,6 +30,12 @@ book: $(STAMP)
 	$(BIN)/python -m prunegan.book execute --smoke $(SMOKE)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
+	$(BIN)/python -m prunegan.book check-readme $(if $(filter strict,$(CHECK_README)),--strict)
+
+## Part 2's independent replicate: chapter 6 with seed=1 (other networks, other seeds of every kind)
+## into book/replicates/, then the README check (which quotes both replicates).
+replicate: $(STAMP)
+	$(BIN)/python -m prunegan.book replicate --name 06_gan --seed 1
 	$(BIN)/python -m prunegan.book check-readme $(if $(filter strict,$(CHECK_README)),--strict)
 
 ## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.
@@ -50,7 +56,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/evaluation_speed.py
 
 clean:
-	rm -rf _build book/executed
+	rm -rf _build book/executed book/replicates
 
 distclean: clean
 	rm -rf results $(VENV)

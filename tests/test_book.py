@@ -218,6 +218,22 @@ def test_missing_scraps_and_notebooks_are_reported(executed, tmp_path):
     assert not any(r["ok"] for r in results)  # the last has no number before its comment
 
 
+def test_replicate_numbers_are_checked_when_the_replicate_ran_and_skipped_otherwise(executed, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("base 0.957 <!-- scrap 01_baseline baseline_acc .3f --> rep 0.5 <!-- scrap 06_gan_seed1 x .1f -->")
+    replicates = tmp_path / "replicates"
+    results = book.check_readme(readme, executed, replicates)  # not run: skipped, not a difference
+    assert [r["skipped"] for r in results] == [False, True] and all(r["ok"] for r in results)
+    write_executed(replicates, "06_gan_seed1", {"x": 0.7})  # run, and different: a difference
+    results = book.check_readme(readme, executed, replicates)
+    assert results[1]["build"] == "0.7" and not results[1]["ok"] and not results[1]["skipped"]
+    write_executed(replicates, "06_gan_seed1", {"x": 0.5})
+    assert all(r["ok"] for r in book.check_readme(readme, executed, replicates))
+    # a name that is not a replicate's is never skipped
+    readme.write_text("b 0.5 <!-- scrap 07_new x .1f -->")
+    assert not book.check_readme(readme, executed, replicates)[0]["ok"]
+
+
 def test_check_readme_without_a_build_says_so(tmp_path, capsys):
     assert book.main(["check-readme", "--executed", str(tmp_path / "nothing")]) == 1
     assert "no executed notebook" in capsys.readouterr().out
@@ -246,7 +262,8 @@ def test_the_readme_results_table_is_wired_to_scraps():
     stems = {p.stem for p in book.notebooks()}
     for q in quotes:
         assert q["readme"] is not None, q
-        assert q["notebook"] in stems, q
+        assert q["notebook"] in stems or (book.REPLICATE_NAME.fullmatch(q["notebook"])
+                                          and q["notebook"].rsplit("_seed", 1)[0] in stems), q
         format(1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format spec
         names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split() if n[0] in string.ascii_letters}
         assert names and book.evaluate(q["expr"], dict.fromkeys(names, 1.0)) is not None

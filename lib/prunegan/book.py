@@ -30,6 +30,8 @@ from .core.store import REPO_ROOT, atomic_write
 
 SOURCE = REPO_ROOT / "notebooks"
 EXECUTED = REPO_ROOT / "book" / "executed"
+#: Independent replicates of a chapter (``-p seed r``), outside the book: ``NN_name_seed<r>.ipynb``.
+REPLICATES = REPO_ROOT / "book" / "replicates"
 README = REPO_ROOT / "README.md"
 
 #: Tags that already decide how a code cell shows; :func:`hide_inputs` leaves such cells alone.
@@ -117,6 +119,20 @@ def execute_all(*, smoke: bool = False, only: list[str] | None = None, source: P
     return done
 
 
+def execute_replicate(name: str = "06_gan", seed: int = 1, *, source: Path = SOURCE,
+                      target: Path = REPLICATES) -> Path:
+    """Execute notebook ``name`` with ``seed`` (a replicate: every seed family shifted) into
+    ``target/<name>_seed<seed>.ipynb``; the README's replicate numbers quote it."""
+    path = source / f"{name}.ipynb"
+    if not path.exists():
+        raise FileNotFoundError(f"no notebook {path}; valid: {', '.join(p.stem for p in notebooks(source))}")
+    start = time.perf_counter()
+    print(f"[book] executing {path.name} with seed={seed} (replicate) ...", flush=True)
+    out = execute(path, target / f"{name}_seed{seed}.ipynb", {"seed": seed})
+    print(f"[book] replicate {name} seed {seed} done in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
+
+
 # ------------------------------------------------------------------- executed copies for the book
 def prepare_for_book(nb):
     """Make an executed notebook read as a report (in place; returns ``nb``): the parameters shown
@@ -202,6 +218,10 @@ SCRAP_COMMENT = re.compile(r"<!--\s*scrap\s+(?P<notebook>\S+)\s+(?P<expr>\S+)\s+
 NUMBER_BEFORE = re.compile(r"(?P<number>[−-]?\d[\d,]*(?:\.\d+)?(?:\s?%)?)\s*$")
 
 
+#: A replicate's notebook name: ``NN_name_seed<r>``.
+REPLICATE_NAME = re.compile(r"\d\d_\w+_seed\d+")
+
+
 def normalise(number: str) -> str:
     """``"−0.12"`` → ``"-0.12"``, ``"65 %"`` → ``"65%"``: how the README and Python write numbers."""
     return number.replace("−", "-").replace("\u202f", "").replace("\xa0", "").replace(" ", "")
@@ -250,13 +270,20 @@ def was_smoke(executed_dir: Path) -> bool:
     return False
 
 
-def check_readme(readme: Path = README, executed_dir: Path = EXECUTED) -> list[dict]:
-    """Every wired number of ``readme`` checked against the scraps of ``executed_dir``: each quote
-    of :func:`readme_quotes` with ``build`` (the scrap value formatted with the quote's format, or
-    why there is none) and ``ok`` (README and build agree, spaces and the minus sign aside)."""
+def check_readme(readme: Path = README, executed_dir: Path = EXECUTED,
+                 replicates_dir: Path | None = REPLICATES) -> list[dict]:
+    """Every wired number of ``readme`` checked against the scraps of ``executed_dir`` (and of the
+    replicates in ``replicates_dir``): each quote of :func:`readme_quotes` with ``build`` (the scrap
+    value formatted with the quote's format, or why there is none), ``ok`` (README and build agree,
+    spaces and the minus sign aside) and ``skipped`` (a replicate that was not run: not checked)."""
     scraps = scraps_by_notebook(executed_dir)
+    replicas = scraps_by_notebook(replicates_dir) if replicates_dir is not None and Path(replicates_dir).is_dir() else {}
+    scraps.update(replicas)
     results = []
     for q in readme_quotes(Path(readme).read_text()):
+        if q["notebook"] not in scraps and REPLICATE_NAME.fullmatch(q["notebook"]):
+            results.append({**q, "build": "replicate not run (make replicate)", "ok": True, "skipped": True})
+            continue
         if q["notebook"] not in scraps:
             build = f"no executed notebook {q['notebook']}"
         else:
@@ -268,7 +295,7 @@ def check_readme(readme: Path = README, executed_dir: Path = EXECUTED) -> list[d
             except (TypeError, ValueError, ZeroDivisionError) as exc:
                 build = f"cannot format: {exc}"
         ok = q["readme"] is not None and normalise(q["readme"]) == normalise(build)
-        results.append({**q, "build": build, "ok": ok})
+        results.append({**q, "build": build, "ok": ok, "skipped": False})
     return results
 
 
@@ -280,8 +307,11 @@ def report_readme(results: list[dict], *, smoke: bool) -> str:
              for r in bad]
     if not results:
         return "README check: no number in README.md is wired to a scrap (<!-- scrap ... -->)."
+    skipped = [r for r in results if r.get("skipped")]
+    note = (f" ({len(skipped)} numbers of replicates that were not run are not checked: `make replicate`)"
+            if skipped else "")
     if not bad:
-        return f"README check: all {len(results)} wired numbers match the executed notebooks."
+        return f"README check: all {len(results) - len(skipped)} checked numbers match the executed notebooks{note}."
     if smoke:
         return "\n".join([f"README check: this was a smoke build (smoke=True) and the README quotes a full "
                           f"build, so {len(bad)} of {len(results)} numbers differ as expected:"] + lines)
@@ -304,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("execute", help="execute the notebooks into book/executed/")
     run.add_argument("--smoke", type=_bool, default=False, help="tiny fast run (True/False)")
     run.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 03_random")
+    rep = sub.add_parser("replicate", help="execute a chapter with another seed into book/replicates/")
+    rep.add_argument("--name", default="06_gan")
+    rep.add_argument("--seed", type=int, default=1)
     pairs = sub.add_parser("check-pairs", help="report notebook pairs (.py / .ipynb) that differ")
     pairs.add_argument("--source", type=Path, default=SOURCE)
     check = sub.add_parser("check-readme", help="compare README.md's wired numbers with the executed notebooks")
@@ -314,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "execute":
         execute_all(smoke=args.smoke, only=args.only)
+    elif args.command == "replicate":
+        execute_replicate(args.name, args.seed)
     elif args.command == "check-pairs":
         found = check_pairs(args.source)
         for name, problems in found.items():

@@ -102,7 +102,7 @@ class Configs:
 
 def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epochs: int = 10, networks: int = 10,
             held_out: int = 2, n_val: int = DEFAULT_N_VAL, sparsities=(0.8, 0.9), temperatures=(0.0, 1.0),
-            criteria=CRITERIA, draws: int = 2, retrain_epochs: int = 1, retrain_seeds: int = 3, min_distinct: int = 30,
+            criteria=CRITERIA, draws: int = 2, retrain_epochs: int = 1, retrain_seeds: int = 3, min_distinct: int = 24,
             exhaustive_limit: int = 200, gan_steps: int = 300, gan_seeds: int = 20, entropy_weights=(0.0, 0.1, 0.3),
             critic_weights=(0.0, 1.0), critic_steps: int = 500, samples: int = 20, critic_candidates: int = 16,
             transfer_model: str = "lenet5-caffe") -> Configs:
@@ -133,7 +133,7 @@ def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epoch
                   for i in range(networks))
     bank_retrain = TrainConfig(epochs=retrain_epochs, seed=10 * seed)
     banks = {name: BankConfig(baselines=bases, sparsities=tuple(sparsities), temperatures=tuple(temperatures),
-                              draws=draws, min_channels=(0, 1), include_linear=il, retrain=bank_retrain, seed=seed,
+                              draws=draws, min_channels=(1,), include_linear=il, retrain=bank_retrain, seed=seed,
                               retrain_seeds=retrain_seeds, criteria=tuple(criteria), min_distinct=min_distinct,
                               exhaustive_limit=exhaustive_limit)
              for name, il in SETTINGS.items()}
