@@ -9,10 +9,13 @@ multi-node test and what happens on Ctrl-C or a failed task.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import re
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from ray_helpers import (CLOSED, _die_once, arm_after_first, import_ray, mask_li
 from prunegan import train
 from prunegan.core import provenance
 from prunegan.pruning import engine, executors
+from prunegan.pruning.executors import ray_connect, ray_tasks
 from prunegan.runs import baseline as baseline_mod
 from prunegan.runs import runner
 
@@ -51,7 +55,7 @@ def test_unknown_executor_lists_the_valid_ones(trained_lenet, data):
 
 def test_runner_checks_the_executor_before_reading_the_cache(data, monkeypatch):
     calls = []
-    monkeypatch.setattr(runner, "evaluations", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(runner, "_evaluations", lambda *a, **k: calls.append(1))
     base = baseline_mod.Baseline(baseline_mod.BaselineConfig(), None, data, {}, 0.0, None)
     with pytest.raises(ValueError, match="unknown executor 'dask'; valid: local, ray"):
         runner.run(base, [], executor="dask", progress=False)
@@ -120,9 +124,9 @@ def test_malformed_address_is_named(trained_lenet, data, address):
 
 
 def test_address_forms():
-    assert executors._host_port("10.0.0.1:6379") == ("10.0.0.1", 6379)
-    assert executors._host_port("ray://head.example:10001") == ("head.example", 10001)
-    assert executors._host_port("[::1]:6379") == ("::1", 6379)
+    assert ray_connect.host_port("10.0.0.1:6379") == ("10.0.0.1", 6379)
+    assert ray_connect.host_port("ray://head.example:10001") == ("head.example", 10001)
+    assert ray_connect.host_port("[::1]:6379") == ("::1", 6379)
 
 
 @pytest.mark.parametrize("how", ["argument", "RAY_ADDRESS", "auto + RAY_ADDRESS"])
@@ -139,6 +143,91 @@ def test_unreachable_address_fails_fast_and_names_it(trained_lenet, data, monkey
                               ray_address=address)
     assert time.perf_counter() - start < 60
     assert not ray.is_initialized()
+
+
+@contextlib.contextmanager
+def _not_ray(answer: bytes | None):
+    """A loopback TCP server that is not Ray: it accepts connections and then sends ``answer`` and
+    closes (``None``: says nothing and keeps the connection open). Yields its address."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+    held = []
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            if answer is None:
+                held.append(conn)
+            else:
+                with conn:
+                    conn.recv(64)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+@pytest.mark.parametrize("answer, why", [(None, "it sent nothing back"),
+                                         (b"HTTP/1.1 400 Bad Request\r\n\r\n", "not HTTP/2"),
+                                         (b"", "it closed the connection")])
+def test_a_port_that_is_not_ray_fails_fast_and_names_it(trained_lenet, data, monkeypatch, answer, why):
+    """Something listens, but not Ray: ``ray.init`` would retry it for minutes; the executor gives
+    up after CONNECT_TIMEOUT_S (here 1 s) with the address and what the port did."""
+    ray = import_ray()
+    assert not ray.is_initialized(), "these tests must run before the module's Ray instance starts"
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("RAY_USE_TLS", raising=False)
+    monkeypatch.setattr(ray_connect, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(ray, "init", lambda *a, **k: pytest.fail("ray.init was called on a port that is not Ray"))
+    with _not_ray(answer) as address:
+        start = time.perf_counter()
+        with pytest.raises(ConnectionError, match=re.escape(repr(address)) + " .*not a Ray cluster: .*" + why):
+            engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor="ray",
+                                  ray_address=address)
+        assert time.perf_counter() - start < 5
+    assert ray_connect.CONNECT_TIMEOUT_S * 2 < 60  # connect + answer: within the minute the issue allows
+
+
+def test_an_http2_answer_passes_the_check():
+    """What a gRPC server (Ray's head node) sends first: a SETTINGS frame on stream 0."""
+    settings = bytes([0, 0, 6, 4, 0, 0, 0, 0, 0]) + bytes([0, 3, 0, 0, 0, 100])
+    with _not_ray(settings) as address:
+        ray_connect.check_reachable(address, timeout=2.0)  # no error
+
+
+def test_inputs_are_checked_once_per_call(trained_lenet, data, monkeypatch):
+    """The engine checks its inputs once, at the entry; the runner checks all its jobs once before it
+    reads its cache, and hands the uncached ones on without checking them again."""
+    checks = []
+    real_check = executors.check
+    monkeypatch.setattr(executors, "check", lambda *a: (checks.append(a), real_check(*a))[1])
+    masks = mask_list(trained_lenet, 2)
+    assert len(engine.evaluate_masks(trained_lenet, masks, data, RETRAIN, workers=1)) == 2
+    assert checks == [("local", None)]
+    base = baseline_mod.Baseline(baseline_mod.BaselineConfig(), trained_lenet, data, {}, 0.0, None)
+    handed_on = []
+    real_evaluate = runner.evaluate_checked
+    monkeypatch.setattr(runner, "evaluate_checked", lambda m, ms, *a, **k: (handed_on.append(len(ms)),
+                                                                           real_evaluate(m, ms, *a, **k))[1])
+    checks.clear()
+    df = runner.run(base, [runner.Job(m, RETRAIN) for m in masks + masks[:1]], workers=1, progress=False)
+    assert len(df) == 3 and checks == [("local", None)] and handed_on == [2]
+    with pytest.raises(ValueError, match="one config or one per mask"):
+        engine.check_request(trained_lenet, masks, [RETRAIN] * 3)
+    with pytest.raises(ValueError, match="TrainConfig"):
+        engine.check_request(trained_lenet, masks, [RETRAIN, {"epochs": 1}])
 
 
 # ------------------------------------------------------------------ a local Ray instance, 2 CPUs
@@ -240,8 +329,8 @@ def test_a_crashed_run_resumes_without_missing_or_half_rows(local_ray, tmp_path,
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "ray"))
     marker = tmp_path / "kill"
     crashing = dataclasses.replace(base, model=with_hook(base.model, _die_once, marker))
-    monkeypatch.setattr(executors, "RAY_MAX_RETRIES", 0)  # no retry: the run fails
-    real = runner.evaluate_masks
+    monkeypatch.setattr(ray_tasks, "RAY_MAX_RETRIES", 0)  # no retry: the run fails
+    real = runner.evaluate_checked
     asked = []
 
     def spy(model, masks, *args, on_result=None, **kwargs):
@@ -249,7 +338,7 @@ def test_a_crashed_run_resumes_without_missing_or_half_rows(local_ray, tmp_path,
         wrapped, _ = arm_after_first(marker, on_result)
         return real(model, masks, *args, on_result=wrapped if len(asked) == 1 else on_result, **kwargs)
 
-    monkeypatch.setattr(runner, "evaluate_masks", spy)
+    monkeypatch.setattr(runner, "evaluate_checked", spy)
     with pytest.raises(local_ray.exceptions.RayError):
         runner.run(crashing, jobs, executor="ray", progress=False)
     assert not marker.exists()

@@ -103,13 +103,13 @@ def test_duplicates_are_evaluated_once(tiny_bank):
 
 def _count_masks(monkeypatch) -> list:
     calls = []
-    real = runner.evaluate_masks
+    real = runner.evaluate_checked
 
     def counting(model, masks, *a, **k):
         calls.extend(masks)
         return real(model, masks, *a, **k)
 
-    monkeypatch.setattr(runner, "evaluate_masks", counting)
+    monkeypatch.setattr(runner, "evaluate_checked", counting)
     return calls
 
 

@@ -71,13 +71,13 @@ def test_masks_are_nested_as_sparsity_grows():
 
 def test_trial_t_retrains_with_retrain_seed_plus_t(monkeypatch):
     seen = []
-    real = engine.evaluate_masks
+    real = engine.evaluate_checked
 
     def spy(model, masks, data, retrain, **kw):
         seen.extend(c.seed for c in retrain)
         return real(model, masks, data, retrain, **kw)
 
-    monkeypatch.setattr(runner, "evaluate_masks", spy)
+    monkeypatch.setattr(runner, "evaluate_checked", spy)
     sweep.sweep(_sweep(sparsities=(0.5,), trials=3, retrain=replace(RETRAIN, seed=10)), progress=False, workers=1)
     assert seen == [10, 11, 12]
 
@@ -99,7 +99,7 @@ def _no_evaluation(*args, **kwargs):
 def test_rerun_recomputes_nothing(monkeypatch):
     config = _sweep()
     first = sweep.sweep(config, progress=False)
-    monkeypatch.setattr(runner, "evaluate_masks", _no_evaluation)
+    monkeypatch.setattr(runner, "evaluate_checked", _no_evaluation)
     again = sweep.sweep(config, progress=False)
     assert again.equals(first)
 
@@ -107,7 +107,7 @@ def test_rerun_recomputes_nothing(monkeypatch):
 def test_trials_share_rows_with_the_sweep(monkeypatch):
     config = _sweep()
     whole = sweep.sweep(config, progress=False)
-    monkeypatch.setattr(runner, "evaluate_masks", _no_evaluation)
+    monkeypatch.setattr(runner, "evaluate_checked", _no_evaluation)
     trials = sweep.trials(config, 0.9, 2, progress=False)
     assert trials["retrained_acc"].tolist() == whole[whole["sparsity"] == 0.9]["retrained_acc"].tolist()
 

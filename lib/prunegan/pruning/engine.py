@@ -5,20 +5,19 @@ A mask is retrained in its *compact* form (channels physically removed), so a 90
 costs a fraction of the dense one; ``form="masked"`` retrains the masked dense network instead and
 gives the same result up to floating-point rounding (tested).
 
-Speed on a CPU (measured in ``benchmarks/``; see ``benchmarks/README.md``):
+Speed on a CPU (the measurements behind each choice are in ``benchmarks/README.md``):
 
 - data are in-memory, pre-normalised tensors (no ``DataLoader``, no per-sample transforms);
 - the pruned network is compact and stored ``channels_last`` (oneDNN's fast layout for these small
-  convolutions: 20-35 % less time per training step of LeNet5 than the default layout here);
-- each evaluation runs with **one** intra-op thread (:data:`CPU_THREADS`). LeNet-sized operations
-  are too small to share well between threads: on an idle 2-core machine two threads make a step
-  only 1.6× faster, and as soon as another process keeps a core busy they make it 5-10× *slower*
-  (OpenMP threads wait for each other). The thread count is set for the duration of the call and
-  restored afterwards;
+  convolutions);
+- each evaluation runs with **one** intra-op thread (:data:`prunegan.train.CPU_THREADS`):
+  LeNet-sized operations are too small to share well between threads, and on a busy machine OpenMP
+  threads wait for each other. The thread count is set for the duration of the call and restored
+  afterwards;
 - :func:`evaluate_masks` spreads many masks over worker processes (one thread each), so every core
-  works on its own mask (2× on two idle cores): on this machine (``executor="local"``) or as Ray
-  tasks on a cluster (``executor="ray"``, :mod:`prunegan.pruning.executors`). Results do not depend
-  on the executor nor on the number of workers.
+  works on its own mask: on this machine (``executor="local"``) or as Ray tasks on a cluster
+  (``executor="ray"``, :mod:`prunegan.pruning.executors`). Results do not depend on the executor
+  nor on the number of workers. Its inputs are checked once, at the entry (:func:`check_request`).
 
 On CUDA the network and data stay on the GPU and none of the CPU settings apply.
 """
@@ -38,21 +37,16 @@ from . import executors, surgery
 
 FORMS = ("compact", "masked")
 
-#: The default retraining after pruning (every config's ``retrain`` default): 3 epochs of Adam, lr 1e-3, batch 64 (the original study's
-#: setting). Larger batches were measured (``benchmarks/retrain_batch_size.py``: 36 masks, L1 and
-#: random at 20-90 % sparsity, 3 seeds, paired against batch 64): batch 128 is 1.3-1.4× faster but
-#: loses 0.4 accuracy points with lr 1e-3, and with lr √2·1e-3 it is within noise on average
-#: (-0.1 points, 95 % CI [-0.3, +0.2]) yet lower on every random mask at 80-90 % sparsity (by up
-#: to 2.8 points), the regime the study is about; batch 256 is 1.5× faster and 0.7-1.5 points
-#: worse. A step of these small networks costs nearly in proportion to its images, so a larger
-#: batch saves little, and the batch size stays 64.
+#: The default retraining after pruning (every config's ``retrain`` default): 3 epochs of Adam,
+#: lr 1e-3, batch 64 (the original study's setting). Larger batches are a little faster but lose
+#: accuracy on random masks at high sparsity, the regime the study is about
+#: (``benchmarks/retrain_batch_size.py``; numbers in ``benchmarks/README.md``), so the batch stays 64.
 DEFAULT_RETRAIN = TrainConfig(epochs=3, batch_size=64, lr=1e-3)
 
 
 def pruned_network(model: nn.Module, mask: ChannelMask, form: str = "compact") -> nn.Module:
     """A pruned copy of ``model``: physically smaller (``"compact"``) or masked dense (``"masked"``)."""
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    check_form(form)
     return surgery.compact(model, mask) if form == "compact" else surgery.apply(model, mask)
 
 
@@ -125,8 +119,7 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
 
     ``executor="local"`` (the default): on the CPU the masks are spread over ``workers`` processes
     (default :func:`default_workers`, at most one per mask), each with one thread; ``workers=1``
-    evaluates them here, one after another. Starting the workers costs a fraction of a second where
-    they can be forked. On CUDA the masks are evaluated here, one after another.
+    evaluates them here, one after another. On CUDA the masks are evaluated here, one after another.
 
     ``executor="ray"``: Ray tasks, on a local Ray instance (``ray_address=None``; ``workers`` CPUs)
     or on the cluster at ``ray_address`` (an address, ``"auto"``, or ``$RAY_ADDRESS``); see
@@ -137,16 +130,48 @@ def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
     calling process, as soon as mask ``i`` is done (in completion order), e.g. to cache each row at
     once so that an interrupted run loses nothing finished.
     """
+    masks = list(masks)
+    configs = check_request(model, masks, retrain, form=form, workers=workers, executor=executor,
+                            ray_address=ray_address)
+    return evaluate_checked(model, masks, data, configs, form=form, workers=workers, progress=progress,
+                            on_result=on_result, executor=executor, ray_address=ray_address)
+
+
+def check_form(form: object) -> str:
+    """``form`` if it is one of :data:`FORMS`, else ``ValueError`` listing them."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    return form
+
+
+def check_request(model: nn.Module, masks: Sequence[ChannelMask], retrain: TrainConfig | Sequence[TrainConfig], *,
+                  form: str = "compact", workers: int | None = None, executor: str = "local",
+                  ray_address: str | None = None) -> list[TrainConfig]:
+    """Check the inputs of :func:`evaluate_masks` once, before any work: the executor and its
+    address, the form, ``workers``, one retraining config or one per mask, and every mask against
+    ``model``. Returns the retraining config of each mask. ``ValueError`` naming what is wrong."""
     executors.check(executor, ray_address)
+    check_form(form)
+    check_int("workers", workers, 1, allow_none=True)
     masks = list(masks)
     configs = list(retrain) if isinstance(retrain, Sequence) else [retrain] * len(masks)
     if len(configs) != len(masks):
         raise ValueError(f"got {len(masks)} masks but {len(configs)} retrain configs; give one config or one per mask")
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    check_int("workers", workers, 1, allow_none=True)
+    for config in configs:
+        if not isinstance(config, TrainConfig):
+            raise ValueError(f"retrain must be a TrainConfig or one per mask, got {config!r}")
     for mask in masks:
         mask.check_matches(model)
+    return configs
+
+
+def evaluate_checked(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig], *,
+                     form: str, workers: int | None, progress: bool,
+                     on_result: Callable[[int, dict], None] | None, executor: str,
+                     ray_address: str | None) -> list[dict]:
+    """:func:`evaluate_masks` for inputs that :func:`check_request` has already checked (``configs``:
+    one per mask, as it returns them). The runner checks all its jobs once at its entry, before it
+    reads its cache, and sends only the jobs that are not cached here."""
     if not masks:
         return []
     return executors.EXECUTORS.get(executor)(model, masks, data, configs, evaluate=evaluate_mask, threads=CPU_THREADS,

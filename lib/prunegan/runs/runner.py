@@ -1,7 +1,7 @@
 """The one runner: jobs → cached rows → DataFrame.
 
 A :class:`Job` is one mask to prune a trained baseline with, its retraining config and the labels its
-row carries. :func:`run` evaluates every job with :func:`prunegan.pruning.engine.evaluate_masks`
+row carries. :func:`run` evaluates every job with the engine (:mod:`prunegan.pruning.engine`)
 (worker processes on the CPU, or Ray tasks with ``executor="ray"``) and returns one tidy row per
 job (:func:`result_row`).
 
@@ -24,8 +24,7 @@ import pandas as pd
 from ..core import provenance
 from ..core.masks import ChannelMask
 from ..core.store import Run, config_digest
-from ..pruning.engine import FORMS, evaluate_masks
-from ..pruning.executors import check as check_executor
+from ..pruning.engine import check_form, check_request, evaluate_checked
 from ..pruning.surgery import count
 from ..train import TrainConfig, resolve_device
 from .baseline import Baseline
@@ -52,8 +51,10 @@ class Job:
 
 def evaluations(base: Baseline, form: str = "compact") -> Run:
     """The cache folder of every evaluation on ``base``."""
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    return _evaluations(base, check_form(form))
+
+
+def _evaluations(base: Baseline, form: str) -> Run:
     return Run("evals", {"baseline": base.config, "form": form})
 
 
@@ -88,6 +89,12 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
 RESULT_FIELDS = ("pruned_acc", "retrained_acc", "retrained_val_acc", "macs", "params", "seconds")
 
 
+def _result(row: Mapping) -> dict:
+    """The result fields and the provenance of an evaluation, in one order whether just computed or
+    read back from the cache (a field the row lacks, e.g. in an older file, is ``None``)."""
+    return {k: row.get(k) for k in RESULT_FIELDS + provenance.FIELDS}
+
+
 def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: int | None = None,
         progress: bool = True, executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
     """Evaluate ``jobs`` on ``base`` (cached ones are read back) → one row per job, in order.
@@ -95,14 +102,15 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
     ``workers``: processes on the CPU (default one per core); ``executor``: ``"local"`` (this
     machine) or ``"ray"`` (a local Ray instance, or the cluster at ``ray_address``; see
     :mod:`prunegan.pruning.executors`). The numbers depend on neither. Only jobs not in the cache are
-    sent to the executor, and each row is cached here as soon as it arrives."""
-    check_executor(executor, ray_address)
+    sent to the executor, and each row is cached here as soon as it arrives. Every input is checked
+    once, here, before the cache is read (:func:`prunegan.pruning.engine.check_request`)."""
     jobs = list(jobs)
     for job in jobs:
         if not isinstance(job, Job):
             raise ValueError(f"run() takes Job objects, got {type(job).__name__}")
-        job.mask.check_matches(base.model)
-    cache = evaluations(base, form)
+    check_request(base.model, [j.mask for j in jobs], [j.retrain for j in jobs], form=form, workers=workers,
+                  executor=executor, ray_address=ray_address)
+    cache = _evaluations(base, form)
     results: dict[str, dict] = {}
     todo: dict[str, Job] = {}
     for job in jobs:
@@ -111,20 +119,20 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
             continue
         stored = cache.read_json(name)
         if stored is not None and stored.get("key") == job.mask.key():  # provenance as stored: who computed it
-            results[name] = {k: stored.get(k) for k in RESULT_FIELDS + provenance.FIELDS}
+            results[name] = _result(stored)
         else:
             todo[name] = job
     names, pending = list(todo), list(todo.values())
 
     def store(i: int, result: dict) -> None:
         # The machine that computed the row (a Ray task reports its own node's; see executors).
-        row = {**provenance.describe(resolve_device(pending[i].retrain.device)), **result}
+        row = _result({**provenance.describe(resolve_device(pending[i].retrain.device)), **result})
         cache.write_json(names[i], {"key": pending[i].mask.key(), "retrain": pending[i].retrain, **row})
         results[names[i]] = row
 
     if pending:
-        evaluate_masks(base.model, [j.mask for j in pending], base.data, [j.retrain for j in pending],
-                       form=form, workers=workers, progress=progress, on_result=store, executor=executor,
-                       ray_address=ray_address)
+        evaluate_checked(base.model, [j.mask for j in pending], base.data, [j.retrain for j in pending],
+                         form=form, workers=workers, progress=progress, on_result=store, executor=executor,
+                         ray_address=ray_address)
     dense = count(base.model)
     return rows_to_frame([result_row(base, j.mask, results[j.cache_name()], dense=dense, **j.labels) for j in jobs])
