@@ -13,7 +13,7 @@ ifneq ($(filter-out strict,$(CHECK_README)),)
 $(error CHECK_README is empty or strict, got '$(CHECK_README)')
 endif
 
-.PHONY: book replicate test venv sync lab benchmark clean distclean
+.PHONY: book replicate test lint venv sync lab benchmark clean distclean
 
 venv: $(STAMP)
 
@@ -38,9 +38,13 @@ replicate: $(STAMP)
 	$(BIN)/python -m prunegan.book replicate --name 06_gan --seed 1
 	$(BIN)/python -m prunegan.book check-readme $(if $(filter strict,$(CHECK_README)),--strict)
 
-## The whole test suite: unit tests, a smoke papermill run of every notebook, the book build.
-test: $(STAMP)
+## The whole test suite: ruff, then unit tests, a smoke papermill run of every notebook, the book build.
+test: lint
 	$(BIN)/python -m pytest
+
+## ruff (configured in pyproject.toml) over the library, tests, benchmarks and notebooks.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## Bring every notebook pair in step (the newer of NN_name.py / NN_name.ipynb wins), outputs cleared.
 sync: $(STAMP)

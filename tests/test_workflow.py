@@ -65,3 +65,21 @@ def test_the_workflow_tests_builds_checks_and_deploys_the_book_from_main_only():
     assert deploy["needs"] == "build" and [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
     assert "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+
+
+def test_make_test_runs_ruff_first_with_the_projects_settings():
+    """``make test`` lints before it tests (``make -n``: the commands, none run); ruff reads its
+    settings from pyproject.toml: 110 columns, pycodestyle errors (E501 included) and pyflakes."""
+    import tomllib
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    out = subprocess.run(["make", "-n", "-C", str(REPO), "test"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    ruff = next(i for i, line in enumerate(out) if line.endswith("ruff check ."))
+    pytest_ = next(i for i, line in enumerate(out) if line.endswith("-m pytest"))
+    assert ruff < pytest_
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert config["line-length"] == 110 and config["target-version"] == "py311"
+    assert {"E", "F", "W"} <= set(config["lint"]["select"])
+    assert "E501" not in config["lint"].get("ignore", [])
