@@ -167,13 +167,11 @@ lono
 # network's landscape (and that value's percentile there). The held-out networks play no part.
 
 # %%
-design = chapter.design_choice(banks["conv"], cfg, chosen_features)
-entropy_weight, critic_weight = chapter.chosen_design(design)
-main_cfg = replace(cfg.gan, features=chosen_features, entropy_weight=entropy_weight, critic_weight=critic_weight)
-alt_name = "gan-discriminator-only" if critic_weight > 0 else "gan-critic-reward"
-alt_cfg = replace(main_cfg, critic_weight=0.0 if critic_weight > 0 else 1.0)
-print(f"chosen: entropy_weight={entropy_weight:g}, critic_weight={critic_weight:g}; ablation variant: {alt_name}")
-design.groupby(["entropy_weight", "critic_weight"])[["expected_val_acc", "percentile"]].agg(["mean", "min", "max"])
+design_table = chapter.design_choice(banks["conv"], cfg, chosen_features)
+chosen = chapter.chosen_design(design_table)
+design = chapter.designs(cfg, chosen_features, chosen)
+print(f"chosen: entropy_weight={chosen[0]:g}, critic_weight={chosen[1]:g}; ablation variant: {list(design)[1]}")
+design_table.groupby(["entropy_weight", "critic_weight"])[["expected_val_acc", "percentile"]].agg(["mean", "min", "max"])
 
 # %% [markdown]
 # ## Critics and generators: one per seed
@@ -183,19 +181,7 @@ design.groupby(["entropy_weight", "critic_weight"])[["expected_val_acc", "percen
 # **held-out** networks' masks (all, and collapse-free only), mean over seeds with the 95 % CI.
 
 # %%
-critics, generators, quality = {}, {}, []
-for setting, b in banks.items():
-    critics[setting] = gan.fit_critics(b, networks=cfg.train_networks, seeds=cfg.gan_seeds, steps=cfg.critic_steps,
-                                       features=chosen_features)
-    generators[setting] = {
-        "gan": gan.fit_many(b, [replace(main_cfg, seed=s) for s in cfg.gan_seeds], critics=critics[setting]),
-        alt_name: gan.fit_many(b, [replace(alt_cfg, seed=s) for s in cfg.gan_seeds], critics=critics[setting])}
-    held = gan.from_bank(b, networks=cfg.held_out, features=chosen_features)
-    quality.append(pd.concat([chapter.critic_quality(c, held, setting).assign(seed=c.seed) for c in critics[setting]]))
-quality = pd.concat(quality, ignore_index=True)
-fit_seconds = {s: {"critic": sum(c.seconds for c in critics[s]) / len(critics[s]),
-                   "gan": sum(g.history[-1]["seconds"] for g in generators[s]["gan"]) / len(cfg.gan_seeds)}
-               for s in banks}
+critics, generators, quality, fit_seconds = chapter.fit_learned(banks, cfg, design)
 fig = plots.gan_training({f"{s}, seed {g.config.seed}": g.history for s in banks for g in generators[s]["gan"][:3]})
 chapter.critic_summary(quality)
 
@@ -348,7 +334,7 @@ compute
 # %%
 print("the comparison's rows were computed on:", provenance.summary(pd.concat([df, tdf], ignore_index=True)))
 numbers = chapter.headlines(pd.concat([cells, tcells], ignore_index=True), checks, stats, best)
-numbers.update(chapter.extra_numbers(cfg, splits, design, (entropy_weight, critic_weight), signal_summary,
+numbers.update(chapter.extra_numbers(cfg, splits, design_table, chosen, signal_summary,
                                      chosen_features, quality, expected, retrain_epochs))
 for name, value in numbers.items():
     sb.glue(name, value)

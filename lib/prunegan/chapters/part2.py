@@ -318,6 +318,38 @@ def expected_table(generators: dict, bank, cfg: Configs, reported: pd.DataFrame)
                                        "percentile"])
 
 
+def designs(cfg: Configs, features: tuple[str, ...], chosen: tuple[float, float]) -> dict[str, GanConfig]:
+    """The learned designs compared: ``"gan"`` (the chosen entropy and critic weights, reading
+    ``features``) and the ablation's variant with the other critic weight
+    (``"gan-discriminator-only"`` when the chosen design uses the critic, else ``"gan-critic-reward"``)."""
+    entropy, critic = chosen
+    main = replace(cfg.gan, features=tuple(features), entropy_weight=entropy, critic_weight=critic)
+    alt_name = "gan-discriminator-only" if critic > 0 else "gan-critic-reward"
+    return {"gan": main, alt_name: replace(main, critic_weight=0.0 if critic > 0 else 1.0)}
+
+
+def fit_learned(banks: dict, cfg: Configs, design: dict[str, GanConfig], *, progress: bool = True):
+    """Per setting: one critic per generator seed (reading the designs' features), and per design one
+    generator per seed (generator ``i`` with critic ``i``). Returns ``(critics, generators,
+    quality, seconds)``: setting → list of critics; setting → design name → list of generators; the
+    critics' Spearman on the held-out networks' bank masks (:func:`critic_quality`, one row per critic
+    seed); setting → mean fit seconds of one critic and one main generator (of the fits that made
+    them, also when loaded from the cache)."""
+    features = design["gan"].features
+    critics, generators, quality, seconds = {}, {}, [], {}
+    for setting, b in banks.items():
+        crit = gan.fit_critics(b, networks=cfg.train_networks, seeds=cfg.gan_seeds, steps=cfg.critic_steps,
+                               features=features, progress=progress)
+        gens = {name: gan.fit_many(b, [replace(c, seed=s) for s in cfg.gan_seeds], critics=crit, progress=progress)
+                for name, c in design.items()}
+        held = gan.from_bank(b, networks=cfg.held_out, features=features)
+        quality.append(pd.concat([critic_quality(c, held, setting).assign(seed=c.seed) for c in crit]))
+        critics[setting], generators[setting] = crit, gens
+        seconds[setting] = {"critic": float(np.mean([c.seconds for c in crit])),
+                            "gan": float(np.mean([g.history[-1]["seconds"] for g in gens["gan"]]))}
+    return critics, generators, pd.concat(quality, ignore_index=True), seconds
+
+
 # --------------------------------------------------------------------------- standard criteria
 def standard_methods(include_linear: bool) -> list[Method]:
     """The standard criteria the GAN is held against: the bank's criteria at temperature 0 with one
