@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-masks", type=int, default=1, help="masks evaluated on --scale-data")
     p.add_argument("--scale-epochs", type=int, default=1, help="retraining epochs on --scale-data")
     p.add_argument("--no-ablation", action="store_true",
-                   help="skip the reference run with one thread (shows how much the thread setting alone gives)")
+                   help="skip the reference run with one thread (shows how much the thread setting "
+                        "alone gives)")
     p.add_argument("--json", metavar="PATH", help="also write all measurements to this JSON file")
     return p
 
@@ -81,9 +82,11 @@ def check_args(args: argparse.Namespace) -> None:
     if args.data not in names:
         raise ValueError(f"unknown data set --data {args.data!r}; valid: {', '.join(names)}")
     if args.scale_data != "none" and args.scale_data not in names:
-        raise ValueError(f"unknown data set --scale-data {args.scale_data!r}; valid: {', '.join(names)} or none")
+        raise ValueError(f"unknown data set --scale-data {args.scale_data!r}; "
+                         f"valid: {', '.join(names)} or none")
     if args.scale_data == args.data:
-        raise ValueError(f"--scale-data {args.scale_data!r} is the same as --data; pick a larger data set or none")
+        raise ValueError(f"--scale-data {args.scale_data!r} is the same as --data; "
+                         "pick a larger data set or none")
     for name, low in (("masks", 1), ("epochs", 0), ("base_epochs", 0), ("workers", 1),
                       ("scale_masks", 1), ("scale_epochs", 0), ("seed", 0)):
         value = getattr(args, name)
@@ -243,7 +246,8 @@ def trained_lenet(data: data_mod.Dataset, epochs: int, seed: int) -> tuple[nn.Mo
     model = models.build("lenet5", seed=seed)
     start = time.perf_counter()
     with train.cpu_threads(train.CPU_THREADS):
-        train.fit(model, data, train.TrainConfig(epochs=epochs, seed=seed, device="cpu"), eval_every_epoch=False)
+        train.fit(model, data, train.TrainConfig(epochs=epochs, seed=seed, device="cpu"),
+                  eval_every_epoch=False)
     model.eval()
     return model, train.evaluate(model, data), time.perf_counter() - start
 
@@ -298,10 +302,12 @@ def main(argv: list[str] | None = None) -> dict:
     # ---- main comparison -------------------------------------------------------------------
     data = data_mod.load(args.data)
     model, base_acc, base_s = trained_lenet(data, args.base_epochs, args.seed)
-    print(f"LeNet5 trained {args.base_epochs} epochs on {data!r}: test accuracy {base_acc:.3f} ({base_s:.0f}s)")
+    print(f"LeNet5 trained {args.base_epochs} epochs on {data!r}: "
+          f"test accuracy {base_acc:.3f} ({base_s:.0f}s)")
     masks = mask_set(model, args.masks, args.seed)
     print(f"{len(masks)} masks: " + ", ".join(f"{st} {sp:.0%}" for st, sp, _ in masks))
-    retrain = train.TrainConfig(epochs=args.epochs, batch_size=BATCH_SIZE, lr=LR, seed=args.seed, device="cpu")
+    retrain = train.TrainConfig(epochs=args.epochs, batch_size=BATCH_SIZE, lr=LR, seed=args.seed,
+                                device="cpu")
     train_set, test_set = reference_sets(data)
     lean_train, lean_test = lean_sets(data)
 
@@ -309,7 +315,8 @@ def main(argv: list[str] | None = None) -> dict:
                lambda m: reference_evaluate(model, m, train_set, test_set, args.epochs, args.seed)}
     if not args.no_ablation:
         methods["reference, torch.set_num_threads(1)"] = (
-            lambda m: with_threads(1, reference_evaluate, model, m, train_set, test_set, args.epochs, args.seed))
+            lambda m: with_threads(1, reference_evaluate, model, m, train_set, test_set, args.epochs,
+                                   args.seed))
     methods[LEAN] = lambda m: reference_evaluate(model, m, lean_train, lean_test, args.epochs, args.seed)
     methods["engine, one process (evaluate_mask)"] = lambda m: engine.evaluate_mask(model, m, data, retrain)
     print(f"\n## {args.masks} masks × {args.epochs} epochs on {data.name}; methods interleaved mask by mask; "
@@ -334,9 +341,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"; vs the reference given one thread: {eng1.per_minute / one.per_minute:.1f}× and "
               f"{engn.per_minute / one.per_minute:.1f}×", end="")
     lean = by[LEAN]
-    print(f"\nengine vs the leaner reference (in-memory tensors): {eng1.per_minute / lean.per_minute:.1f}× in one "
-          f"process, {engn.per_minute / lean.per_minute:.1f}× with {args.workers} processes; the leaner reference is "
-          f"{lean.per_minute / ref.per_minute:.1f}× the reference")
+    print(f"\nengine vs the leaner reference (in-memory tensors): {eng1.per_minute / lean.per_minute:.1f}× "
+          f"in one process, {engn.per_minute / lean.per_minute:.1f}× with {args.workers} processes; "
+          f"the leaner reference is {lean.per_minute / ref.per_minute:.1f}× the reference")
     print("\nper mask: sparsity, strategy, retrained accuracy of each method (same seed, same epochs)")
     for i, (st, sp, _) in enumerate(masks):
         print(f"  {sp:>5.0%} {st:<7}" + "".join(f"{s.rows[i]['retrained_acc']:>8.3f}" for s in series))
@@ -372,7 +379,8 @@ def main(argv: list[str] | None = None) -> dict:
             if not args.no_ablation:
                 methods["reference 1 thread"] = lambda k: with_threads(
                     1, reference_evaluate, m, k, tr, te, args.scale_epochs, args.seed)
-            methods["lean reference"] = lambda k: reference_evaluate(m, k, ltr, lte, args.scale_epochs, args.seed)
+            methods["lean reference"] = lambda k: reference_evaluate(m, k, ltr, lte,
+                                                                     args.scale_epochs, args.seed)
             methods["engine"] = lambda k: engine.evaluate_mask(m, k, d, cfg)
             res = interleaved(methods, sub)
             sizes[d.name] = {"n_train": len(d.y_train), "n_test": len(d.y_test),

@@ -91,13 +91,16 @@ def main(argv: list[str] | None = None) -> dict:
           f"{os.cpu_count()} CPUs, ray {ray.__version__}; {load_avg()}", flush=True)
     data = data_mod.load(args.data)
     model, base_acc, base_s = trained_lenet(data, args.base_epochs, args.seed)
-    print(f"LeNet5 trained {args.base_epochs} epochs on {data!r}: test accuracy {base_acc:.3f} ({base_s:.0f}s)")
+    print(f"LeNet5 trained {args.base_epochs} epochs on {data!r}: "
+          f"test accuracy {base_acc:.3f} ({base_s:.0f}s)")
     masks = mask_set(model, args.masks, args.seed)
     mask_objects = [m for _, _, m in masks]
-    retrain = train.TrainConfig(epochs=args.epochs, batch_size=BATCH_SIZE, lr=LR, seed=args.seed, device="cpu")
+    retrain = train.TrainConfig(epochs=args.epochs, batch_size=BATCH_SIZE, lr=LR, seed=args.seed,
+                                device="cpu")
 
     def run(executor: str) -> list[dict]:
-        return engine.evaluate_masks(model, mask_objects, data, retrain, workers=args.workers, executor=executor)
+        return engine.evaluate_masks(model, mask_objects, data, retrain, workers=args.workers,
+                                     executor=executor)
 
     times: dict[str, list[float]] = {"local": [], "ray start": [], "ray fresh": [], "ray warm": []}
     reference = None
@@ -136,21 +139,27 @@ def main(argv: list[str] | None = None) -> dict:
                      ("Ray, fresh local instance (incl. ray.init)", fresh),
                      ("Ray, warm instance", warm)):
         print(f"{label:<44}{t:>9.1f}{60 * n / t:>11.1f}{t / local:>8.2f}×{100 * (t / local - 1):>9.1f}%")
-    print(f"(ray.init of the local instance: {start:.1f} s; medians over {args.repeats} round(s); {load_avg()})")
+    print(f"(ray.init of the local instance: {start:.1f} s; medians over {args.repeats} round(s); "
+          f"{load_avg()})")
 
     seconds = [statistics.mean(col) for col in zip(*per_mask)]  # per mask, one core, mean over rounds
     in_bank = [s for (_, sp, _), s in zip(masks, seconds) if BANK_RANGE[0] <= sp <= BANK_RANGE[1]]
     print(f"\ncost of one mask on one core ({args.epochs} epochs, {len(data.y_train)} training images): "
-          f"mean {statistics.mean(seconds):.2f} s over 0-95 % sparsity (min {min(seconds):.2f}, max {max(seconds):.2f})"
-          + (f", {statistics.mean(in_bank):.2f} s at {BANK_RANGE[0]:.0%}-{BANK_RANGE[1]:.0%}" if in_bank else ""))
+          f"mean {statistics.mean(seconds):.2f} s over 0-95 % sparsity "
+          f"(min {min(seconds):.2f}, max {max(seconds):.2f})"
+          + (f", {statistics.mean(in_bank):.2f} s at {BANK_RANGE[0]:.0%}-{BANK_RANGE[1]:.0%}"
+             if in_bank else ""))
     core_seconds = sum(seconds)
-    print(f"the {n} masks: {core_seconds:.0f} core-seconds; on {args.workers} cores the local pool took {local:.1f} s "
-          f"({core_seconds / args.workers / local:.0%} of the ideal {core_seconds / args.workers:.1f} s)")
+    print(f"the {n} masks: {core_seconds:.0f} core-seconds; on {args.workers} cores the local pool took "
+          f"{local:.1f} s ({core_seconds / args.workers / local:.0%} of the ideal "
+          f"{core_seconds / args.workers:.1f} s)")
     print("estimate for a cluster: wall ≈ masks × seconds per mask / (nodes × cores per node) + start-up "
-          f"(here ray.init {start:.0f} s, plus {fresh - start - warm:.0f} s for the first call's worker start)")
+          f"(here ray.init {start:.0f} s, plus {fresh - start - warm:.0f} s for the first call's "
+          "worker start)")
     report = {"args": vars(args), "cpu_count": os.cpu_count(), "ray": ray.__version__, "base_acc": base_acc,
               "times": times, "local_s": local, "ray_fresh_s": fresh, "ray_warm_s": warm, "ray_init_s": start,
-              "masks": [{"strategy": st, "sparsity": sp, "seconds": s} for (st, sp, _), s in zip(masks, seconds)]}
+              "masks": [{"strategy": st, "sparsity": sp, "seconds": s}
+                        for (st, sp, _), s in zip(masks, seconds)]}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--masks", type=int, default=40, help="random-min1 masks (default 40)")
     parser.add_argument("--sparsity", type=float, default=0.8, help="fraction of prunable channels removed")
     parser.add_argument("--seeds", type=int, default=3, help="retraining seeds of the full label (default 3)")
-    parser.add_argument("--conv-only", action="store_true", help="prune conv channels only (default: + hidden Linear)")
+    parser.add_argument("--conv-only", action="store_true",
+                        help="prune conv channels only (default: + hidden Linear)")
     args = parser.parse_args(argv)
     for name, low in (("masks", 3), ("seeds", 1)):
         if getattr(args, name) < low:
@@ -46,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def bootstrap_spearman(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_spearman(a: np.ndarray, b: np.ndarray, n: int = 2000,
+                       seed: int = 0) -> tuple[float, float, float]:
     """Spearman's rho of ``a`` and ``b`` and its 95 % percentile-bootstrap interval over pairs."""
     rng = np.random.default_rng(seed)
     rho = float(stats.spearmanr(a, b).statistic)

@@ -50,13 +50,15 @@ def main(argv: list[str] | None = None) -> None:
     for seed in range(args.seeds):
         masks = [(st, sp, strategies.prune(model, st, sp, seed=seed)) for st in ("l1", "random")
                  for sp in args.sparsities]
-        cfg = train.TrainConfig(epochs=args.epochs, batch_size=bench.BATCH_SIZE, lr=bench.LR, seed=seed, device="cpu")
+        cfg = train.TrainConfig(epochs=args.epochs, batch_size=bench.BATCH_SIZE, lr=bench.LR, seed=seed,
+                                device="cpu")
         eng += [r["retrained_acc"] for r in engine.evaluate_masks(model, [m for *_, m in masks], data, cfg)]
         with train.cpu_threads(1):
             for st, sp, m in masks:
                 labels.append((st, sp, seed))
                 ref.append(bench.reference_evaluate(model, m, tr, te, args.epochs, seed)["retrained_acc"])
-                ref_other.append(bench.reference_evaluate(model, m, tr, te, args.epochs, seed + 1000)["retrained_acc"])
+                ref_other.append(bench.reference_evaluate(model, m, tr, te, args.epochs,
+                                                          seed + 1000)["retrained_acc"])
         print(f"seed {seed} done; load average %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     ref, ref_other, eng = map(np.array, (ref, ref_other, eng))
     live = ref > 0.2  # leave out collapsed networks (chance accuracy whatever the retraining)

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     data = data_mod.load(args.data)
     model = models.build("lenet5", seed=0)
     with train.cpu_threads(1):
-        train.fit(model, data, train.TrainConfig(epochs=args.base_epochs, seed=0, device="cpu"), eval_every_epoch=False)
+        train.fit(model, data, train.TrainConfig(epochs=args.base_epochs, seed=0, device="cpu"),
+                  eval_every_epoch=False)
     print(f"baseline accuracy {train.evaluate(model, data):.4f} after {args.base_epochs} epochs", flush=True)
 
     seconds = {s: 0.0 for s in SETTINGS}
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         a = np.array(acc[s])
         d = a - ref
         half = 1.96 * d.std(ddof=1) / math.sqrt(n) if n > 1 else float("nan")
-        print(f"{s[0]:>6}{s[1]:>9.2e}{seconds[s]:>9.1f}{seconds[SETTINGS[0]] / seconds[s]:>7.2f}×{a.mean():>10.4f}"
+        print(f"{s[0]:>6}{s[1]:>9.2e}{seconds[s]:>9.1f}{seconds[SETTINGS[0]] / seconds[s]:>7.2f}×"
+              f"{a.mean():>10.4f}"
               f"{d.mean():>+12.4f} [{d.mean() - half:+.4f}, {d.mean() + half:+.4f}]{d[high].mean():>+11.4f}")
     print("\nper mask (strategy, sparsity, seed): retrained accuracy per setting")
     for i, (st, sp, seed) in enumerate(labels):

@@ -32,7 +32,6 @@ seed = 0                # initial weights and training order of the baseline
 smoke = False           # tiny fast run for tests
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 

@@ -33,7 +33,6 @@ executor = "local"      # where masks are evaluated: "local" (this machine) or "
 ray_address = None      # with "ray": None (start a local Ray), "auto", or the head node's "host:port"
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
@@ -52,7 +51,8 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 # %%
 config = chapter.sweep_config(base_config, strategy="l1", retrain_epochs=retrain_epochs, smoke=smoke)
 df = sweep.sweep(config, executor=executor, ray_address=ray_address)
-df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
+df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
+    "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]
 # Original, pruned (before retraining) and retrained test accuracy against sparsity. Where the

@@ -32,7 +32,6 @@ ray_address = None      # with "ray": None (start a local Ray), "auto", or the h
 trials = 2              # independent random trials over the sweep
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
@@ -52,7 +51,8 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, trials=trials,
                             smoke=smoke)
 df = sweep.sweep(config, executor=executor, ray_address=ray_address)
-df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
+df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
+    "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]
 # Mean over trials (band: 95 % confidence interval when there is more than one trial).

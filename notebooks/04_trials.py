@@ -32,7 +32,6 @@ trials = 20             # random masks at this sparsity
 sparsity = 0.9          # fraction of conv channels pruned
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 
@@ -52,7 +51,8 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
 df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke), executor=executor,
                   ray_address=ray_address)
-df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept", "params_kept", "kept", "collapsed_layers"]]
+df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
+    "params_kept", "kept", "collapsed_layers"]]
 
 # %% [markdown]
 # Each dot is one trial; red trials lost a whole layer.

@@ -35,7 +35,6 @@ trials = 5              # random trials over the whole sweep (per setting)
 trials_90 = 20          # random trials at 90 % (shared with chapter 4)
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import scrapbook as sb
 from IPython.display import display
@@ -130,5 +129,6 @@ sb.glue("random90_runs", int((random90["min_channels_per_layer"] == 0).sum()))
 sb.glue("random90_collapse_rate_min0", float(rate90.get(0)))
 sb.glue("random90_acc_min0", float(acc90.get(0)))
 sb.glue("random90_acc_min1", float(acc90.get(1)))
-l1_90 = df[(df["strategy"] == "l1") & (df["sparsity"] == 0.9)].set_index("min_channels_per_layer")["retrained_acc"]
+l1_90 = df[(df["strategy"] == "l1") & (df["sparsity"] == 0.9)]
+l1_90 = l1_90.set_index("min_channels_per_layer")["retrained_acc"]
 sb.glue("l1_90_acc_min1", float(l1_90.get(1)))

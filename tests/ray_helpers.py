@@ -28,7 +28,8 @@ def import_ray():
     try:
         import ray
     except ImportError:  # pragma: no cover - Ray is pinned
-        pytest.fail(f"Ray is pinned in requirements.txt but not installed: pip install {executors.RAY_REQUIREMENT}")
+        pytest.fail("Ray is pinned in requirements.txt but not installed: "
+                    f"pip install {executors.RAY_REQUIREMENT}")
     return ray
 
 
@@ -42,12 +43,14 @@ def ray_with_hooks():
 def without_seconds(rows):
     """The rows without what differs between two runs of the same evaluation: the wall time, and the
     machine that computed it (a Ray task names its node's; :mod:`prunegan.core.provenance`)."""
-    return [{k: v for k, v in r.items() if k not in ("seconds", "torch_version", "device_name")} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "torch_version", "device_name")}
+            for r in rows]
 
 
 def mask_list(model, n=4):
     sparsities = (0.2, 0.5, 0.7, 0.9, 0.3, 0.6, 0.8, 0.4)
-    return [strategies.prune(model, "l1" if i == 0 else "random", sparsities[i % 8], seed=i) for i in range(n)]
+    return [strategies.prune(model, "l1" if i == 0 else "random", sparsities[i % 8], seed=i)
+            for i in range(n)]
 
 
 def _die_once(marker: str, driver_pid: int, module, inputs, output) -> None:

@@ -15,10 +15,12 @@ from prunegan.runs.runner import rows_to_frame
 
 # ---------------------------------------------------------------------------------------- statistics
 @pytest.mark.parametrize("confidence", [0.5, 0.8, 0.9, 0.95, 0.99])
-@pytest.mark.parametrize("values", [[0.9, 0.92, 0.94, 0.96], [0.1, 0.5, 0.2, 0.9, 0.3, 0.35, 0.8], [1.0, 3.0]])
+@pytest.mark.parametrize("values",
+                         [[0.9, 0.92, 0.94, 0.96], [0.1, 0.5, 0.2, 0.9, 0.3, 0.35, 0.8], [1.0, 3.0]])
 def test_mean_ci_is_the_student_t_interval(values, confidence):
     mean, low, high = stats.mean_ci(values, confidence)
-    ref_low, ref_high = sps.t.interval(confidence, len(values) - 1, loc=np.mean(values), scale=sps.sem(values))
+    ref_low, ref_high = sps.t.interval(confidence, len(values) - 1, loc=np.mean(values),
+                                       scale=sps.sem(values))
     assert mean == pytest.approx(np.mean(values))
     assert low == pytest.approx(ref_low, rel=1e-12) and high == pytest.approx(ref_high, rel=1e-12)
 
@@ -77,7 +79,8 @@ def test_layer_table_has_one_row_per_run_and_layer():
     table = tables.layer_table(rows_to_frame(_rows()))
     assert len(table) == 6
     first = table[(table["trial"] == 1) & (table["layer"] == "a")].iloc[0]
-    assert first["kept"] == 0 and first["collapsed"] and first["layer_sparsity"] == 1.0 and first["depth"] == 0
+    assert first["kept"] == 0 and first["collapsed"]
+    assert first["layer_sparsity"] == 1.0 and first["depth"] == 0
     b = table[(table["trial"] == 0) & (table["layer"] == "b")].iloc[0]
     assert b["size"] == 3 and b["layer_sparsity"] == pytest.approx(1 / 3)
 
@@ -92,7 +95,8 @@ def test_classify_recovery_and_low_sparsity_is_not_stuck():
 def test_collapse_explains_stuck_counts():
     answer = collapse.collapse_explains_stuck(rows_to_frame(_rows()))
     assert answer == {"runs": 3, "stuck": 2, "collapsed": 1, "stuck_and_collapsed": 1,
-                      "stuck_without_collapse": 1, "collapsed_but_recovered": 0, "share_of_stuck_collapsed": 0.5}
+                      "stuck_without_collapse": 1, "collapsed_but_recovered": 0,
+                      "share_of_stuck_collapsed": 0.5}
 
 
 def test_collapse_table_and_first_collapse():
@@ -147,7 +151,8 @@ def test_keep_map_and_l1_agreement_on_constructed_maps(rule, expected):
 
 
 def test_l1_agreement_leaves_out_constant_layers():
-    keep = pd.DataFrame({"sparsity": 0.5, "layer": ["a"] * 3 + ["b"] * 3, "keep_prob": [0.5] * 3 + [0.1, 0.2, 0.3],
+    keep = pd.DataFrame({"sparsity": 0.5, "layer": ["a"] * 3 + ["b"] * 3,
+                         "keep_prob": [0.5] * 3 + [0.1, 0.2, 0.3],
                          "l1": [1.0, 2.0, 3.0, 3.0, 2.0, 1.0]})
     agree = masks.l1_agreement(keep)
     assert agree["layer"].tolist() == ["b"] and agree["spearman"].iloc[0] == pytest.approx(-1.0)

@@ -16,7 +16,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation_speed.
 
 
 def load_script(name: str):
-    """Import ``benchmarks/<name>.py`` as module ``name`` (registered, so the scripts can import each other)."""
+    """Import ``benchmarks/<name>.py`` as module ``name`` (registered, so the scripts can import each
+    other)."""
     spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -56,7 +56,8 @@ def test_merge_parameters_shows_the_injected_values_once_and_keeps_the_comments(
 
 
 def test_merge_parameters_replaces_multiline_values_and_appends_unknown_names():
-    nb = book.merge_parameters(executed_like(injected='# Parameters\nsparsities = [0.8]\nexecuted_dir = "/x/y"\n'))
+    injected = '# Parameters\nsparsities = [0.8]\nexecuted_dir = "/x/y"\n'
+    nb = book.merge_parameters(executed_like(injected=injected))
     source = next(c for c in nb.cells if "parameters" in book.tags(c)).source
     assert "sparsities = [0.8]  # a value on two lines" in source.splitlines()
     assert "0.5" not in source
@@ -93,9 +94,11 @@ def test_strip_widgets_drops_progress_bars_and_their_state_but_keeps_other_outpu
 @pytest.mark.parametrize("text, html_has, html_lacks", [
     ("**Yes**: every stuck run had a collapsed layer.", ["<p><strong>Yes</strong>: every"], ["<ul>", "**"]),
     ("- GAN masks collapsed: 25.0% (**not met**).\n- At 90%: GAN 0.226.",
-     ["<ul>", "<li>GAN masks collapsed: 25.0% (<strong>not met</strong>).</li>", "<li>At 90%: GAN 0.226.</li>"],
+     ["<ul>", "<li>GAN masks collapsed: 25.0% (<strong>not met</strong>).</li>",
+      "<li>At 90%: GAN 0.226.</li>"],
      ["<p>- ", "**"]),
-    ("At 80%: GAN 0.704.\n  GAN better than random: no.", ["At 80%: GAN 0.704.<br />"], ["<ul>", "<pre>", "<code>"]),
+    ("At 80%: GAN 0.704.\n  GAN better than random: no.", ["At 80%: GAN 0.704.<br />"],
+     ["<ul>", "<pre>", "<code>"]),
 ])
 def test_verdicts_render_as_markdown_prose(text, html_has, html_lacks):
     value = summary.glue_value("gan_verdict", text)
@@ -151,13 +154,17 @@ def write_executed(folder: Path, stem: str, scraps: dict, *, smoke: bool = False
     nbformat.write(nb, folder / f"{stem}.ipynb")
 
 
-README_TABLE = """# results
-| what | value |
-|---|---|
-| baseline (10 <!-- scrap 01_baseline epochs d --> epochs) | {acc} <!-- scrap 01_baseline baseline_acc .3f --> (original: 0.989) |
-| collapsed at 90 % | 65 % <!-- scrap 04_trials rate .0% --> (13 <!-- scrap 04_trials rate*n .0f --> of 20 <!-- scrap 04_trials n d -->) |
-| GAN | 0.226 (95 % CI −0.12 <!-- scrap 06_gan lo .2f -->–0.58 <!-- scrap 06_gan hi .2f -->), images 4,000 <!-- scrap 01_baseline n_train , --> |
-"""
+README_TABLE = (  # one table row a line, as in README.md
+    "# results\n"
+    "| what | value |\n"
+    "|---|---|\n"
+    "| baseline (10 <!-- scrap 01_baseline epochs d --> epochs) "
+    "| {acc} <!-- scrap 01_baseline baseline_acc .3f --> (original: 0.989) |\n"
+    "| collapsed at 90 % | 65 % <!-- scrap 04_trials rate .0% --> "
+    "(13 <!-- scrap 04_trials rate*n .0f --> of 20 <!-- scrap 04_trials n d -->) |\n"
+    "| GAN | 0.226 (95 % CI −0.12 <!-- scrap 06_gan lo .2f -->–0.58 <!-- scrap 06_gan hi .2f -->), "
+    "images 4,000 <!-- scrap 01_baseline n_train , --> |\n"
+)
 
 
 @pytest.fixture
@@ -173,8 +180,10 @@ def test_readme_quotes_reads_each_wired_number():
     quotes = book.readme_quotes(README_TABLE.format(acc="0.957"))
     assert [(q["readme"], q["notebook"], q["expr"], q["fmt"]) for q in quotes] == [
         ("10", "01_baseline", "epochs", "d"), ("0.957", "01_baseline", "baseline_acc", ".3f"),
-        ("65 %", "04_trials", "rate", ".0%"), ("13", "04_trials", "rate*n", ".0f"), ("20", "04_trials", "n", "d"),
-        ("−0.12", "06_gan", "lo", ".2f"), ("0.58", "06_gan", "hi", ".2f"), ("4,000", "01_baseline", "n_train", ","),
+        ("65 %", "04_trials", "rate", ".0%"), ("13", "04_trials", "rate*n", ".0f"),
+        ("20", "04_trials", "n", "d"),
+        ("−0.12", "06_gan", "lo", ".2f"), ("0.58", "06_gan", "hi", ".2f"),
+        ("4,000", "01_baseline", "n_train", ","),
     ]
 
 
@@ -183,7 +192,7 @@ def test_a_readme_that_matches_the_build_passes(executed, tmp_path):
     readme.write_text(README_TABLE.format(acc="0.957"))
     results = book.check_readme(readme, executed)
     assert len(results) == 8 and all(r["ok"] for r in results), [r for r in results if not r["ok"]]
-    assert "all 8 wired numbers match" in book.report_readme(results, smoke=False)
+    assert "all 8 checked numbers match" in book.report_readme(results, smoke=False)
     assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed), "--strict"]) == 0
 
 
@@ -192,7 +201,8 @@ def test_a_wrong_readme_number_is_reported_with_both_values(executed, tmp_path, 
     readme.write_text(README_TABLE.format(acc="0.958"))
     bad = [r for r in book.check_readme(readme, executed) if not r["ok"]]
     assert [(r["expr"], r["readme"], r["build"]) for r in bad] == [("baseline_acc", "0.958", "0.957")]
-    assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed)]) == 0  # prints only
+    # prints only
+    assert book.main(["check-readme", "--readme", str(readme), "--executed", str(executed)]) == 0
     out = capsys.readouterr().out
     assert "README.md:4: 01_baseline baseline_acc: README 0.958, build 0.957" in out
     assert "1 of 8 numbers in README.md differ from this build" in out.splitlines()[0]
@@ -214,13 +224,16 @@ def test_missing_scraps_and_notebooks_are_reported(executed, tmp_path):
     readme.write_text("a 0.5 <!-- scrap 01_baseline nope .1f --> b 0.5 <!-- scrap 07_new x .1f --> "
                       "c <!-- scrap 01_baseline baseline_acc .3f -->")
     results = book.check_readme(readme, executed)
-    assert [r["build"] for r in results] == ["no scrap nope in 01_baseline", "no executed notebook 07_new", "0.957"]
+    assert [r["build"] for r in results] == ["no scrap nope in 01_baseline",
+                                             "no executed notebook 07_new", "0.957"]
     assert not any(r["ok"] for r in results)  # the last has no number before its comment
 
 
-def test_replicate_numbers_are_checked_when_the_replicate_ran_and_skipped_otherwise(executed, tmp_path, capsys):
+def test_replicate_numbers_are_checked_when_the_replicate_ran_and_skipped_otherwise(executed,
+                                                                                    tmp_path, capsys):
     readme = tmp_path / "README.md"
-    readme.write_text("base 0.957 <!-- scrap 01_baseline baseline_acc .3f --> rep 0.5 <!-- scrap 06_gan_seed1 x .1f -->")
+    readme.write_text("base 0.957 <!-- scrap 01_baseline baseline_acc .3f --> "
+                      "rep 0.5 <!-- scrap 06_gan_seed1 x .1f -->")
     replicates = tmp_path / "replicates"
     results = book.check_readme(readme, executed, replicates)  # not run: skipped, not a difference
     assert [r["skipped"] for r in results] == [False, True] and all(r["ok"] for r in results)
@@ -265,7 +278,8 @@ def test_the_readme_results_table_is_wired_to_scraps():
         assert q["notebook"] in stems or (book.REPLICATE_NAME.fullmatch(q["notebook"])
                                           and q["notebook"].rsplit("_seed", 1)[0] in stems), q
         format(1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format spec
-        names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split() if n[0] in string.ascii_letters}
+        names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split()
+                 if n[0] in string.ascii_letters}
         assert names and book.evaluate(q["expr"], dict.fromkeys(names, 1.0)) is not None
 
 

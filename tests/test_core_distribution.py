@@ -39,7 +39,8 @@ def test_probabilities_of_all_masks_sum_to_one(sizes, k, m):
 
 def test_zero_parameters_give_the_uniform_distribution_over_collapse_free_masks():
     d = StructuredMasks([6, 16], 2)
-    assert d.log_prob(torch.cat([torch.tensor([1.0] + [0] * 5), torch.tensor([1.0] + [0] * 15)])[None]).exp().item() \
+    assert d.log_prob(torch.cat([torch.tensor([1.0] + [0] * 5),
+                                 torch.tensor([1.0] + [0] * 15)])[None]).exp().item() \
         == pytest.approx(1 / 96)  # 6 · 16 collapse-free masks keep 2 of LeNet-5's 22 conv channels
 
 
@@ -70,7 +71,8 @@ def test_gradients_flow_to_weights_and_count_logits():
     d = StructuredMasks(sizes, 3, lw, theta)
     mask = torch.tensor([[1.0, 1, 0, 1, 0, 0, 0]])
     d.log_prob(mask).sum().backward()
-    assert lw.grad.abs().sum() > 0 and theta[0].grad[2] > 0  # raising P(k_0 = 2) raises this mask's probability
+    # raising P(k_0 = 2) raises this mask's probability
+    assert lw.grad.abs().sum() > 0 and theta[0].grad[2] > 0
 
 
 def test_infeasible_constraints_raise_clear_errors():

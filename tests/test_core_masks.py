@@ -27,7 +27,8 @@ def test_prunable_layers_lenet5():
     assert masks.layer_sizes(model, include_linear=True) == {"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84}
 
 
-@pytest.mark.parametrize("make", [lambda: models.build("lenet5"), lambda: models.build("lenet5-caffe"), small_net])
+@pytest.mark.parametrize("make",
+                         [lambda: models.build("lenet5"), lambda: models.build("lenet5-caffe"), small_net])
 @pytest.mark.parametrize("include_linear", [False, True])
 def test_prunable_layers_are_the_convs_and_hidden_linears(make, include_linear):
     model = make()

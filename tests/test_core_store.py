@@ -60,7 +60,8 @@ def test_config_digest_ignores_key_order_and_container_type():
 
 def test_config_digest_is_sensitive_to_every_field():
     base = TrainConfig()
-    changes = dict(epochs=11, batch_size=65, lr=2e-3, optimizer="sgd", weight_decay=1e-4, seed=1, device="cpu")
+    changes = dict(epochs=11, batch_size=65, lr=2e-3, optimizer="sgd", weight_decay=1e-4, seed=1,
+                   device="cpu")
     assert set(changes) == {f.name for f in dataclasses.fields(TrainConfig)}
     hashes = {store.config_digest(dataclasses.replace(base, **{k: v})) for k, v in changes.items()}
     assert len(hashes) == len(changes) and store.config_digest(base) not in hashes

@@ -41,8 +41,10 @@ def test_check_int_allow_none():
 # --------------------------------------------------------------------------------------- check_number
 
 @pytest.mark.parametrize("value, kw", [
-    (0, {}), (-1e9, {}), (math.inf, {}), (0, dict(low=0)), (0.5, dict(low=0, high=1)), (1, dict(low=0, high=1)),
-    (1e-9, dict(low=0, low_open=True)), (np.float32(0.25), dict(low=0, high=1)), (Fraction(1, 3), dict(low=0)),
+    (0, {}), (-1e9, {}), (math.inf, {}), (0, dict(low=0)), (0.5, dict(low=0, high=1)),
+    (1, dict(low=0, high=1)),
+    (1e-9, dict(low=0, low_open=True)), (np.float32(0.25), dict(low=0, high=1)),
+    (Fraction(1, 3), dict(low=0)),
 ])
 def test_check_number_passes_good_values_as_float(value, kw):
     out = v.check_number("x", value, **kw)

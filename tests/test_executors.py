@@ -78,10 +78,13 @@ def test_experiments_pass_the_executor_to_the_runner(monkeypatch):
         raise _Reached
 
     monkeypatch.setattr(runner, "run", fake_run)
-    base = baseline_mod.BaselineConfig(n_train=300, n_test=100, train=train.TrainConfig(epochs=1, device="cpu"))
+    base = baseline_mod.BaselineConfig(n_train=300, n_test=100,
+                                       train=train.TrainConfig(epochs=1, device="cpu"))
     sweep_config = sweep.SweepConfig(baseline=base, sparsities=(0.5,), retrain=RETRAIN)
-    bank_config = bank.BankConfig(baselines=(base,), sparsities=(0.5,), temperatures=(1.0,), draws=1, retrain=RETRAIN)
-    calls = [lambda **kw: sweep.sweep(sweep_config, **kw), lambda **kw: sweep.trials(sweep_config, 0.5, 2, **kw),
+    bank_config = bank.BankConfig(baselines=(base,), sparsities=(0.5,), temperatures=(1.0,), draws=1,
+                                  retrain=RETRAIN)
+    calls = [lambda **kw: sweep.sweep(sweep_config, **kw),
+             lambda **kw: sweep.trials(sweep_config, 0.5, 2, **kw),
              lambda **kw: bank.build(bank_config, **kw), lambda **kw: bank.build_one(bank_config, 0, **kw)]
     for call in calls:
         with pytest.raises(_Reached):
@@ -112,10 +115,12 @@ def test_missing_ray_says_how_to_install_the_pin(trained_lenet, data, monkeypatc
     with pytest.raises(ImportError, match=re.escape(f"pip install {pin}")):
         engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor="ray")
     # the local executor does not need Ray
-    assert len(engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, workers=1)) == 1
+    assert len(engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN,
+                                     workers=1)) == 1
 
 
-@pytest.mark.parametrize("address", ["not-an-address", "10.0.0.1", "host:port", "10.0.0.1:99999", "ray://:10001"])
+@pytest.mark.parametrize("address",
+                         ["not-an-address", "10.0.0.1", "host:port", "10.0.0.1:99999", "ray://:10001"])
 def test_malformed_address_is_named(trained_lenet, data, address):
     import_ray()
     with pytest.raises(ValueError, match=re.escape(repr(address)) + ".*host:port"):
@@ -190,10 +195,12 @@ def test_a_port_that_is_not_ray_fails_fast_and_names_it(trained_lenet, data, mon
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("RAY_USE_TLS", raising=False)
     monkeypatch.setattr(ray_connect, "CONNECT_TIMEOUT_S", 1.0)
-    monkeypatch.setattr(ray, "init", lambda *a, **k: pytest.fail("ray.init was called on a port that is not Ray"))
+    monkeypatch.setattr(ray, "init",
+                        lambda *a, **k: pytest.fail("ray.init was called on a port that is not Ray"))
     with _not_ray(answer) as address:
         start = time.perf_counter()
-        with pytest.raises(ConnectionError, match=re.escape(repr(address)) + " .*not a Ray cluster: .*" + why):
+        with pytest.raises(ConnectionError,
+                           match=re.escape(repr(address)) + " .*not a Ray cluster: .*" + why):
             engine.evaluate_masks(trained_lenet, mask_list(trained_lenet, 1), data, RETRAIN, executor="ray",
                                   ray_address=address)
         assert time.perf_counter() - start < 5
@@ -251,13 +258,15 @@ def test_a_local_instance_has_the_requested_cpus(local_ray):
 def test_ray_rows_are_the_local_rows(local_ray, trained_lenet, data, monkeypatch, caplog):
     masks = mask_list(trained_lenet, 5)
     configs = [dataclasses.replace(RETRAIN, seed=s) for s in (3, 3, 7, 8, 3)]
-    expected = without_seconds([engine.evaluate_mask(trained_lenet, m, data, c) for m, c in zip(masks, configs)])
+    expected = without_seconds([engine.evaluate_mask(trained_lenet, m, data, c)
+                                for m, c in zip(masks, configs)])
     assert len({r["retrained_acc"] for r in expected}) > 1
     before = copy.deepcopy(trained_lenet.state_dict())
     pooled = engine.evaluate_masks(trained_lenet, masks, data, configs, workers=2)
     puts = []
     real_put = local_ray.put
-    monkeypatch.setattr(local_ray, "put", lambda value, **kw: (puts.append(type(value).__name__), real_put(value, **kw))[1])
+    monkeypatch.setattr(local_ray, "put",
+                        lambda value, **kw: (puts.append(type(value).__name__), real_put(value, **kw))[1])
     seen = []
     with caplog.at_level("INFO", logger="prunegan.pruning.executors"):
         on_ray = engine.evaluate_masks(trained_lenet, masks, data, configs, executor="ray",

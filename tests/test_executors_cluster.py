@@ -5,7 +5,6 @@ and a failed task stop the work on the cluster, not only in this process.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import threading
@@ -26,9 +25,11 @@ SLOW = TrainConfig(epochs=12, batch_size=32, seed=3, device="cpu")
 
 
 def tiny_bank_config() -> BankConfig:
-    bases = tuple(BaselineConfig(init_seed=s, n_train=300, n_test=100, train=TrainConfig(epochs=1, seed=s, device="cpu"))
+    bases = tuple(BaselineConfig(init_seed=s, n_train=300, n_test=100,
+                                 train=TrainConfig(epochs=1, seed=s, device="cpu"))
                   for s in (0, 1))
-    return BankConfig(baselines=bases, sparsities=(0.5, 0.9), temperatures=(1.0,), draws=2, retrain=TINY_TRAIN)
+    return BankConfig(baselines=bases, sparsities=(0.5, 0.9), temperatures=(1.0,), draws=2,
+                      retrain=TINY_TRAIN)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +80,12 @@ def test_ctrl_c_stops_the_work_on_the_cluster(cluster, trained_lenet, small_data
     masks = mask_list(trained_lenet, 8)
     seen = []
     with pytest.raises(KeyboardInterrupt):
-        engine.evaluate_masks(trained_lenet, masks, small_data, SLOW, executor="ray", ray_address=cluster.address,
+        engine.evaluate_masks(trained_lenet, masks, small_data, SLOW, executor="ray",
+                              ray_address=cluster.address,
                               on_result=_interrupt_after_first(seen))
     assert 1 <= len(seen) < len(masks)  # finished rows reached the driver, the rest did not run to the end
-    if not ray.is_initialized():  # (the executor leaves the cluster, which kills the tasks of a driver that left)
+    # (the executor leaves the cluster, which kills the tasks of a driver that left)
+    if not ray.is_initialized():
         ray.init(address=cluster.address)
     idle = wait_until_idle(ray, 30)
     assert idle is not None and idle < 1.5, f"the cluster was still busy {idle} s after Ctrl-C"

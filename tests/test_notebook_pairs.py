@@ -57,7 +57,8 @@ def test_ipynb_files_hold_no_outputs_and_stable_unique_cell_ids():
         assert len(set(ids)) == len(ids) and all(ids), name
         for cell in nb.cells:
             if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, f"{name}: outputs (run `make sync`)"
+                assert cell.outputs == [] and cell.execution_count is None, \
+                    f"{name}: outputs (run `make sync`)"
         assert nb.metadata.kernelspec.name == "python3", name  # papermill needs the kernel
 
 
@@ -73,8 +74,8 @@ def test_resyncing_changes_nothing(tmp_path, newer):
                    check=True, capture_output=True)
     for name in NAMES:
         for suffix in (".py", ".ipynb"):
-            assert (folder / f"{name}{suffix}").read_bytes() == (NOTEBOOKS / f"{name}{suffix}").read_bytes(), \
-                f"{name}{suffix} changed on re-sync"
+            again, committed = folder / f"{name}{suffix}", NOTEBOOKS / f"{name}{suffix}"
+            assert again.read_bytes() == committed.read_bytes(), f"{name}{suffix} changed on re-sync"
 
 
 def alter(path: Path, old: str, new: str) -> None:
@@ -91,7 +92,8 @@ def test_the_check_catches_a_pair_out_of_step(tmp_path):
                   if "parameters" in c.metadata.get("tags", []))
     line = next(n for n, x in enumerate(params.splitlines(), 1) if x.startswith("smoke = False"))
     alter(folder / "03_random.py", "smoke = False", "smoke = True")
-    assert book.check_pairs(folder) == {"03_random": [f"cell 2: source differs (first differing line {line})"]}
+    expected = {"03_random": [f"cell 2: source differs (first differing line {line})"]}
+    assert book.check_pairs(folder) == expected
     assert book.main(["check-pairs", "--source", str(folder)]) == 1
     # a changed tag in the notebook
     nb = json.loads((folder / "99_summary.ipynb").read_text())

@@ -44,7 +44,8 @@ def test_source_notebooks_are_committed_clean_and_parameterised():
         nb = json.loads(path.read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert not any(c.get("outputs") for c in code), f"{path.name} has outputs"
-        assert any("parameters" in c["metadata"].get("tags", []) for c in code), f"{path.name}: no parameters cell"
+        assert any("parameters" in c["metadata"].get("tags", [])
+                   for c in code), f"{path.name}: no parameters cell"
         params = next(c for c in code if "parameters" in c["metadata"].get("tags", []))
         assert "smoke" in "".join(params["source"]), f"{path.name}: no smoke parameter"
         source = "".join("".join(c["source"]) for c in code)
@@ -98,7 +99,8 @@ def test_gan_scraps(executed):
         if name.startswith("target_") and name.endswith("_met"):
             assert 0 <= v <= values[name.removesuffix("_met") + "_cells"], name
     # the smoke run has 3 networks (2 to learn from, 1 held out) and 3 generator seeds
-    assert values["gan_networks_train"] == 2 and values["gan_networks_held_out"] == 1 and values["gan_seeds"] == 3
+    assert values["gan_networks_train"] == 2 and values["gan_networks_held_out"] == 1
+    assert values["gan_seeds"] == 3
     assert values["gan_n_val"] == 100 and values["best_criterion_conv_90"] in {
         "l1-min1", "tp-magnitude-min1", "tp-lamp-min1", "tp-fpgm-min1", "uniform-l1"}
     assert values["gan_verdict"].startswith("- ") and "**not checked**" not in values["gan_verdict"]
@@ -166,7 +168,8 @@ def test_book_builds_with_warnings_as_errors(executed, tmp_path):
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, root / name)
     jb = Path(sys.executable).parent / "jupyter-book"
-    done = subprocess.run([str(jb), "build", str(root), "-W", "-n", "--keep-going"], capture_output=True, text=True)
+    done = subprocess.run([str(jb), "build", str(root), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     findings = (root / "_build/html/book/findings.html").read_text()
     assert "baseline_acc" not in findings and "accuracy of" in findings  # the glue was resolved

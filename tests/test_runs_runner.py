@@ -42,7 +42,8 @@ def test_rows_carry_labels_and_equal_a_direct_evaluation(base):
     df = runner.run(base, jobs, workers=1, progress=False)
     assert df["trial"].tolist() == [0, 1, 2]
     direct = engine.evaluate_mask(base.model, jobs[1].mask, base.data, RETRAIN)
-    assert df.loc[1, "retrained_acc"] == direct["retrained_acc"] and df.loc[1, "pruned_acc"] == direct["pruned_acc"]
+    assert df.loc[1, "retrained_acc"] == direct["retrained_acc"]
+    assert df.loc[1, "pruned_acc"] == direct["pruned_acc"]
     assert df.loc[1, "key"] == jobs[1].mask.key() and df.loc[1, "mask"] == jobs[1].mask.to_dict()
 
 
@@ -134,7 +135,8 @@ def test_rows_record_the_machine_that_computed_them_and_keep_it_when_read_back(b
     jobs = _jobs(base, seeds=(0,))
     df = runner.run(base, jobs, workers=1, progress=False)
     here = provenance.describe("cpu")
-    assert df.loc[0, "torch_version"] == here["torch_version"] and df.loc[0, "device_name"] == here["device_name"]
+    assert df.loc[0, "torch_version"] == here["torch_version"]
+    assert df.loc[0, "device_name"] == here["device_name"]
     path = runner.evaluations(base).file(jobs[0].cache_name())
     stored = json.loads(path.read_text())
     assert {k: stored[k] for k in provenance.FIELDS} == here

@@ -26,7 +26,8 @@ def lenet():
 def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
     """Independent L1 score: mean |w| over each output channel's weights."""
     layers = dict(model.named_modules())
-    return {n: torch.stack([layers[n].weight[c].abs().mean() for c in range(layers[n].weight.shape[0])]).detach()
+    return {n: torch.stack([layers[n].weight[c].abs().mean()
+                            for c in range(layers[n].weight.shape[0])]).detach()
             for n in names}
 
 
@@ -52,7 +53,10 @@ def test_every_scorer_has_the_common_signature_and_one_score_per_channel(lenet, 
 @pytest.mark.parametrize("name", ["random", "noisy-l1", "uniform-random", "uniform-collapse-free"])
 def test_random_scorers_draw_only_from_rng(lenet, name):
     layers = prunable_layers(lenet)
-    run = lambda seed: SCORERS.get(name)(lenet, layers, torch.Generator().manual_seed(seed), sparsity=0.5)  # noqa: E731
+
+    def run(seed):
+        return SCORERS.get(name)(lenet, layers, torch.Generator().manual_seed(seed), sparsity=0.5)
+
     torch.manual_seed(0)
     a = run(3)
     torch.manual_seed(1)  # global RNG state does not matter
@@ -114,7 +118,8 @@ def test_unknown_option_raises_a_clear_error(lenet, strategy, option, valid):
 # ------------------------------------------------------------------------------------------- gan
 
 class FakeGenerator:
-    """Anything with ``scores(layers, sparsity, rng, min_channels_per_layer=...)`` can drive the 'gan' scorer."""
+    """Anything with ``scores(layers, sparsity, rng, min_channels_per_layer=...)`` can drive the 'gan'
+    scorer."""
 
     def __init__(self) -> None:
         self.calls = []

@@ -17,7 +17,8 @@ def test_importance_has_one_score_per_channel_and_follows_torch_pruning(criterio
     layers = prunable_layers(net, include_linear=include_linear)
     scores = scorers.torch_pruning_importance(net, layers, criterion)
     assert list(scores) == list(layers)
-    assert all(scores[k].shape == (m.weight.shape[0],) and torch.isfinite(scores[k]).all() for k, m in layers.items())
+    assert all(scores[k].shape == (m.weight.shape[0],) and torch.isfinite(scores[k]).all()
+               for k, m in layers.items())
     # temperature 0: exactly the criterion's order (higher importance = kept)
     mask = strategies.prune(net, f"tp-{criterion}", 0.5, seed=0, include_linear=include_linear)
     flat = torch.cat(list(scores.values()))
@@ -57,7 +58,8 @@ def test_importance_is_remembered_per_weights_and_returned_as_copies():
     assert torch.equal(again["conv1"], direct["conv1"])
     # the same weights in another module object hit the memo; other weights do not
     twin = models.build("lenet5", seed=1)
-    assert torch.equal(scorers.torch_pruning_importance(twin, prunable_layers(twin), "lamp")["conv2"], direct["conv2"])
+    assert torch.equal(scorers.torch_pruning_importance(twin, prunable_layers(twin), "lamp")["conv2"],
+                       direct["conv2"])
     other = models.build("lenet5", seed=2)
     assert not torch.equal(scorers.torch_pruning_importance(other, prunable_layers(other), "lamp")["conv2"],
                            direct["conv2"])

@@ -45,7 +45,8 @@ def test_select_matches_brute_force_best_mask():
             for m in (0, 1):
                 keep = counts.n_kept(9, sparsity)
                 best = max((bits for bits in itertools.product((0, 1), repeat=9)
-                            if sum(bits) == keep and min(sum(bits[0:3]), sum(bits[3:5]), sum(bits[5:9])) >= m),
+                            if sum(bits) == keep and min(sum(bits[0:3]), sum(bits[3:5]),
+                                                         sum(bits[5:9])) >= m),
                            key=lambda bits: sum(f for f, b in zip(flat, bits) if b))
                 got = select(scores, sparsity, min_channels_per_layer=m).to_vector().int().tolist()
                 assert got == list(best), (trial, sparsity, m)

@@ -21,7 +21,8 @@ SPARSITIES = [round(0.05 * i, 2) for i in range(20)]  # 0.0 .. 0.95
 def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
     """Independent L1 score: mean |w| over each output channel's weights."""
     layers = dict(model.named_modules())
-    return {n: torch.stack([layers[n].weight[c].abs().mean() for c in range(layers[n].weight.shape[0])]).detach()
+    return {n: torch.stack([layers[n].weight[c].abs().mean()
+                            for c in range(layers[n].weight.shape[0])]).detach()
             for n in names}
 
 
@@ -56,12 +57,14 @@ def test_exact_count_with_min_channels_or_clear_error(trained_lenet, strategy):
         for sparsity in SPARSITIES:
             n_pruned = round(sparsity * n)
             if n - n_pruned >= min_keep * n_layers:
-                mask = strategies.prune(trained_lenet, strategy, sparsity, seed=2, min_channels_per_layer=min_keep)
+                mask = strategies.prune(trained_lenet, strategy, sparsity, seed=2,
+                                        min_channels_per_layer=min_keep)
                 assert mask.n_pruned == n_pruned
                 assert min(mask.kept_per_layer().values()) >= min_keep
             else:
                 with pytest.raises(ValueError, match=f"min_channels_per_layer={min_keep}"):
-                    strategies.prune(trained_lenet, strategy, sparsity, seed=2, min_channels_per_layer=min_keep)
+                    strategies.prune(trained_lenet, strategy, sparsity, seed=2,
+                                     min_channels_per_layer=min_keep)
 
 
 def test_zero_sparsity_keeps_everything(trained_lenet):
@@ -106,7 +109,8 @@ def test_score_gives_one_score_per_channel(trained_lenet):
     for strategy in STRATEGIES:
         s = strategies.score(trained_lenet, strategy, 0.5, seed=0, include_linear=True)
         assert {n: v.shape for n, v in s.items()} == {n: (c,) for n, c in
-                                                       masks.layer_sizes(trained_lenet, include_linear=True).items()}
+                                                       masks.layer_sizes(trained_lenet,
+                                                                         include_linear=True).items()}
 
 
 # ------------------------------------------------------------------------------ seeds and randomness
@@ -163,7 +167,8 @@ def test_noisy_l1_temperature_zero_equals_l1(trained_lenet, caffe):
         for sparsity in SPARSITIES:
             l1 = strategies.prune(model, "l1", sparsity, seed=0)
             for seed in (0, 1, 2):
-                assert strategies.prune(model, "noisy-l1", sparsity, seed=seed, temperature=0.0).to_dict() == l1.to_dict()
+                assert strategies.prune(model, "noisy-l1", sparsity, seed=seed,
+                                        temperature=0.0).to_dict() == l1.to_dict()
 
 
 def test_noisy_l1_moves_from_l1_towards_random_with_temperature(caffe):
@@ -194,7 +199,8 @@ def test_min_one_channel_prevents_collapse(trained_lenet, strategy):
         mask = strategies.prune(trained_lenet, strategy, 0.9, seed=seed, min_channels_per_layer=1)
         assert mask.collapsed_layers() == [] and min(mask.kept_per_layer().values()) == 1
         assert mask.n_pruned == round(0.9 * 22)
-        collapsed_without += bool(strategies.prune(trained_lenet, strategy, 0.9, seed=seed).collapsed_layers())
+        collapsed_without += bool(strategies.prune(trained_lenet, strategy, 0.9,
+                                                   seed=seed).collapsed_layers())
     if strategy == "random":
         assert collapsed_without > 0  # the constraint did something
 
@@ -210,7 +216,8 @@ def test_min_channels_keeps_the_layers_best_channels(trained_lenet):
 
 
 def test_min_channels_per_layer_with_linear_layers(trained_lenet):
-    mask = strategies.prune(trained_lenet, "random", 0.9, seed=0, include_linear=True, min_channels_per_layer=3)
+    mask = strategies.prune(trained_lenet, "random", 0.9, seed=0, include_linear=True,
+                            min_channels_per_layer=3)
     assert set(mask) == {"conv1", "conv2", "fc1", "fc2"}
     assert min(mask.kept_per_layer().values()) >= 3
 
@@ -335,7 +342,8 @@ def test_method_bad_fields_raise():
 
 @pytest.mark.parametrize("method", [
     Method("l1"), Method("random"), Method("random", min_channels_per_layer=1),
-    Method("noisy-l1", {"temperature": 0.5}), Method("noisy-l1", {"temperature": 0.5}, min_channels_per_layer=2),
+    Method("noisy-l1", {"temperature": 0.5}),
+    Method("noisy-l1", {"temperature": 0.5}, min_channels_per_layer=2),
     Method("random", include_linear=True), Method("l1", include_linear=True, min_channels_per_layer=3),
 ])
 def test_method_prune_equals_strategies_prune(trained_lenet, method):

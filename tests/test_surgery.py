@@ -191,7 +191,8 @@ def test_count_matches_a_hand_count():
 def test_compact_network_can_be_retrained(small_data):
     model, mask = _case("lenet5-collapsed-conv2")
     small = surgery.compact(model, mask)
-    train.fit(small, small_data.subset(100, 20), train.TrainConfig(epochs=1, device="cpu"), eval_every_epoch=False)
+    train.fit(small, small_data.subset(100, 20), train.TrainConfig(epochs=1, device="cpu"),
+              eval_every_epoch=False)
     conv2 = small.conv2
     assert conv2.out_channels == 1 and torch.count_nonzero(conv2.weight) == 0 and conv2.bias.item() == 0
 

@@ -33,7 +33,8 @@ def test_the_workflow_passes_actionlint():
     ("needs: build", "needs: bild", "bild"),                                     # a job that does not exist
     ("runs-on: ubuntu-latest", "runs-on: ubuntu-latst", "ubuntu-latst"),         # an unknown runner
     ("          path: _build/html", "          paht: _build/html", "paht"),      # an input the action lacks
-    ("steps.deployment.outputs.page_url", "steps.deployment.outputs.page_url ==", "page_url"),  # bad expression
+    # a bad expression
+    ("steps.deployment.outputs.page_url", "steps.deployment.outputs.page_url ==", "page_url"),
 ])
 def test_a_broken_copy_of_the_workflow_fails_actionlint(tmp_path, old, new, complaint):
     text = WORKFLOW.read_text()
@@ -62,7 +63,8 @@ def test_the_workflow_tests_builds_checks_and_deploys_the_book_from_main_only():
     assert cache["path"] == "results"
     assert "hashFiles('lib/**', 'notebooks/**', 'requirements.txt')" in cache["key"] and cache["restore-keys"]
     assert build["steps"][-1]["with"]["path"] == "_build/html"
-    assert deploy["needs"] == "build" and [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    assert deploy["needs"] == "build" and [s["uses"].split("@")[0]
+                                           for s in deploy["steps"]] == ["actions/deploy-pages"]
     assert "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
 

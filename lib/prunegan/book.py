@@ -202,10 +202,14 @@ def merge_parameters(nb):
         head, tail = lines[first][:node.value.col_offset], lines[last][node.value.end_col_offset:]
         comment = re.fullmatch(r"(\s*)(#.*)", tail)
         if comment:  # keep the comment in its column (at least two spaces after the value)
-            column = len(lines[last]) - len(comment.group(2)) if first == last else len(head + values[name]) + 2
+            if first == last:
+                column = len(lines[last]) - len(comment.group(2))
+            else:
+                column = len(head + values[name]) + 2
             tail = " " * max(2, column - len(head + values[name])) + comment.group(2)
         lines[first:last + 1] = [head + values[name] + tail]
-    extra = [f"{name} = {value}  # injected by papermill" for name, value in values.items() if name not in found]
+    extra = [f"{name} = {value}  # injected by papermill" for name, value in values.items()
+             if name not in found]
     params.source = "\n".join(lines + extra)
     nb.cells = [c for c in nb.cells if not any(c is i for i in injected)]
     return nb
@@ -277,7 +281,8 @@ def check_readme(readme: Path = README, executed_dir: Path = EXECUTED,
     value formatted with the quote's format, or why there is none), ``ok`` (README and build agree,
     spaces and the minus sign aside) and ``skipped`` (a replicate that was not run: not checked)."""
     scraps = scraps_by_notebook(executed_dir)
-    replicas = scraps_by_notebook(replicates_dir) if replicates_dir is not None and Path(replicates_dir).is_dir() else {}
+    ran = replicates_dir is not None and Path(replicates_dir).is_dir()
+    replicas = scraps_by_notebook(replicates_dir) if ran else {}
     scraps.update(replicas)
     results = []
     for q in readme_quotes(Path(readme).read_text()):
@@ -311,7 +316,8 @@ def report_readme(results: list[dict], *, smoke: bool) -> str:
     note = (f" ({len(skipped)} numbers of replicates that were not run are not checked: `make replicate`)"
             if skipped else "")
     if not bad:
-        return f"README check: all {len(results) - len(skipped)} checked numbers match the executed notebooks{note}."
+        return (f"README check: all {len(results) - len(skipped)} checked numbers match the executed "
+                f"notebooks{note}.")
     if smoke:
         return "\n".join([f"README check: this was a smoke build (smoke=True) and the README quotes a full "
                           f"build, so {len(bad)} of {len(results)} numbers differ as expected:"] + lines)
@@ -339,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--seed", type=int, default=1)
     pairs = sub.add_parser("check-pairs", help="report notebook pairs (.py / .ipynb) that differ")
     pairs.add_argument("--source", type=Path, default=SOURCE)
-    check = sub.add_parser("check-readme", help="compare README.md's wired numbers with the executed notebooks")
+    check = sub.add_parser("check-readme",
+                           help="compare README.md's wired numbers with the executed notebooks")
     check.add_argument("--readme", type=Path, default=README)
     check.add_argument("--executed", type=Path, default=EXECUTED)
     check.add_argument("--strict", action="store_true",
@@ -353,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         found = check_pairs(args.source)
         for name, problems in found.items():
             print(f"{name}: " + "; ".join(problems))
-        print("notebook pairs: " + (f"{len(found)} out of step (run `make sync`)" if found else "all in step"))
+        print("notebook pairs: " + (f"{len(found)} out of step (run `make sync`)" if found
+                                    else "all in step"))
         return 1 if found else 0
     elif args.command == "check-readme":
         if not notebooks(args.executed):

@@ -79,8 +79,8 @@ class Dataset:
         return self.x_train.device
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, train={len(self.y_train)}, val={self.n_val}, test={len(self.y_test)}, "
-                f"device={self.device})")
+        return (f"Dataset({self.name!r}, train={len(self.y_train)}, val={self.n_val}, "
+                f"test={len(self.y_test)}, device={self.device})")
 
 
 def _normalise(images: np.ndarray | torch.Tensor, stats: tuple[float, float]) -> torch.Tensor:

@@ -36,7 +36,8 @@ def collapse_explains_stuck(df: pd.DataFrame, **rule) -> dict[str, float]:
             "stuck_and_collapsed": int((stuck & collapsed).sum()),
             "stuck_without_collapse": int((stuck & ~collapsed).sum()),
             "collapsed_but_recovered": int((~stuck & collapsed).sum()),
-            "share_of_stuck_collapsed": float((stuck & collapsed).sum() / n_stuck) if n_stuck else float("nan")}
+            "share_of_stuck_collapsed": (float((stuck & collapsed).sum() / n_stuck) if n_stuck
+                                         else float("nan"))}
 
 
 def first_collapse(df: pd.DataFrame) -> float | None:

@@ -23,7 +23,8 @@ def mask_space_table(model, sparsities, *, include_linear: bool = False) -> pd.D
                           "n_masks_no_collapse": counts.mask_space(sizes, s, 1)} for s in sparsities])
 
 
-def keep_map(generator, model: torch.nn.Module, sparsities, *, include_linear: bool | None = None) -> pd.DataFrame:
+def keep_map(generator, model: torch.nn.Module, sparsities, *,
+             include_linear: bool | None = None) -> pd.DataFrame:
     """Tidy probabilistic map of a generator: one row per (sparsity, layer, channel) with
     ``keep_prob``, the channel's mean |w| (``l1``) and ``l1_position``, its place in the layer when
     channels are sorted by mean |w| from the largest (0 = largest)."""

@@ -7,7 +7,8 @@ import pandas as pd
 def layer_table(df: pd.DataFrame) -> pd.DataFrame:
     """Long table of layer-wise sparsity: one row per (result row, layer) with ``layer``, ``depth``
     (0 = first prunable layer), ``size``, ``kept``, ``layer_sparsity`` (fraction pruned), ``collapsed``."""
-    id_cols = [c for c in ("method", "label", "strategy", "min_channels_per_layer", "trial", "seed", "sparsity",
+    id_cols = [c
+               for c in ("method", "label", "strategy", "min_channels_per_layer", "trial", "seed", "sparsity",
                            "pruned_acc", "retrained_acc", "original_acc") if c in df.columns]
     out = []
     for _, row in df.iterrows():

@@ -1,1 +1,2 @@
-"""Chapter code: what the notebooks call — configs from papermill parameters, verdict sentences (Markdown) and glue values. Not a library layer: nothing below imports it."""
+"""Chapter code: what the notebooks call — configs from papermill parameters, verdict sentences (Markdown) and
+glue values. Not a library layer: nothing below imports it."""

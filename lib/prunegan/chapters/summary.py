@@ -22,10 +22,12 @@ def read_scraps(executed_dir: str | Path) -> pd.DataFrame:
     """Every scrapbook scrap of the executed chapters in ``executed_dir`` (the summary notebook
     ``99_*`` excluded): one row per scrap name with its ``value`` and ``notebook``."""
     rows = [{"name": name, "value": value, "notebook": notebook}
-            for notebook, scraps in scraps_by_notebook(executed_dir).items() for name, value in scraps.items()]
+            for notebook, scraps in scraps_by_notebook(executed_dir).items() for name,
+            value in scraps.items()]
     if not rows:
         raise FileNotFoundError(f"no executed chapter with scraps in {executed_dir}; run `make book` first")
-    table = pd.DataFrame({k: pd.Series([r[k] for r in rows], dtype=object) for k in ("name", "value", "notebook")})
+    table = pd.DataFrame({k: pd.Series([r[k] for r in rows], dtype=object)
+                          for k in ("name", "value", "notebook")})
     dup = table[table["name"].duplicated()]["name"].tolist()
     if dup:
         raise ValueError(f"scrap names glued by more than one chapter: {dup}")

@@ -34,7 +34,8 @@ def n_kept(n_channels: int, sparsity: float) -> int:
 def infeasibility(sizes: Sizes, sparsity: float, min_channels_per_layer: int = 0) -> str | None:
     """Why ``sparsity`` is impossible with ``min_channels_per_layer`` over layers of ``sizes``
     (a sentence naming the numbers), or ``None`` when it is feasible."""
-    named = dict(sizes) if isinstance(sizes, Mapping) else {f"layer {i}": c for i, c in enumerate(_sizes(sizes))}
+    named = (dict(sizes) if isinstance(sizes, Mapping)
+             else {f"layer {i}": c for i, c in enumerate(_sizes(sizes))})
     m = check_int("min_channels_per_layer", min_channels_per_layer, 0)
     too_small = {k: c for k, c in named.items() if c < m}
     if too_small:
@@ -65,7 +66,8 @@ def max_sparsity(sizes: Sizes, min_channels_per_layer: int) -> float:
     return 1 - min_channels_per_layer * len(s) / sum(s)
 
 
-def feasible_sparsities(sizes: Sizes, min_channels_per_layer: int, sparsities: Iterable[float]) -> tuple[float, ...]:
+def feasible_sparsities(sizes: Sizes, min_channels_per_layer: int,
+                        sparsities: Iterable[float]) -> tuple[float, ...]:
     """The feasible entries of ``sparsities``, in order."""
     return tuple(s for s in sparsities if is_feasible(sizes, s, min_channels_per_layer))
 
@@ -87,7 +89,8 @@ def mask_space(sizes: Sizes, sparsity: float, min_channels_per_layer: int = 0) -
     return ways[keep]
 
 
-def all_masks(sizes: Sizes, sparsity: float, min_channels_per_layer: int = 0, *, limit: int = 10_000) -> list[list[bool]]:
+def all_masks(sizes: Sizes, sparsity: float, min_channels_per_layer: int = 0, *,
+              limit: int = 10_000) -> list[list[bool]]:
     """Every mask counted by :func:`mask_space`, as 0/1 lists over all channels in layer order
     (layer by layer, channels in combination order). Raises ``ValueError`` when there are more than
     ``limit`` of them."""

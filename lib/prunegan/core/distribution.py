@@ -68,15 +68,18 @@ class StructuredMasks:
         self.n = sum(self.sizes)
         self.k = check_int("k (channels kept)", k, 0)
         self.min_per_layer = check_int("min_per_layer", min_per_layer, 0)
-        if self.k > self.n or self.k < self.min_per_layer * len(self.sizes) or min(self.sizes) < self.min_per_layer:
-            raise ValueError(f"no mask keeps k={self.k} of {self.n} channels with at least {self.min_per_layer} "
-                             f"in each of {len(self.sizes)} layers of sizes {self.sizes}")
+        if (self.k > self.n or self.k < self.min_per_layer * len(self.sizes)
+                or min(self.sizes) < self.min_per_layer):
+            raise ValueError(f"no mask keeps k={self.k} of {self.n} channels with at least "
+                             f"{self.min_per_layer} in each of {len(self.sizes)} layers "
+                             f"of sizes {self.sizes}")
         self.log_w = torch.zeros(self.n, dtype=torch.float64) if log_w is None else log_w.to(torch.float64)
         if self.log_w.shape != (self.n,):
             raise ValueError(f"log_w must have shape ({self.n},), got {tuple(self.log_w.shape)}")
         if count_logits is None:
             count_logits = [torch.zeros(s + 1, dtype=torch.float64) for s in self.sizes]
-        if len(count_logits) != len(self.sizes) or any(t.shape != (s + 1,) for t, s in zip(count_logits, self.sizes)):
+        if len(count_logits) != len(self.sizes) or any(t.shape != (s + 1,)
+                                                       for t, s in zip(count_logits, self.sizes)):
             raise ValueError(f"count_logits must be one (n_l + 1,) tensor per layer of sizes {self.sizes}")
         self.count_logits = [t.to(torch.float64) for t in count_logits]
         self._tables()
@@ -106,9 +109,12 @@ class StructuredMasks:
     def log_prob(self, masks: torch.Tensor) -> torch.Tensor:
         """``(B,)`` exact log-probabilities of ``(B, N)`` 0/1 masks (−∞ for masks outside the support)."""
         masks = torch.as_tensor(masks).to(torch.float64).reshape(-1, self.n)
-        counts = torch.stack([part.sum(1) for part in torch.split(masks, self.sizes, dim=1)], 1).round().long()
-        count_term = sum(theta[counts[:, i].clamp(max=len(theta) - 1)] for i, theta in enumerate(self.count_logits))
-        ok = (counts >= self.min_per_layer).all(1) & (counts.sum(1) == self.k) & ((masks == 0) | (masks == 1)).all(1)
+        parts = torch.split(masks, self.sizes, dim=1)
+        counts = torch.stack([part.sum(1) for part in parts], 1).round().long()
+        count_term = sum(theta[counts[:, i].clamp(max=len(theta) - 1)]
+                         for i, theta in enumerate(self.count_logits))
+        binary = ((masks == 0) | (masks == 1)).all(1)
+        ok = (counts >= self.min_per_layer).all(1) & (counts.sum(1) == self.k) & binary
         lp = count_term + masks @ self.log_w - self.log_partition()
         return torch.where(ok, lp, torch.full_like(lp, NEG_INF))
 
@@ -117,7 +123,8 @@ class StructuredMasks:
         with torch.enable_grad():  # works inside torch.no_grad() too
             lw = self.log_w.detach().requires_grad_(True)
             theta = [t.detach() for t in self.count_logits]
-            z = StructuredMasks(self.sizes, self.k, lw, theta, min_per_layer=self.min_per_layer).log_partition()
+            z = StructuredMasks(self.sizes, self.k, lw, theta,
+                                min_per_layer=self.min_per_layer).log_partition()
             (grad,) = torch.autograd.grad(z, lw)
         return grad
 

@@ -14,7 +14,8 @@ def check_int(name: str, value: object, minimum: int = 0, *, allow_none: bool = 
     if allow_none and value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}{' or None' if allow_none else ''}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}{' or None' if allow_none else ''}, "
+                         f"got {value!r}")
     return int(value)
 
 

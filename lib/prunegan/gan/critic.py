@@ -28,7 +28,8 @@ class AccuracyCritic:
             raise ValueError(f"n_features={n_features} but feature_names has {len(self.feature_names)} names")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.n_features, self.hidden = check_int("n_features", n_features, 1), check_int("hidden", hidden, 1)
+            self.n_features = check_int("n_features", n_features, 1)
+            self.hidden = check_int("hidden", hidden, 1)
             self.net = DiscriminatorNet(self.n_features, self.hidden)
         self.mean, self.std = 0.0, 1.0
         self.losses: list[float] = []
@@ -36,7 +37,8 @@ class AccuracyCritic:
 
     def features(self, model, *, include_linear: bool = False, inputs=None) -> ChannelFeatures:
         """The channel features of ``model`` this critic reads (:attr:`feature_names`)."""
-        return channel_features(model, include_linear=include_linear, inputs=inputs, features=self.feature_names)
+        return channel_features(model, include_linear=include_linear, inputs=inputs,
+                                features=self.feature_names)
 
     @torch.no_grad()
     def predict(self, feats: ChannelFeatures, masks: torch.Tensor, sparsity: float) -> torch.Tensor:
@@ -48,7 +50,8 @@ class AccuracyCritic:
         with cpu_threads(CPU_THREADS):
             return self.net(feats.x, feats.pool(), s, masks) * self.std + self.mean
 
-    def fit(self, data: list[Examples], *, steps: int = 500, batch_size: int = 64, lr: float = 3e-3) -> "AccuracyCritic":
+    def fit(self, data: list[Examples], *, steps: int = 500, batch_size: int = 64,
+            lr: float = 3e-3) -> "AccuracyCritic":
         """Mean-squared-error training on accuracies standardised over ``data`` (every draw from a
         generator seeded with :attr:`seed`); returns ``self``."""
         check_int("steps", steps, 1)
@@ -78,7 +81,8 @@ class AccuracyCritic:
     def state(self) -> dict:
         """Everything :meth:`from_state` needs: weights, standardisation, losses, fit seconds."""
         return {"state_dict": self.net.state_dict(), "hidden": self.hidden, "n_features": self.n_features,
-                "seed": self.seed, "feature_names": list(self.feature_names), "mean": self.mean, "std": self.std, "losses": list(self.losses),
+                "seed": self.seed, "feature_names": list(self.feature_names), "mean": self.mean,
+                "std": self.std, "losses": list(self.losses),
                 "seconds": self.seconds}
 
     @classmethod

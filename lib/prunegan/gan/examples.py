@@ -1,6 +1,6 @@
 """Training examples from a mask bank: the distinct masks of one network at one sparsity, with their
-label (validation accuracy when the bank's networks have a validation split) and soft weight (what the GAN's discriminator sees as real, what the critic
-learns to predict)."""
+label (validation accuracy when the bank's networks have a validation split) and soft weight (what the GAN's
+discriminator sees as real, what the critic learns to predict)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +36,8 @@ def from_bank(bank, *, networks=None, sparsities=None, temperature: float = 0.01
     requested sparsity has no mask."""
     check_number("temperature", temperature, 0, low_open=True)
     if bank is None or len(bank) == 0:
-        raise ValueError("the mask bank is empty: build it with prunegan.runs.bank.build(BankConfig(...)) first")
+        raise ValueError("the mask bank is empty: build it with "
+                         "prunegan.runs.bank.build(BankConfig(...)) first")
     n_nets = len(bank.baselines)
     networks = tuple(range(n_nets)) if networks is None else tuple(networks)
     bad = [i for i in networks if not 0 <= i < n_nets]
@@ -57,7 +58,8 @@ def from_bank(bank, *, networks=None, sparsities=None, temperature: float = 0.01
             rows = table[(table["baseline"] == i) & np.isclose(table["sparsity"], s)]
             if rows.empty:
                 raise ValueError(f"the mask bank has no mask of network {i} at sparsity {s}")
-            masks = torch.stack([ChannelMask.from_dict(m).to_vector().to(torch.float32) for m in rows["mask"]])
+            masks = torch.stack([ChannelMask.from_dict(m).to_vector().to(torch.float32)
+                                 for m in rows["mask"]])
             out.append(Examples(i, feats, float(s), masks,
                                 torch.tensor(rows[bank.label].to_numpy(), dtype=torch.float32),
                                 torch.tensor(rows["weight"].to_numpy(), dtype=torch.float64)))

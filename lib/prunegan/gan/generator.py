@@ -41,7 +41,8 @@ class Generator:
 
     def __repr__(self) -> str:
         return (f"Generator(features={len(self.config.features)}, hidden={self.config.hidden}, "
-                f"include_linear={self.include_linear}, trained_steps={len(self.history)}, seed={self.config.seed})")
+                f"include_linear={self.include_linear}, trained_steps={len(self.history)}, "
+                f"seed={self.config.seed})")
 
     @property
     def trained(self) -> bool:
@@ -53,17 +54,20 @@ class Generator:
                              "prunegan.gan.fit(bank, GanConfig(...)) or load one with Generator.load(path)")
 
     # -- internals
-    def features(self, model_or_layers: nn.Module | Mapping[str, nn.Module], *, include_linear: bool | None = None,
+    def features(self, model_or_layers: nn.Module | Mapping[str, nn.Module], *,
+                 include_linear: bool | None = None,
                  model: nn.Module | None = None, inputs: torch.Tensor | None = None) -> ChannelFeatures:
         """The channel features this generator reads (``config.features``), for a network or a mapping
         of its layers (then image features need ``model``, the network they belong to); ``inputs``: the
         image batch of the image features (default: see :func:`prunegan.gan.features.channel_features`)."""
         if isinstance(model_or_layers, nn.Module):
             il = self.include_linear if include_linear is None else include_linear
-            return channel_features(model_or_layers, include_linear=il, inputs=inputs, features=self.config.features)
+            return channel_features(model_or_layers, include_linear=il, inputs=inputs,
+                                    features=self.config.features)
         return features_of_layers(model_or_layers, model=model, inputs=inputs, features=self.config.features)
 
-    def distribution(self, feats: ChannelFeatures, sparsity: float, min_channels_per_layer: int = 1) -> StructuredMasks:
+    def distribution(self, feats: ChannelFeatures, sparsity: float,
+                     min_channels_per_layer: int = 1) -> StructuredMasks:
         """The exact mask distribution for a network with features ``feats`` at ``sparsity``
         (differentiable in the net's parameters). Raises ``ValueError`` when the sparsity leaves
         fewer kept channels than the minimum in every layer."""
@@ -77,13 +81,15 @@ class Generator:
     # -- public API
     @torch.no_grad()
     def keep_probabilities(self, model: nn.Module, sparsity: float, *, include_linear: bool | None = None,
-                           min_channels_per_layer: int = 1, inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                           min_channels_per_layer: int = 1,
+                           inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The exact probability in [0, 1] that each prunable channel of ``model`` is kept by a mask
         sampled at ``sparsity`` (the distribution's marginals; they sum to the number of channels kept),
         as ``{layer: (C,) tensor}``."""
         self._check_trained()
         feats = self.features(model, include_linear=include_linear, inputs=inputs)
-        p = self.distribution(feats, sparsity, min_channels_per_layer).marginals().to(torch.float32).clamp(0.0, 1.0)
+        dist = self.distribution(feats, sparsity, min_channels_per_layer)
+        p = dist.marginals().to(torch.float32).clamp(0.0, 1.0)
         return dict(zip(feats.layers, torch.split(p, list(feats.sizes))))
 
     @torch.no_grad()
@@ -102,7 +108,8 @@ class Generator:
                include_linear: bool | None = None, inputs: torch.Tensor | None = None) -> list[ChannelMask]:
         """``n`` masks of ``model``, each pruning exactly ``round(sparsity · n_prunable)`` channels and
         keeping at least ``max(1, min_channels_per_layer)`` per layer. Mask ``i`` is drawn with seed
-        ``seed + i`` and equals ``strategies.prune(model, "gan", sparsity, seed=seed + i, generator=self)``."""
+        ``seed + i`` and equals ``strategies.prune(model, "gan", sparsity, seed=seed + i,
+        generator=self)``."""
         n = check_int("n (number of masks to sample)", n, 1)
         seed = check_int("seed", seed, 0)
         self._check_trained()
@@ -113,8 +120,10 @@ class Generator:
         return [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
 
     @torch.no_grad()
-    def mask_probabilities(self, model: nn.Module, masks, sparsity: float, *, include_linear: bool | None = None,
-                           min_channels_per_layer: int = 1, inputs: torch.Tensor | None = None) -> torch.Tensor:
+    def mask_probabilities(self, model: nn.Module, masks, sparsity: float, *,
+                           include_linear: bool | None = None,
+                           min_channels_per_layer: int = 1,
+                           inputs: torch.Tensor | None = None) -> torch.Tensor:
         """``(M,)`` float64: the exact probability that a mask sampled at ``sparsity`` is each of
         ``masks`` (:class:`ChannelMask` objects of ``model``; a mask this distribution cannot draw has
         probability 0)."""
@@ -122,7 +131,8 @@ class Generator:
         feats = self.features(model, include_linear=include_linear, inputs=inputs)
         vectors = torch.stack([m.to_vector().to(torch.float32) for m in masks])
         if vectors.shape[1] != feats.n_channels:
-            raise ValueError(f"masks have {vectors.shape[1]} channels, the network's prunable layers {feats.n_channels}")
+            raise ValueError(f"masks have {vectors.shape[1]} channels, the network's prunable layers "
+                             f"{feats.n_channels}")
         dist = self.distribution(feats, sparsity, min_channels_per_layer)
         return dist.log_prob(vectors).to(torch.float64).exp()
 
@@ -146,7 +156,8 @@ class Generator:
             raise ValueError(f"{path} is not a saved prunegan generator (no feature_version in it)")
         if blob["feature_version"] != FEATURE_VERSION:
             raise ValueError(f"generator {path} was saved with feature version {blob['feature_version']!r}, "
-                             f"this prunegan computes feature version {FEATURE_VERSION}; retrain it with gan.fit")
+                             f"this prunegan computes feature version {FEATURE_VERSION}; "
+                             "retrain it with gan.fit")
         if blob.get("model_version") != MODEL_VERSION:
             raise ValueError(f"generator {path} was saved with model version {blob.get('model_version')!r}, "
                              f"this prunegan builds model version {MODEL_VERSION}; retrain it with gan.fit")

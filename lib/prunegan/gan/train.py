@@ -37,8 +37,8 @@ def training_set(bank, config: GanConfig) -> list[Examples]:
 
 def _digest(examples: list[Examples]) -> str:
     """Short hash of the examples' networks, sparsities, features, masks and accuracies."""
-    return config_digest([[ex.network, round(ex.sparsity, 6), weights_digest([ex.feats.x, ex.masks, ex.accuracy])]
-                          for ex in examples])
+    return config_digest([[ex.network, round(ex.sparsity, 6),
+                           weights_digest([ex.feats.x, ex.masks, ex.accuracy])] for ex in examples])
 
 
 def _run_key(examples: list[Examples], include_linear: bool, config: GanConfig, critic) -> dict:

@@ -64,8 +64,10 @@ def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
     per layer, rows = sparsity, columns = channels ordered by mean |w| (largest first); layers wider
     than ``max_channels`` show their ``max_channels`` largest-|w| channels."""
     layers = list(dict.fromkeys(keep["layer"]))
-    widths = [min(keep.loc[keep["layer"] == l, "channel"].nunique(), max_channels) for l in layers]
-    fig, axes = plt.subplots(1, len(layers), figsize=(min(2 + 0.28 * sum(widths), 16), 0.45 * keep["sparsity"].nunique() + 1.8),
+    widths = [min(keep.loc[keep["layer"] == layer, "channel"].nunique(), max_channels) for layer in layers]
+    fig, axes = plt.subplots(1, len(layers),
+                             figsize=(min(2 + 0.28 * sum(widths), 16),
+                                      0.45 * keep["sparsity"].nunique() + 1.8),
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
     for i, (ax, layer) in enumerate(zip(axes[0], layers)):
         d = keep[(keep["layer"] == layer) & (keep["l1_position"] < max_channels)]

@@ -89,7 +89,8 @@ def evaluate_mask(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: T
         net, pruned_acc, (macs, params) = _prune_and_retrain(model, mask, data, retrain, form)
         retrained_acc = evaluate(net, data)
         val_acc = evaluate(net, data, split="val") if data.y_val is not None else None
-    return {"pruned_acc": pruned_acc, "retrained_acc": retrained_acc, "retrained_val_acc": val_acc, "macs": macs,
+    return {"pruned_acc": pruned_acc, "retrained_acc": retrained_acc, "retrained_val_acc": val_acc,
+            "macs": macs,
             "params": params, "seconds": time.perf_counter() - start}
 
 
@@ -144,7 +145,8 @@ def check_form(form: object) -> str:
     return form
 
 
-def check_request(model: nn.Module, masks: Sequence[ChannelMask], retrain: TrainConfig | Sequence[TrainConfig], *,
+def check_request(model: nn.Module, masks: Sequence[ChannelMask],
+                  retrain: TrainConfig | Sequence[TrainConfig], *,
                   form: str = "compact", workers: int | None = None, executor: str = "local",
                   ray_address: str | None = None) -> list[TrainConfig]:
     """Check the inputs of :func:`evaluate_masks` once, before any work: the executor and its
@@ -156,7 +158,8 @@ def check_request(model: nn.Module, masks: Sequence[ChannelMask], retrain: Train
     masks = list(masks)
     configs = list(retrain) if isinstance(retrain, Sequence) else [retrain] * len(masks)
     if len(configs) != len(masks):
-        raise ValueError(f"got {len(masks)} masks but {len(configs)} retrain configs; give one config or one per mask")
+        raise ValueError(f"got {len(masks)} masks but {len(configs)} retrain configs; "
+                         "give one config or one per mask")
     for config in configs:
         if not isinstance(config, TrainConfig):
             raise ValueError(f"retrain must be a TrainConfig or one per mask, got {config!r}")
@@ -174,6 +177,8 @@ def evaluate_checked(model: nn.Module, masks: list[ChannelMask], data: Dataset, 
     reads its cache, and sends only the jobs that are not cached here."""
     if not masks:
         return []
-    return executors.EXECUTORS.get(executor)(model, masks, data, configs, evaluate=evaluate_mask, threads=CPU_THREADS,
-                                             form=form, workers=workers, progress=progress, on_result=on_result,
+    return executors.EXECUTORS.get(executor)(model, masks, data, configs, evaluate=evaluate_mask,
+                                             threads=CPU_THREADS,
+                                             form=form, workers=workers, progress=progress,
+                                             on_result=on_result,
                                              ray_address=ray_address)

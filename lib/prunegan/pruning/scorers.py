@@ -2,8 +2,8 @@
 (:func:`prunegan.pruning.select.select`).
 
 A scorer is a function ``scorer(model, layers, rng, *, sparsity, **options) -> {layer: (C,) float tensor}``:
-``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is the
-``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
+``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is
+the ``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
 ``options`` the scorer's own keyword options. A scorer that returns a whole mask as 0/1 scores
 (``uniform-collapse-free``, ``uniform-l1``, ``uniform-random``, ``gan``) also declares
 ``min_channels_per_layer`` and is given the method's minimum, so that its mask already keeps it.
@@ -34,13 +34,15 @@ def l1_norms(layers: Mapping[str, nn.Module]) -> dict[str, torch.Tensor]:
 
 
 @SCORERS.register("l1")
-def l1(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float) -> dict[str, torch.Tensor]:
+def l1(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *,
+       sparsity: float) -> dict[str, torch.Tensor]:
     """Global L1: channels with the smallest mean |w| are pruned first, across all layers."""
     return l1_norms(layers)
 
 
 @SCORERS.register("random")
-def random(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float) -> dict[str, torch.Tensor]:
+def random(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *,
+           sparsity: float) -> dict[str, torch.Tensor]:
     """Uniformly random channels over all prunable channels."""
     return {n: torch.rand(m.weight.shape[0], generator=rng) for n, m in layers.items()}
 
@@ -77,7 +79,8 @@ _IMPORTANCE_MEMO: "collections.OrderedDict[tuple, dict[str, torch.Tensor]]" = co
 _MEMO_SIZE = 64
 
 
-def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], criterion: str) -> dict[str, torch.Tensor]:
+def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module],
+                             criterion: str) -> dict[str, torch.Tensor]:
     """Torch-Pruning's importance of every output channel of ``layers``, per layer: ``criterion`` is
     ``"magnitude"`` (group L1 norm, coupled next-layer weights included), ``"lamp"`` or ``"fpgm"``
     (scores normalised by the layer's mean, as Torch-Pruning does by default). Remembered for the
@@ -90,7 +93,8 @@ def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], 
     return {name: t.clone() for name, t in _IMPORTANCE_MEMO[key].items()}
 
 
-def _torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module], criterion: str) -> dict[str, torch.Tensor]:
+def _torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module],
+                              criterion: str) -> dict[str, torch.Tensor]:
     import torch_pruning as tp
 
     from .surgery import INPUT_SHAPE
@@ -99,7 +103,8 @@ def _torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module],
                   "lamp": tp.importance.LAMPImportance, "fpgm": tp.importance.FPGMImportance}[criterion]()
     device = next(model.parameters()).device
     with torch.enable_grad():
-        graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(INPUT_SHAPE, device=device))
+        graph = tp.DependencyGraph().build_dependency(model,
+                                                      example_inputs=torch.zeros(INPUT_SHAPE, device=device))
     out = {}
     for name, layer in layers.items():
         fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
@@ -114,8 +119,9 @@ def _register_torch_pruning(criterion: str) -> None:
                temperature: float = 0.0) -> dict[str, torch.Tensor]:
         return gumbel_perturbed(torch_pruning_importance(model, layers, criterion), temperature, rng)
 
-    scorer.__doc__ = (f"Torch-Pruning's {criterion!r} importance (see :func:`torch_pruning_importance`), made a "
-                      f"little random like ``noisy-l1``: log importance + temperature · Gumbel noise (0: none).")
+    scorer.__doc__ = (f"Torch-Pruning's {criterion!r} importance (see :func:`torch_pruning_importance`), "
+                      "made a little random like ``noisy-l1``: log importance + temperature · Gumbel noise "
+                      "(0: none).")
 
 
 for _criterion in ("magnitude", "lamp", "fpgm"):
@@ -135,7 +141,8 @@ def uniform_collapse_free(model: nn.Module, layers: Mapping[str, nn.Module], rng
     sizes = [m.weight.shape[0] for m in layers.values()]
     minimum = max(1, check_int("min_channels_per_layer", min_channels_per_layer, 0))
     counts.check_feasible(sizes, sparsity, minimum)
-    mask = StructuredMasks(sizes, counts.n_kept(sum(sizes), sparsity), min_per_layer=minimum).sample(1, rng)[0]
+    mask = StructuredMasks(sizes, counts.n_kept(sum(sizes), sparsity),
+                           min_per_layer=minimum).sample(1, rng)[0]
     return dict(zip(layers, torch.split(mask.to(torch.float32), sizes)))
 
 
@@ -150,9 +157,9 @@ def _register_layerwise_uniform(within: str, scorer: Scorer, how: str) -> None:
 
     layerwise.__name__ = layerwise.__qualname__ = f"uniform_{within}"
     layerwise.__doc__ = (
-        f"Layer-wise uniform pruning, {within} within each layer: every layer keeps the same fraction ``K / n`` "
-        f"of its channels (``K = n − round(sparsity · n)``), counts rounded by largest remainders so they sum to "
-        f"``K`` exactly, at least ``max(1, min_channels_per_layer)`` per layer (see "
+        f"Layer-wise uniform pruning, {within} within each layer: every layer keeps the same fraction "
+        f"``K / n`` of its channels (``K = n − round(sparsity · n)``), counts rounded by largest remainders "
+        f"so they sum to ``K`` exactly, at least ``max(1, min_channels_per_layer)`` per layer (see "
         f":func:`prunegan.pruning.select.uniform_kept_per_layer`); inside a layer it keeps {how}. "
         f"Returned as scores (1 = kept, 0 = pruned).")
 
@@ -171,7 +178,9 @@ def gan_scores(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Gen
     (1 = kept, 0 = pruned); it keeps at least ``max(1, min_channels_per_layer)`` channels per layer."""
     if generator is None:
         raise ValueError("strategy 'gan' needs a trained generator: strategies.prune(model, 'gan', sparsity, "
-                         "seed=..., generator=prunegan.gan.fit(bank, config) or prunegan.gan.Generator.load(path))")
+                         "seed=..., generator=prunegan.gan.fit(bank, config) "
+                         "or prunegan.gan.Generator.load(path))")
     if not callable(getattr(generator, "scores", None)):
-        raise ValueError(f"strategy 'gan': generator must be a prunegan.gan.Generator, got {type(generator).__name__}")
+        raise ValueError("strategy 'gan': generator must be a prunegan.gan.Generator, "
+                         f"got {type(generator).__name__}")
     return generator.scores(layers, sparsity, rng, min_channels_per_layer=min_channels_per_layer, model=model)

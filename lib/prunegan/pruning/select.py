@@ -1,5 +1,6 @@
 """The one global selection: scores → :class:`~prunegan.core.masks.ChannelMask` at a sparsity, and the
-layer-wise uniform counts and per-layer selection behind the ``uniform-l1`` and ``uniform-random`` strategies."""
+layer-wise uniform counts and per-layer selection behind the ``uniform-l1`` and ``uniform-random``
+strategies."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,7 +12,8 @@ from ..core.masks import ChannelMask
 from ..core.validate import check_int, check_sparsity
 
 
-def select(scores: Mapping[str, torch.Tensor], sparsity: float, *, min_channels_per_layer: int = 0) -> ChannelMask:
+def select(scores: Mapping[str, torch.Tensor], sparsity: float, *,
+           min_channels_per_layer: int = 0) -> ChannelMask:
     """Prune the ``round(sparsity · n)`` lowest-scoring channels over all layers, keeping at least
     ``min_channels_per_layer`` (the highest-scoring ones) in every layer. Ties go to the channel
     that comes first in layer order. An infeasible sparsity raises ``ValueError`` saying why."""

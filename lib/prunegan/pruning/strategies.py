@@ -107,7 +107,8 @@ class Method:
     def prune(self, model: nn.Module, sparsity: float, *, seed: int, **runtime) -> ChannelMask:
         """:func:`prune` with this method's strategy, options and minimum (``runtime``: objects such
         as ``generator=``)."""
-        return prune(model, self.strategy, sparsity, seed=seed, min_channels_per_layer=self.min_channels_per_layer,
+        return prune(model, self.strategy, sparsity, seed=seed,
+                     min_channels_per_layer=self.min_channels_per_layer,
                      include_linear=self.include_linear, **self.option_dict, **runtime)
 
     def labels(self) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def compact(model: nn.Module, mask: ChannelMask, *, input_shape: tuple[int, ...]
     small = copy.deepcopy(model)
     device = next(small.parameters()).device
     with torch.enable_grad():  # torch-pruning traces with autograd: works under torch.no_grad() too
-        graph = tp.DependencyGraph().build_dependency(small, example_inputs=torch.zeros(input_shape, device=device))
+        graph = tp.DependencyGraph().build_dependency(small,
+                                                      example_inputs=torch.zeros(input_shape, device=device))
     layers = dict(small.named_modules())
     collapsed = set(mask.collapsed_layers())
     for name in mask:

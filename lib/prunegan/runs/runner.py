@@ -62,8 +62,8 @@ def result_row(base: Baseline, mask: ChannelMask, result: Mapping, *, dense: tup
                **labels) -> dict:
     """One tidy result row: ``labels`` + the engine's ``result`` (pruned / retrained accuracy, MACs,
     parameters, seconds; from the cache also ``torch_version`` and ``device_name``, the machine that
-    computed it, :mod:`prunegan.core.provenance`) + original accuracy, achieved sparsity, kept channels per layer, collapsed
-    layers and the mask itself (layer → list of 0/1). ``dense``: the dense network's (MACs,
+    computed it, :mod:`prunegan.core.provenance`) + original accuracy, achieved sparsity, kept channels per
+    layer, collapsed layers and the mask itself (layer → list of 0/1). ``dense``: the dense network's (MACs,
     parameters) if already counted (counting costs a few milliseconds a row)."""
     dense_macs, dense_params = dense if dense is not None else count(base.model)
     collapsed = mask.collapsed_layers()
@@ -118,7 +118,8 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
         if name in results or name in todo:
             continue
         stored = cache.read_json(name)
-        if stored is not None and stored.get("key") == job.mask.key():  # provenance as stored: who computed it
+        # provenance as stored: who computed it
+        if stored is not None and stored.get("key") == job.mask.key():
             results[name] = _result(stored)
         else:
             todo[name] = job
@@ -135,4 +136,5 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
                          form=form, workers=workers, progress=progress, on_result=store, executor=executor,
                          ray_address=ray_address)
     dense = count(base.model)
-    return rows_to_frame([result_row(base, j.mask, results[j.cache_name()], dense=dense, **j.labels) for j in jobs])
+    return rows_to_frame([result_row(base, j.mask, results[j.cache_name()], dense=dense, **j.labels)
+                          for j in jobs])

@@ -53,7 +53,8 @@ class SweepConfig:
             retrain = replace(self.retrain, seed=self.retrain.seed + t)
             for s in self.sparsities:
                 mask = self.method.prune(model, s, seed=self.seed + t)
-                out.append(runner.Job(mask, retrain, {**self.method.labels(), "trial": t, "seed": self.seed + t,
+                out.append(runner.Job(mask, retrain,
+                                      {**self.method.labels(), "trial": t, "seed": self.seed + t,
                                                       "sparsity": s}))
         return out
 
@@ -69,7 +70,8 @@ def sweep(config: SweepConfig, *, progress: bool = True, workers: int | None = N
 
 
 def trials(config: SweepConfig, sparsity: float, n: int, *, progress: bool = True,
-           workers: int | None = None, executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
+           workers: int | None = None, executor: str = "local",
+           ray_address: str | None = None) -> pd.DataFrame:
     """``n`` trials of ``config``'s method at one ``sparsity`` (trial ``t`` is the same run as trial
     ``t`` of a sweep with the same config)."""
     return sweep(replace(config, sparsities=(sparsity,), trials=n), progress=progress, workers=workers,

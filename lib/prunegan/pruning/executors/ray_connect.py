@@ -34,7 +34,8 @@ def import_ray():
     try:
         import ray
     except ImportError as exc:
-        raise ImportError(f"executor='ray' needs Ray, which is not installed here: pip install {RAY_REQUIREMENT} "
+        raise ImportError(f"executor='ray' needs Ray, which is not installed here: "
+                          f"pip install {RAY_REQUIREMENT} "
                           f"(or `make venv`, which installs every pin of requirements.txt)") from exc
     return ray
 
@@ -93,13 +94,14 @@ def check_reachable(address: str, timeout: float | None = None) -> None:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             problem = None if _tls() else _http2_answer(sock, time.monotonic() + timeout)
     except OSError as exc:
-        raise ConnectionError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); start one "
-                              "with `ray start --head` and pass the address it prints, or use ray_address=None "
-                              "for a local Ray instance") from exc
+        raise ConnectionError(f"cannot reach the Ray cluster at {address!r} ({exc.strerror or exc}); "
+                              "start one with `ray start --head` and pass the address it prints, "
+                              "or use ray_address=None for a local Ray instance") from exc
     if problem is not None:
-        raise ConnectionError(f"{address!r} accepts connections but is not a Ray cluster: {problem} (Ray's head "
-                              f"node answers in gRPC within {timeout:g} s); pass the address that "
-                              "`ray start --head` prints (its GCS port, 6379 by default)")
+        raise ConnectionError(f"{address!r} accepts connections but is not a Ray cluster: {problem} "
+                              f"(Ray's head node answers in gRPC within {timeout:g} s); "
+                              "pass the address that `ray start --head` prints "
+                              "(its GCS port, 6379 by default)")
 
 
 def _resolve_auto() -> str:
@@ -170,6 +172,6 @@ def _explain(exc: BaseException) -> str:
     short = lines[0] if len(lines) <= 1 else f"{lines[0]} ... {lines[-1].strip()}"
     detail = str(exc) if root is exc else f"{exc} ({type(root).__name__}: {short})"
     if "auth" in type(root).__name__.lower() or "token" in str(root).lower():
-        detail += ("; the cluster uses token authentication: set RAY_AUTH_MODE=token and make the head's token "
-                   "(`ray get-auth-token` there) available as ~/.ray/auth_token or $RAY_AUTH_TOKEN")
+        detail += ("; the cluster uses token authentication: set RAY_AUTH_MODE=token and make the head's "
+                   "token (`ray get-auth-token` there) available as ~/.ray/auth_token or $RAY_AUTH_TOKEN")
     return detail
