@@ -6,9 +6,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from prunegan.analysis import collapse
 from prunegan.chapters import part1, part2
+from prunegan.data import DEFAULT_N_VAL
 from prunegan.runs.runner import rows_to_frame
 from test_analysis import _rows
 
@@ -39,71 +41,468 @@ def test_collapse_verdict_follows_the_counts():
     assert part1.collapse_verdict({**clean, "stuck": 0}).startswith("No run")
 
 
-def _protocol_frame():
-    """Two held-out networks at 90 %: GAN (two generator seeds) above random-min1, below L1-min1 on net 4."""
-    rows = []
-    for net in (3, 4):
-        for i in range(20):
-            noise = 0.01 * ((i * 7) % 5 - 2)
-            acc = {"random-min1": 0.60 + noise, "l1-min1": 0.70 if net == 3 else 0.90, "best-bank": 0.80,
-                   "random-min1+critic": 0.75 + noise}
-            for method, a in acc.items():
-                rows.append({"setting": "conv+linear", "network": net, "sparsity": 0.9, "method": method,
-                             "label": method, "trial": i, "retrained_acc": a, "collapsed": False, "key": f"{method}{i}"})
-            for seed, shift in ((0, 0.0), (1, 0.01)):
-                rows.append({"setting": "conv+linear", "network": net, "sparsity": 0.9, "method": "gan", "label": "GAN",
-                             "trial": i, "generator_seed": seed, "retrained_acc": 0.79 + shift + noise,
-                             "collapsed": False, "key": f"g{seed}{i}"})
-    return pd.DataFrame(rows)
-
-
-def test_targets_are_checked_on_paired_differences():
-    df = _protocol_frame()
-    t = part2.target_checks(df, "gan").set_index(["target", "network"])
-    assert t.loc[("no collapse", 3), "met"] and t.loc[("no collapse", 3), "measured"] == 0
-    beat = t.loc[("beats random-min1", 3)]
-    assert beat["measured"] == pytest.approx(19.5) and beat["ci_low"] == pytest.approx(19.5) and beat["met"]
-    assert t.loc[("at least l1-min1", 3), "met"] and not t.loc[("at least l1-min1", 4), "met"]
-    assert t.loc[("within 2 of best bank", 3), "measured"] == pytest.approx(-0.5) and t.loc[("within 2 of best bank", 3), "met"]
-    assert t.loc[("at least random-min1+critic", 3), "met"]
-    assert t.loc[("seed spread at most 1.5", 3), "measured"] == pytest.approx(1.0) and t.loc[("seed spread at most 1.5", 3), "met"]
-    text = part2.verdict(part2.target_checks(df, "gan"))
-    assert text.startswith("- no collapse: **met** (2/2 cells)") and "at least l1-min1: **not met** (1/2 cells)" in text
-    ab = part2.ablation(df, {"gan": "GAN", "random-min1+critic": "search"})
-    assert ab.loc["GAN", "at least l1-min1"] == "1/2" and ab.loc["search", "beats random-min1"] == "2/2"
-    h = part2.headlines(part2.cell_table(df), part2.target_checks(df, "gan"))
-    assert h["linear_gan_acc_90"] == pytest.approx(0.795, abs=1e-3)
-    assert h["target_at_least_l1_min1_met"] == 1 and h["target_at_least_l1_min1_cells"] == 2
-
-
-def test_paired_table_pairs_by_trial():
-    p = part2.paired_table(_protocol_frame())
-    row = p[(p["network"] == 4) & (p["other"] == "l1-min1")].iloc[0]
-    assert row["n"] == 20 and row["diff_points"] == pytest.approx(-10.5)
-
-
+# ---------------------------------------------------------------------------------------- part 2: configs
 def test_part2_configs_and_overview():
     cfg = part2.configs(smoke=True)
     assert len(cfg.networks) == part2.SMOKE["networks"] and cfg.held_out == (2,) and cfg.train_networks == (0, 1)
+    assert all(n.n_val == part2.SMOKE["n_val"] for n in cfg.networks) and cfg.transfer.n_val == part2.SMOKE["n_val"]
     assert cfg.banks["conv+linear"].include_linear and not cfg.banks["conv"].include_linear
+    assert cfg.protocol.samples == len(cfg.gan_seeds) == part2.SMOKE["gan_seeds"]
     full = part2.configs()
-    assert full.held_out == (3, 4) and full.gan.networks == (0, 1, 2) and full.protocol.samples == 20
+    assert len(full.networks) == 10 and full.held_out == (8, 9) and full.train_networks == tuple(range(8))
+    assert full.gan.networks == full.train_networks  # the held-out networks are never trained on
+    assert full.protocol.samples == 20 == len(full.gan_seeds)
+    assert all(n.n_val == DEFAULT_N_VAL for n in full.networks) and full.transfer.model == "lenet5-caffe"
     assert full.banks["conv"].retrain_seeds == 3 and full.banks["conv"].criteria == part2.CRITERIA
+    assert full.banks["conv"].exhaustive_limit >= 96 and full.landscape_sparsity == 0.9  # a landscape on every network
     assert min(full.protocol.retrain_seeds()) > 2  # disjoint from the bank's seeds 0-2
+    assert full.grid == ((0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.0, 1.0), (0.1, 1.0), (0.3, 1.0))
     over = part2.mask_space_overview(full)
     row = over[(over["model"] == "lenet5") & (over["setting"] == "conv") & np.isclose(over["sparsity"], 0.9)]
     assert int(row["n_masks_no_collapse"].iloc[0]) == 96
-    with pytest.raises(ValueError, match="held_out=5"):
-        part2.configs(networks=5, held_out=5)
 
 
-def test_landscape_percentiles_use_every_exhaustive_row_even_when_a_method_drew_the_mask_first():
+@pytest.mark.parametrize("kw, needle", [
+    ({"networks": 5, "held_out": 5}, "held_out=5 must leave at least two of networks=5"),
+    ({"networks": 3, "held_out": 2}, "held_out=2 must leave at least two of networks=3"),
+    ({"samples": 10}, "samples=10 must equal gan_seeds=20"),
+    ({"gan_seeds": 5}, "samples=20 must equal gan_seeds=5"),
+    ({"gan_seeds": 1, "samples": 1}, "gan_seeds"),
+    ({"seed": -1}, "seed"),
+    ({"held_out": 0}, "held_out"),
+])
+def test_part2_configs_reject_bad_parameters(kw, needle):
+    with pytest.raises(ValueError, match=needle):
+        part2.configs(**kw)
+
+
+def test_part2_configs_leave_two_training_networks_at_least():
+    cfg = part2.configs(networks=4, held_out=2)
+    assert cfg.train_networks == (0, 1) and cfg.held_out == (2, 3)
+
+
+def _seed_families(cfg) -> dict[str, set[int]]:
+    banks = cfg.banks.values()
+    return {
+        "network init": {n.init_seed for n in cfg.networks},
+        "network training": {n.train.seed for n in cfg.networks},
+        "transfer network": {cfg.transfer.init_seed, cfg.transfer.train.seed},
+        "bank draws": {b.seed for b in banks},
+        "bank retraining": {s for b in banks for s in range(b.retrain.seed, b.retrain.seed + b.retrain_seeds)},
+        "generators and critics": set(cfg.gan_seeds),
+        "protocol draws": set(range(cfg.protocol.seed, cfg.protocol.seed + cfg.protocol.samples)),
+        "protocol retraining": set(cfg.protocol.retrain_seeds()),
+    }
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_replicates_share_no_seed(smoke):
+    first, second = part2.configs(smoke=smoke, seed=0), part2.configs(smoke=smoke, seed=1)
+    assert (first.seed, second.seed) == (0, 1)
+    a, b = _seed_families(first), _seed_families(second)
+    for family in a:
+        assert a[family] and not a[family] & b[family], family
+    # within a replicate the protocol's retraining seeds are not the bank's
+    assert not a["bank retraining"] & a["protocol retraining"]
+    assert second.networks != first.networks and second.transfer != first.transfer
+    # everything else is the same study
+    assert second.sparsities == first.sparsities and second.grid == first.grid
+    assert len(second.networks) == len(first.networks) and second.held_out == first.held_out
+
+
+@pytest.mark.xfail(strict=True, reason="lib bug: critic-ranked methods draw candidates with seeds "
+                   "protocol.seed + i*k + j (up to seed + k*samples - 1 = 1319), replicate 1's protocol "
+                   "seeds start at 1100 (SEED_STRIDE=100 < k*samples=320)")
+def test_replicates_share_no_critic_candidate_seed():
+    first, second = part2.configs(seed=0), part2.configs(seed=1)
+
+    def candidates(cfg):
+        p = cfg.protocol
+        return set(range(p.seed, p.seed + p.critic_candidates * p.samples))
+    assert not candidates(first) & candidates(second)
+
+
+# ---------------------------------------------------------------------------------------- part 2: landscapes
+def _landscape_bank(networks=(0, 1, 2), val=None):
+    """A stand-in bank: every collapse-free 90 % mask of LeNet-5's convs on each network (method
+    ``exhaustive``), labels known, plus a method's draw of one landscape mask (a duplicate there)."""
     from types import SimpleNamespace
-    frame = pd.DataFrame({"method": ["exhaustive"] * 20 + ["noisy-l1"], "sparsity": [0.9] * 21,
-                          "baseline": [3] * 10 + [4] * 10 + [3], "retrained_acc": [i / 10 for i in range(10)] * 2 + [5.0]})
-    land = part2.landscape(SimpleNamespace(frame=frame), 0.9, (3, 4)).set_index("network")
-    assert land.loc[3, "masks"] == 10 and land.loc[3, "best"] == pytest.approx(0.9)
-    assert land.loc[4, "p85"] == pytest.approx(np.quantile([i / 10 for i in range(10)], 0.85))
+
+    from prunegan import models
+    from prunegan.core import counts
+    from prunegan.core.masks import ChannelMask
+
+    sizes = {"conv1": 6, "conv2": 16}
+    masks = [ChannelMask.from_vector(torch.tensor(b), sizes) for b in counts.all_masks([6, 16], 0.9, 1)]
+    rows = []
+    for n in networks:
+        for j, m in enumerate(masks):
+            acc = 0.5 + 0.004 * ((j * (n + 3)) % 96)
+            rows.append({"method": "exhaustive", "baseline": n, "sparsity": 0.9, "key": m.key(), "mask": m.to_dict(),
+                         "retrained_acc": acc, "val_acc": acc - 0.01 if val is None else val})
+        rows.append({**rows[-5], "method": "noisy-l1", "retrained_acc": 5.0, "val_acc": 5.0})
+    rows.append({**rows[0], "method": "exhaustive", "sparsity": 0.8})  # another sparsity: not this landscape
+    frame = pd.DataFrame(rows)
+    bank = SimpleNamespace(frame=frame, baselines=[SimpleNamespace(model=models.build("lenet5", seed=n)) for n in
+                                                   range(max(networks) + 1)],
+                           config=SimpleNamespace(include_linear=False))
+    return bank, masks
+
+
+def test_landscapes_use_every_exhaustive_row_once():
+    bank, masks = _landscape_bank()
+    rows = part2.landscape_rows(bank, 0.9, (1, 2))
+    assert len(rows) == 2 * 96 and set(rows["baseline"]) == {1, 2} and (rows["method"] == "exhaustive").all()
+    land = part2.landscapes(bank, 0.9, (0, 1), "retrained_acc", setting="conv").set_index("network")
+    assert list(land.columns) == ["setting", "sparsity", "masks", "p50", "p85", "p100"]
+    labels = 0.5 + 0.004 * np.array([(j * 4) % 96 for j in range(96)])
+    assert land.loc[1, "masks"] == 96 and land.loc[1, "p100"] == pytest.approx(labels.max())  # not the 5.0 draw
+    assert land.loc[1, "p85"] == pytest.approx(np.quantile(labels, 0.85))
+    val = part2.landscapes(bank, 0.9, (1,), "val_acc").set_index("network")
+    assert val.loc[1, "p50"] == pytest.approx(np.quantile(labels - 0.01, 0.5))
+
+
+def test_an_untrained_generator_expects_the_landscape_mean():
+    from prunegan.gan import GanConfig, Generator
+
+    bank, _ = _landscape_bank()
+    g = Generator(GanConfig(features=part2.STRUCTURAL_FEATURES), history=[{"step": 0}])  # uniform
+    labels = part2.landscape_rows(bank, 0.9, (2,))["retrained_acc"]
+    assert part2.expected_on_landscape(g, bank, 2, 0.9, "retrained_acc") == pytest.approx(labels.mean())
+    cfg = part2.configs(networks=3, held_out=1, gan_seeds=2, samples=2)
+    reported = pd.DataFrame({"setting": ["conv"], "network": [2]})
+    gens = [Generator(GanConfig(features=part2.STRUCTURAL_FEATURES, seed=s), history=[{"step": 0}]) for s in (0, 1)]
+    table = part2.expected_table({"gan": gens}, bank, cfg, reported)
+    assert len(table) == 2 and table["seed"].tolist() == [0, 1]
+    assert table["expected_acc"].tolist() == pytest.approx([labels.mean()] * 2)
+    assert table["percentile"].iloc[0] == pytest.approx(100 * (labels < labels.mean()).mean())
+
+
+def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeypatch):
+    from prunegan.gan import Generator
+
+    bank, _ = _landscape_bank(networks=(0, 1, 2, 3))
+    cfg = part2.configs(networks=4, held_out=1, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
+                        samples=2)
+    feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
+    critics, fits = [], []
+    monkeypatch.setattr(part2.gan, "in_processes", lambda *a, **k: None)
+    monkeypatch.setattr(part2.gan, "fit_critic", lambda b, **kw: critics.append(kw) or kw["networks"])
+    monkeypatch.setattr(part2.gan, "fit_many", lambda b, configs, critics, **kw: fits.extend(zip(configs, critics))
+                        or [Generator(c, history=[{"step": 0}]) for c in configs])
+    choice = part2.design_choice(bank, cfg, feats, progress=False)
+    assert len(choice) == 2 * 3 and set(choice["network"]) == {0, 1, 2}  # never the held-out network 3
+    assert {(c["networks"], c["seed"], c["features"]) for c in critics} == {
+        ((1, 2), 0, feats), ((0, 2), 0, feats), ((0, 1), 0, feats)}
+    for (config, critic), row in zip(fits, choice.itertuples()):
+        assert row.network not in config.networks and set(config.networks) | {row.network} == {0, 1, 2}
+        assert critic == config.networks  # the critic of the same fold
+        assert (config.entropy_weight, config.critic_weight) == (row.entropy_weight, row.critic_weight)
+        assert config.features == feats and config.seed == cfg.gan_seeds[0]
+        labels = part2.landscape_rows(bank, 0.9, (row.network,))["val_acc"]
+        assert row.expected_val_acc == pytest.approx(labels.mean())  # uniform generators
+        assert row.percentile == pytest.approx(100 * (labels < labels.mean()).mean())
+
+
+def test_chosen_design_has_the_best_mean_over_left_out_networks_ties_first():
+    choice = pd.DataFrame([{"entropy_weight": e, "critic_weight": c, "network": n, "expected_val_acc": v}
+                           for (e, c), vals in (((0.0, 0.0), (0.70, 0.80)), ((0.1, 0.0), (0.95, 0.60)),
+                                                ((0.3, 0.0), (0.76, 0.76)), ((0.0, 1.0), (0.60, 0.60)))
+                           for n, v in zip((0, 1), vals)])
+    assert part2.chosen_design(choice) == (0.1, 0.0)  # mean 0.775, though its network 1 is the worst
+    tie = pd.concat([choice, pd.DataFrame([{"entropy_weight": 0.5, "critic_weight": 0.0, "network": n,
+                                            "expected_val_acc": v} for n, v in ((0, 0.95), (1, 0.60))])])
+    assert part2.chosen_design(tie) == (0.1, 0.0)  # ties: the first in grid order
+    later = choice.assign(expected_val_acc=np.where(choice["critic_weight"] == 1.0, 0.9, choice["expected_val_acc"]))
+    assert part2.chosen_design(later) == (0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------- part 2: criteria
+def _choice_frame(best=None, networks=range(8)):
+    """Validation accuracies of the criterion candidates on the training networks: ``best``:
+    (setting, sparsity) → the criterion that is best there."""
+    best = best or {("conv", 0.8): "tp-lamp-min1", ("conv", 0.9): "tp-lamp-min1",
+                    ("conv+linear", 0.8): "l1-min1", ("conv+linear", 0.9): "l1-min1"}
+    rows = []
+    for (setting, s), winner in best.items():
+        for m in part2.CRITERION_CANDIDATES:
+            for n in networks:
+                for r in range(3):
+                    rows.append({"setting": setting, "sparsity": s, "method": m, "network": n, "seed": r,
+                                 "val_acc": (0.80 if m == winner else 0.50) + 0.01 * r})
+    return pd.DataFrame(rows)
+
+
+def test_best_criteria_mean_over_networks_and_seeds_ties_first():
+    best = part2.best_criteria(_choice_frame())
+    assert len(best) == 4 * len(part2.CRITERION_CANDIDATES)
+    assert best.groupby(["setting", "sparsity"])["best"].sum().tolist() == [1, 1, 1, 1]
+    lamp = best[(best["setting"] == "conv") & (best["method"] == "tp-lamp-min1")]
+    assert lamp["best"].all() and lamp["val_acc"].tolist() == pytest.approx([0.81, 0.81])
+    assert part2.chosen_criterion(best, "conv", 0.9) == "tp-lamp-min1"
+    assert part2.chosen_criterion(best, "conv+linear", 0.8 + 1e-12) == "l1-min1"
+    # the mean, not the best single value: A reaches 0.95 on one network, B is better on average
+    spread = pd.DataFrame([{"setting": "conv", "sparsity": 0.9, "method": m, "network": n, "val_acc": v}
+                           for m, vals in (("l1-min1", (0.95, 0.20)), ("uniform-l1", (0.60, 0.60)))
+                           for n, v in enumerate(vals)])
+    assert part2.chosen_criterion(part2.best_criteria(spread), "conv", 0.9) == "uniform-l1"
+    # ties: the first in list order, and only one row is marked
+    tie = spread.assign(val_acc=0.6)
+    t = part2.best_criteria(tie)
+    assert t["best"].tolist() == [True, False] and part2.chosen_criterion(t, "conv", 0.9) == "l1-min1"
+    with pytest.raises(ValueError, match="no standard criterion was chosen for 'conv' at sparsity 0.5"):
+        part2.chosen_criterion(best, "conv", 0.5)
+    with pytest.raises(ValueError, match="'transfer'"):
+        part2.chosen_criterion(best, "transfer", 0.9)
+
+
+def test_standard_methods_are_the_criteria_with_one_channel_per_layer_and_layerwise_uniform():
+    for il in (False, True):
+        ms = part2.standard_methods(il)
+        assert [m.name for m in ms] == ["l1-min1", "tp-magnitude-min1", "tp-lamp-min1", "tp-fpgm-min1", "uniform-l1",
+                                        "uniform-random"]
+        assert all(m.min_channels_per_layer == 1 and m.include_linear == il for m in ms)
+    assert set(part2.CRITERION_CANDIDATES) <= {m.name for m in part2.standard_methods(False)}
+    assert "uniform-random" not in part2.CRITERION_CANDIDATES  # random: not one mask per network
+
+
+# ---------------------------------------------------------------------------------------- part 2: methods
+class KeepChannel:
+    """A stand-in generator ``c``: its masks keep conv1's channel ``c`` and conv2's channel 0."""
+
+    def __init__(self, c: int) -> None:
+        self.c = c
+
+    def scores(self, layers, sparsity, rng, *, min_channels_per_layer=1, model=None, **kw):
+        one = lambda n, i: torch.nn.functional.one_hot(torch.tensor(i), n).float()  # noqa: E731
+        return {"conv1": one(6, self.c), "conv2": one(16, 0)}
+
+    def sample(self, model, sparsity, n, *, seed, include_linear=False):
+        from prunegan.pruning import strategies
+        return [strategies.prune(model, "gan", sparsity, seed=seed + j, generator=self) for j in range(n)]
+
+
+class PickIndex:
+    """A stand-in critic ``i``: always prefers candidate ``i`` of its ``k``."""
+
+    def __init__(self, i: int) -> None:
+        self.i = i
+
+    def features(self, model, *, include_linear=False, inputs=None):
+        return None
+
+    def best_of(self, feats, masks, sparsity):
+        return self.i % len(masks)
+
+
+def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
+    from prunegan import models
+    from prunegan.pruning.strategies import Method
+    from prunegan.runs import protocol
+
+    cfg = part2.configs(smoke=True)  # 3 pairs, 3 critic candidates
+    net = models.build("lenet5", seed=0)
+    n = cfg.protocol.samples
+    gens = {"gan": [KeepChannel(i) for i in range(n)], "gan-discriminator-only": [KeepChannel(5 - i) for i in range(n)]}
+    es = part2.entries(include_linear=False, generators=gens, critics=[PickIndex(i) for i in range(n)],
+                       sparsity=0.9, cfg=cfg)
+    jobs = protocol.jobs(net, 0.9, es, cfg.protocol, include_linear=False)
+    by = {}
+    for j in jobs:
+        by.setdefault(j.labels["method"], []).append(j)
+    assert set(by) == {"gan", "gan-discriminator-only", "gan+critic", "random-min1+critic", "uniform-collapse-free",
+                       "random-min1", *(m.name for m in part2.standard_methods(False))}
+    assert all(len(v) == n for v in by.values())
+    for i in range(n):
+        assert by["gan"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
+        assert by["gan-discriminator-only"][i].mask["conv1"].nonzero().flatten().tolist() == [5 - i]
+        assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]  # generator i's candidates
+        k = cfg.protocol.critic_candidates
+        cands = protocol.method_candidates(Method("random", (), 1))(net, 0.9, cfg.protocol.seed + i * k, k)
+        assert by["random-min1+critic"][i].mask == cands[i % k]  # critic i's favourite
+        assert {j.retrain.seed for j in jobs if j.labels["trial"] == i} == {cfg.protocol.retrain.seed + i}
+    assert by["random-min1"][1].mask == Method("random", (), 1).prune(net, 0.9, seed=cfg.protocol.seed + 1)
+
+
+# ---------------------------------------------------------------------------------------- part 2: verdicts
+NOISE = [0.01 * ((i * 7) % 5 - 2) for i in range(20)]  # mean 0 over the 20 trials
+FIXED = ("l1-min1", "tp-lamp-min1", "uniform-l1", "best-bank")  # one mask per network
+
+
+def _accuracies(setting, net):
+    acc = {"random-min1": 0.60, "uniform-collapse-free": 0.61, "l1-min1": 0.90 if (setting, net) == ("conv+linear", 9)
+           else 0.70, "tp-lamp-min1": 0.75, "uniform-l1": 0.65, "random-min1+critic": 0.75, "gan": 0.79,
+           "gan+critic": 0.81, "gan-discriminator-only": 0.70}
+    if setting == "conv+linear":
+        acc["best-bank"] = 0.80
+    return acc
+
+
+def _chapter_frame():
+    """Held-out networks 8 and 9 in both settings and the transfer network 0, at 80 and 90 %, 20 pairs.
+    Paired differences (points): GAN − random-min1 = +19 everywhere (the noise cancels); GAN − L1-min1 =
+    +9 ± 0.7, but −11 on conv+linear network 9; GAN − best bank mask = −1 ± 0.7."""
+    rows = []
+    for setting, net in (("conv", 8), ("conv", 9), ("conv+linear", 8), ("conv+linear", 9), ("transfer", 0)):
+        for s in (0.8, 0.9):
+            for method, a in _accuracies(setting, net).items():
+                for i in range(20):
+                    fixed = method in FIXED
+                    rows.append({"setting": setting, "network": net, "sparsity": s, "method": method,
+                                 "label": method.upper(), "trial": i, "retrained_acc": a + (0 if fixed else NOISE[i]),
+                                 "collapsed": False, "key": method if fixed else f"{method}{i}", "seconds": 1.0,
+                                 "propose_seconds": 0.0})
+    return pd.DataFrame(rows)
+
+
+def _expected():
+    """Exact expectations on the conv landscapes at 90 %, five generator seeds: network 8 tight and above
+    its 85th percentile (0.78), network 9 spread (SD 1.6 points) with a CI reaching below its (0.75)."""
+    rows = [{"method": m, "setting": "conv", "network": n, "sparsity": 0.9, "seed": s,
+             "expected_acc": base + step * s}
+            for m, (b8, b9) in (("gan", (0.80, 0.70)), ("gan-discriminator-only", (0.50, 0.50)))
+            for n, base, step in ((8, b8, 0.001 if m == "gan" else 0.0), (9, b9, 0.02 if m == "gan" else 0.0))
+            for s in range(5)]
+    lands = pd.DataFrame([{"setting": "conv", "network": 8, "sparsity": 0.9, "masks": 96, "p50": 0.6, "p85": 0.78,
+                           "p100": 0.9}, {"setting": "conv", "network": 9, "sparsity": 0.9, "masks": 96, "p50": 0.6,
+                                          "p85": 0.75, "p100": 0.9}])
+    return pd.DataFrame(rows), lands
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    from prunegan.analysis import comparison
+    from prunegan.analysis.targets import check
+
+    best = part2.best_criteria(_choice_frame())
+    df = part2.with_best_criterion(_chapter_frame(), best)
+    expected, lands = _expected()
+    stats = part2.statistics(df, expected, lands)
+    checks = check(part2.TARGETS, stats)
+    return {"best": best, "df": df, "stats": stats, "checks": checks, "cells": comparison.cell_table(df)}
+
+
+def test_targets_are_data_with_unique_names_and_never_compare_a_method_with_itself():
+    from prunegan.analysis.targets import Target
+
+    assert all(isinstance(t, Target) for t in part2.TARGETS)
+    names = [t.name for t in part2.TARGETS]
+    assert len(set(names)) == len(names)
+    for t in part2.TARGETS:
+        assert t.other != t.method
+        if t.statistic == "paired":
+            assert t.method in part2.VARIANTS and t.bound == "ci_low"
+            assert t.other in {"random-min1", "l1-min1", "best-criterion", "best-bank", "random-min1+critic"}
+    by = {t.name: t for t in part2.TARGETS}
+    assert by["beats random-min1"].threshold == 0.0 and by["at least L1-min1"].threshold == -1.0
+    assert by["within 2 points of the best bank mask"].threshold == -2.0
+    sd = by["SD across generator seeds at most 1.5 points"]
+    assert (sd.bound, sd.comparison, sd.threshold) == ("ci_high", "<=", 1.5)
+    land = by["at least the landscape's 85th percentile"]
+    assert land.threshold is None and land.other == "p85" and land.settings == ("conv",)
+
+
+def test_with_best_criterion_copies_the_chosen_rows_and_transfer_uses_the_conv_choice(verdicts):
+    df = verdicts["df"]
+    raw = _chapter_frame()
+    bc = df[df["method"] == "best-criterion"]
+    assert len(df) == len(raw) + len(bc) and len(bc) == 5 * 2 * 20  # every (cell, sparsity), 20 pairs
+    for setting, chosen in (("conv", "tp-lamp-min1"), ("conv+linear", "l1-min1"), ("transfer", "tp-lamp-min1")):
+        order = ["network", "sparsity", "trial"]
+        got = bc[bc["setting"] == setting].sort_values(order)
+        src = raw[(raw["setting"] == setting) & (raw["method"] == chosen)].sort_values(order)
+        assert got["retrained_acc"].tolist() == src["retrained_acc"].tolist() and len(got) == len(src)
+        assert set(got["label"]) == {f"best standard criterion ({chosen})"}
+    missing = part2.best_criteria(_choice_frame({("conv", 0.9): "l1-min1"}))
+    with pytest.raises(ValueError, match="no standard criterion was chosen for 'conv' at sparsity 0.8"):
+        part2.with_best_criterion(raw, missing)
+
+
+def test_statistics_pair_every_learned_variant_with_every_other_method(verdicts):
+    stats = verdicts["stats"]
+    paired = stats[stats["statistic"] == "paired"]
+    assert set(paired["method"]) == set(part2.VARIANTS)
+    assert not (paired["method"] == paired["other"]).any()
+    gan = paired[paired["method"] == "gan"].set_index(["setting", "network", "sparsity", "other"])
+    assert gan.loc[("conv", 8, 0.9, "random-min1"), "value"] == pytest.approx(19.0)
+    assert gan.loc[("conv", 8, 0.9, "random-min1"), "ci_low"] == pytest.approx(19.0)
+    assert gan.loc[("conv+linear", 9, 0.8, "l1-min1"), "value"] == pytest.approx(-11.0)
+    assert gan.loc[("conv", 9, 0.9, "best-criterion"), "value"] == pytest.approx(4.0)
+    assert gan.loc[("transfer", 0, 0.8, "best-criterion"), "value"] == pytest.approx(4.0)
+    assert gan.loc[("conv+linear", 8, 0.9, "best-bank"), "n"] == 20
+    land = stats[stats["statistic"] == "landscape"]
+    assert len(land) == 4 and set(land["method"]) == {"gan", "gan-discriminator-only"}
+    assert len(stats[stats["statistic"] == "seed_sd"]) == 4
+    # without exact expectations: paired statistics only
+    only = part2.statistics(verdicts["df"], None, None)
+    assert set(only["statistic"]) == {"paired"} and len(only) == len(paired)
+
+
+def test_targets_are_checked_on_the_ci(verdicts):
+    from prunegan.analysis.targets import summary
+
+    s = summary(verdicts["checks"], part2.TARGETS).set_index("target")
+    expected = {"at least the landscape's 85th percentile": (1, 2), "beats random-min1": (8, 8),
+                "at least L1-min1": (6, 8), "at least the best standard criterion": (6, 8),
+                "GAN + critic beats the best standard criterion": (6, 8),
+                "within 2 points of the best bank mask": (4, 4), "at least random-min1 + critic": (4, 4),
+                "transfer: within 1 point of random-min1": (2, 2), "SD across generator seeds at most 1.5 points": (1, 2)}
+    assert {t: (int(s.loc[t, "met"]), int(s.loc[t, "cells"])) for t in s.index} == expected
+    c = verdicts["checks"].set_index(["target", "setting", "network", "sparsity"])
+    # network 9's landscape: mean 0.74 below its 85th percentile 0.75; network 8: CI low 0.800 above 0.78
+    assert not c.loc[("at least the landscape's 85th percentile", "conv", 9, 0.9), "met"]
+    assert c.loc[("at least the landscape's 85th percentile", "conv", 8, 0.9), "threshold"] == 0.78
+    # within 2 of the best bank mask: −1 ± 0.7 points, judged on its low end
+    bb = c.loc[("within 2 points of the best bank mask", "conv+linear", 8, 0.9)]
+    assert bb["value"] == pytest.approx(-1.0) and -2 < bb["ci_low"] < -1 and bb["met"]
+
+
+def test_ablation_judges_every_variant_by_the_gans_targets(verdicts):
+    ab = part2.ablation(verdicts["stats"])
+    assert list(ab.index) == list(part2.VARIANTS.values())
+    assert "GAN + critic beats the best standard criterion" not in ab.columns  # a target of gan+critic only
+    gan, disc = ab.loc[part2.VARIANTS["gan"]], ab.loc[part2.VARIANTS["gan-discriminator-only"]]
+    assert gan["beats random-min1"] == "8/8" and gan["at least L1-min1"] == "6/8"
+    assert gan["at least the landscape's 85th percentile"] == "1/2"
+    assert disc["at least the landscape's 85th percentile"] == "0/2" and disc["beats random-min1"] == "8/8"
+    assert disc["SD across generator seeds at most 1.5 points"] == "2/2"
+    search = ab.loc[part2.VARIANTS["random-min1+critic"]]
+    assert search["at least random-min1 + critic"] == "–"  # never compared with itself
+    assert search["beats random-min1"] == "8/8" and search["at least the landscape's 85th percentile"] == "–"
+    uniform = ab.loc[part2.VARIANTS["uniform-collapse-free"]]
+    assert uniform["beats random-min1"] == "8/8"  # +1 point in every pair: CI [1, 1]
+
+
+def test_verdict_states_each_target_with_its_cells(verdicts):
+    text = part2.verdict(verdicts["checks"])
+    lines = text.splitlines()
+    assert len(lines) == len(part2.TARGETS) and all(line.startswith("- ") for line in lines)
+    assert lines[1].startswith("- beats random-min1 (paired CI low > 0): **met** (8/8 cells) — conv net 8 80%: +19.0")
+    assert "- at least L1-min1 (paired CI low > -1): **not met** (6/8 cells)" in text
+    assert "conv+linear net 9 80%: -11.0 [" in text
+    assert lines[0].startswith("- at least the landscape's 85th percentile (landscape CI low >= its threshold): "
+                               "**not met** (1/2 cells) — conv net 8 90%: 0.802 [")
+    assert "vs 0.780" in lines[0]
+    assert lines[-1].startswith("- SD across generator seeds at most 1.5 points (seed_sd CI high <= 1.5): "
+                                "**not met** (1/2 cells)") and " points" in lines[-1]
+    part = verdicts["checks"][verdicts["checks"]["setting"] != "transfer"]
+    assert "- transfer: within 1 point of random-min1 (paired CI low > -1): **not checked**" in part2.verdict(part)
+
+
+def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
+    h = part2.headlines(verdicts["cells"], verdicts["checks"], verdicts["stats"], verdicts["best"])
+    assert h["linear_gan_acc_90"] == pytest.approx(0.79) and h["conv_l1_min1_acc_80"] == pytest.approx(0.70)
+    assert h["linear_l1_min1_acc_80"] == pytest.approx(0.80)  # mean of networks 8 (0.70) and 9 (0.90)
+    assert h["transfer_gan_acc_90"] == pytest.approx(0.79) and h["conv_best_criterion_acc_90"] == pytest.approx(0.75)
+    assert h["target_beats_random_min1_met"] == 8 and h["target_beats_random_min1_cells"] == 8
+    assert h["target_at_least_l1_min1_met"] == 6
+    assert h["target_at_least_the_landscape_s_85th_percentile_met"] == 1
+    assert h["best_criterion_conv_90"] == "tp-lamp-min1" and h["best_criterion_linear_80"] == "l1-min1"
+    assert h["margin_best_conv_90"] == pytest.approx(4.0) and h["margin_best_linear_90"] == pytest.approx(-1.0)
+    assert h["margin_random_conv_80"] == pytest.approx(19.0) and h["margin_random_transfer_80"] == pytest.approx(19.0)
+    # every target gets its counts, even with no cell checked
+    empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"], verdicts["best"])
+    assert all(empty[f"target_{part2._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
 
 
 def test_collapse_sweep_covers_every_feasible_sparsity():
@@ -113,18 +512,3 @@ def test_collapse_sweep_covers_every_feasible_sparsity():
     sweep = part2.collapse_sweep([g], {"lenet5": models.build("lenet5")}, include_linear=False, n=5)
     assert sweep["sparsity"].tolist() == pytest.approx([0.05 * i for i in range(1, 19)])  # 95 % leaves 1 of 22
     assert (sweep["collapsed"] == 0).all() and sweep["exact_count"].all() and (sweep["masks"] == 5).all()
-
-
-def test_cell_pivot_has_one_column_per_method_in_order():
-    cells = part2.cell_table(_protocol_frame())
-    piv = part2.cell_pivot(cells)
-    assert list(piv.columns) == ["random-min1", "l1-min1", "best-bank", "random-min1+critic", "gan"]
-    assert piv.loc[("conv+linear", 4, 0.9), "l1-min1"] == pytest.approx(0.9)
-    assert part2.cell_pivot(cells, "n").loc[("conv+linear", 3, 0.9), "gan"] == 40
-
-
-def test_every_target_gets_its_counts_even_when_no_cell_checks_it():
-    df = _protocol_frame()
-    h = part2.headlines(part2.cell_table(df), part2.target_checks(df, "gan"))
-    assert h["target_at_least_landscape_p85_cells"] == 0 and h["target_at_least_landscape_p85_met"] == 0
-    assert set(part2.target_checks(df, "gan")["target"]) <= set(part2.TARGETS)

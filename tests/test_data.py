@@ -136,6 +136,58 @@ def test_to_device_and_repr(mnist5k):
     assert "mnist-5k" in repr(d) and "train=5" in repr(d)
 
 
+# ---------------------------------------------------------------------------------- validation split
+
+def test_with_validation_carves_the_last_training_images_out(mnist5k):
+    d = mnist5k.with_validation(500)
+    assert (len(d.y_train), d.n_val, len(d.y_test)) == (3500, 500, 1000)
+    assert d.x_val.shape == (500, 1, 28, 28) and d.y_val.dtype == torch.int64
+    # the validation images are exactly the removed training images, with their labels
+    assert torch.equal(d.x_val, mnist5k.x_train[3500:]) and torch.equal(d.y_val, mnist5k.y_train[3500:])
+    assert torch.equal(d.x_train, mnist5k.x_train[:3500]) and torch.equal(d.y_train, mnist5k.y_train[:3500])
+    assert torch.equal(d.x_test, mnist5k.x_test)  # the test split is untouched
+    # no validation image is left among the training images
+    assert not set(_pairs(d.x_val, d.y_val)) & set(_pairs(d.x_train, d.y_train))
+    assert mnist5k.n_val == 0 and mnist5k.y_val is None  # the original is unchanged
+    assert "val=500" in repr(d) and "train=3500" in repr(d)
+    assert mnist5k.with_validation(0) is mnist5k
+
+
+def test_validation_split_survives_subset_and_to(mnist5k):
+    d = mnist5k.subset(300, 50).with_validation(100)
+    assert (len(d.y_train), d.n_val, len(d.y_test)) == (200, 100, 50)
+    assert torch.equal(d.x_val, mnist5k.x_train[200:300])
+    s = d.subset(20, 10)  # the validation split is kept as it is
+    assert len(s.y_train) == 20 and torch.equal(s.x_val, d.x_val) and torch.equal(s.y_val, d.y_val)
+    moved = d.to("cpu")
+    assert moved.n_val == 100 and torch.equal(moved.y_val, d.y_val)
+    assert mnist5k.subset(5, 5).to("cpu").x_val is None
+
+
+@pytest.mark.parametrize("bad, needle", [(-1, "-1"), (1.5, "1.5"), (True, "True"), ("10", "'10'")])
+def test_with_validation_rejects_bad_sizes(mnist5k, bad, needle):
+    with pytest.raises(ValueError, match=f"n_val must be an int >= 0, got {needle}"):
+        mnist5k.with_validation(bad)
+
+
+def test_with_validation_rejects_too_large_a_split_and_a_second_split(mnist5k):
+    small = mnist5k.subset(10, 5)
+    with pytest.raises(ValueError, match="n_val=10 leaves no training image"):
+        small.with_validation(10)
+    with pytest.raises(ValueError, match="n_val=11 leaves no training image"):
+        small.with_validation(11)
+    assert len(small.with_validation(9).y_train) == 1  # one training image may remain
+    with pytest.raises(ValueError, match="already has a validation split of 3 images"):
+        small.with_validation(3).with_validation(2)
+
+
+def test_default_inputs_are_mnist5k_validation_images(mnist5k):
+    x = data.default_inputs()
+    assert x.shape == (data.DEFAULT_N_VAL, 1, 28, 28) == (500, 1, 28, 28)
+    assert torch.equal(x, mnist5k.with_validation(data.DEFAULT_N_VAL).x_val)
+    assert data.default_inputs() is x  # loaded once
+
+
 @pytest.mark.parametrize("bad", ["mnist5k", "cifar10", "", None, 3])
 def test_unknown_data_set_lists_valid_names(bad):
     with pytest.raises(ValueError) as err:

@@ -65,10 +65,12 @@ def test_evaluate_mask_forms_agree(trained_lenet, few):
 def test_evaluate_mask_returns_sane_values(trained_lenet, few):
     before = state(trained_lenet)
     original = train.evaluate(trained_lenet, few)
-    rows = {s: engine.evaluate_mask(trained_lenet, strategies.prune(trained_lenet, "l1", s, seed=0), few, RETRAIN)
+    rows = {s: engine.evaluate_mask(trained_lenet, strategies.prune(trained_lenet, "l1", s, seed=0),
+                                    few, RETRAIN)
             for s in (0.0, 0.3, 0.7)}
     for s, row in rows.items():
-        assert set(row) == {"pruned_acc", "retrained_acc", "macs", "params", "seconds"}
+        assert set(row) == {"pruned_acc", "retrained_acc", "retrained_val_acc", "macs", "params", "seconds"}
+        assert row["retrained_val_acc"] is None  # ``few`` has no validation split
         assert 0.0 <= row["pruned_acc"] <= 1.0 and 0.0 <= row["retrained_acc"] <= 1.0
         assert isinstance(row["macs"], int) and isinstance(row["params"], int)
         assert row["seconds"] > 0
@@ -90,6 +92,19 @@ def test_evaluate_mask_matches_independent_computation(trained_lenet, few):
     assert (row["macs"], row["params"]) == surgery.count(surgery.compact(trained_lenet, mask))
     net = engine.retrained(trained_lenet, mask, few, RETRAIN)
     assert row["retrained_acc"] == train.evaluate(net, few)
+
+
+def test_evaluate_mask_reports_the_validation_split_and_never_retrains_on_it(trained_lenet, small_data):
+    few = small_data.subset(320, 200)
+    with_val = few.with_validation(64)
+    mask = _mask(trained_lenet, "l1-50")
+    row = engine.evaluate_mask(trained_lenet, mask, with_val, RETRAIN)
+    net = engine.retrained(trained_lenet, mask, with_val, RETRAIN)
+    assert row["retrained_val_acc"] == train.evaluate(net, with_val, split="val")
+    assert row["retrained_acc"] == train.evaluate(net, with_val)
+    # retraining reads the 256 training images only: the same as a data set that never had the 64
+    alone = few.subset(256, 200)
+    assert row["retrained_acc"] == engine.evaluate_mask(trained_lenet, mask, alone, RETRAIN)["retrained_acc"]
 
 
 def test_zero_epochs_retrain_keeps_pruned_accuracy(trained_lenet, few):

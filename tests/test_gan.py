@@ -1,7 +1,8 @@
-"""The GAN (second design): features, the structured generator, training, the critic, sampling,
-save/load, errors."""
+"""The GAN (third design): features, the structured generator and its exact mask probabilities, training
+(entropy bonus, many fits at once), the critic and the features it reads, sampling, save/load, errors."""
 from __future__ import annotations
 
+import math
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from prunegan.core.masks import ChannelMask, layer_sizes, prunable_layers
 from prunegan.core.store import weights_digest
 from prunegan.gan import GanConfig, Generator
 from prunegan.gan import train as gan_train
+from prunegan.gan.config import MODEL_VERSION
 from prunegan.pruning import strategies
 from prunegan.pruning.scorers import SCORERS, l1_norms
 from prunegan.runs import bank as bank_mod
@@ -92,15 +94,11 @@ def test_features_reject_a_network_without_prunable_layers():
         gan.channel_features(NoPrunable())
 
 
-def test_features_reject_a_network_without_prunable_layers():
-    with pytest.raises(ValueError, match="no prunable layer"):
-        gan.channel_features(NoPrunable())
-
-
 # ---------------------------------------------------------------------------------------- config
 @pytest.mark.parametrize("kw, needle", [
     ({"steps": 0}, "steps"), ({"hidden": 0}, "hidden"), ({"lr_generator": 0}, "lr_generator"),
     ({"weight_temperature": 0}, "weight_temperature"), ({"critic_weight": -1}, "critic_weight"),
+    ({"entropy_weight": -0.1}, "entropy_weight"), ({"entropy_weight": float("nan")}, "entropy_weight"),
     ({"features": ("nope",)}, "features"), ({"networks": (0, 0)}, "networks"), ({"networks": (-1,)}, "networks"),
     ({"sparsities": (1.2,)}, "sparsities"), ({"seed": -1}, "seed"),
 ])
@@ -110,8 +108,9 @@ def test_gan_config_rejects_bad_values(kw, needle):
 
 
 def test_gan_config_round_trips_through_a_dict():
-    c = GanConfig(networks=(0, 2), sparsities=(0.8, 0.9), critic_weight=0.5, seed=4)
-    assert GanConfig.from_dict(c.to_dict()) == c
+    c = GanConfig(networks=(0, 2), sparsities=(0.8, 0.9), critic_weight=0.5, entropy_weight=0.3, seed=4)
+    assert GanConfig.from_dict(c.to_dict()) == c and c.to_dict()["entropy_weight"] == 0.3
+    assert GanConfig().entropy_weight == 0.0
 
 
 # ---------------------------------------------------------------------------------------- generator
@@ -330,10 +329,11 @@ def test_load_rejects_another_feature_or_model_version(smoke, tmp_path):
     torch.save(blob, path)
     with pytest.raises(ValueError, match=f"feature version {gan.FEATURE_VERSION + 1}"):
         Generator.load(path)
-    blob["feature_version"], blob["model_version"] = gan.FEATURE_VERSION, 1
-    torch.save(blob, path)
-    with pytest.raises(ValueError, match="model version 1"):
-        Generator.load(path)
+    for old in (1, MODEL_VERSION - 1):  # version 3 added the entropy bonus: older generators are retrained
+        blob["feature_version"], blob["model_version"] = gan.FEATURE_VERSION, old
+        torch.save(blob, path)
+        with pytest.raises(ValueError, match=f"model version {old}"):
+            Generator.load(path)
 
 
 # ---------------------------------------------------------------------------------------- bad input
@@ -372,6 +372,185 @@ def test_uniform_strategy_is_uniform_over_collapse_free_masks():
     assert all(not m.collapsed_layers() and m.n_pruned == 20 for m in masks)
     per_mask = pd.Series([m.key() for m in masks]).value_counts()
     assert len(per_mask) > 80 and per_mask.max() < 30  # 96 masks, 10 expected each
+
+
+# ---------------------------------------------------------------------------------------- hand-made bank
+#: Weight-only features: generators that need no image batch.
+WEIGHT_ONLY = ("l1_z_layer", "l1_rank_layer", "depth", "log_width", "width_share", "log_fan_in", "is_linear")
+LENET_CONV = {"conv1": 6, "conv2": 16}
+
+
+def _all_masks(sizes: dict, sparsity: float) -> list[ChannelMask]:
+    return [ChannelMask.from_vector(torch.tensor(b), sizes) for b in counts.all_masks(list(sizes.values()), sparsity, 1)]
+
+
+@pytest.fixture(scope="module")
+def landscape_bank():
+    """Every collapse-free 90 % mask of two LeNet-5s' convs (96 each); the one keeping the largest-|w|
+    channel of each layer is labelled 0.9, the others 0.5: the soft weights put nearly all mass on it."""
+    nets = [models.build("lenet5", seed=s) for s in range(2)]
+    labels = {"method": "hand-made", "label": "hand-made", "strategy": "hand-made", "temperature": None,
+              "min_channels_per_layer": 1, "draw": 0, "duplicate": False, "n_seeds": 1, "collapsed": False}
+    rows = []
+    for i, net in enumerate(nets):
+        top = [int(v.argmax()) for v in l1_norms(prunable_layers(net)).values()]
+        for m in _all_masks(LENET_CONV, 0.9):
+            kept = [int(torch.nonzero(m[k]).flatten()[0]) for k in m]
+            rows.append({"baseline": i, "sparsity": 0.9, "key": m.key(), "mask": m.to_dict(),
+                         "retrained_acc": 0.9 if kept == top else 0.5, **labels})
+    config = BankConfig(baselines=tuple(BaselineConfig(init_seed=i) for i in range(2)), sparsities=(0.9,))
+    return Bank(config, [type("B", (), {"model": n})() for n in nets], pd.DataFrame(rows))
+
+
+def _entropy(p: torch.Tensor) -> float:
+    p = p[p > 0]
+    return float(-(p * p.log()).sum())
+
+
+def test_mask_probabilities_are_exact_over_the_collapse_free_masks(landscape_bank):
+    g = gan.fit(landscape_bank, GanConfig(steps=30, batch_size=8, hidden=16, features=WEIGHT_ONLY),
+                progress=False, cache=False)
+    for net, sizes, s in ((models.build("lenet5", seed=9), LENET_CONV, 0.9),
+                          (ThreeConvNet(), {"features.0": 5, "features.3": 9, "features.6": 12}, 0.885)):
+        masks = _all_masks(sizes, s)  # 96 and 5 * 9 * 12 = 540 masks
+        p = g.mask_probabilities(net, masks, s)
+        assert p.dtype == torch.float64 and p.shape == (len(masks),) and len(masks) in (96, 540)
+        assert float(p.sum()) == pytest.approx(1.0, abs=1e-9) and (p > 0).all()
+        assert float(p.max()) > 1.5 / len(masks)  # trained: not the uniform distribution
+        # the exact marginals are the probabilities summed over the masks that keep each channel
+        keep = torch.cat(list(g.keep_probabilities(net, s).values())).double()
+        vectors = torch.stack([m.to_vector().double() for m in masks])
+        assert torch.allclose(p @ vectors, keep, atol=1e-5)
+    # a collapsed mask (conv1 pruned entirely) cannot be drawn
+    net = models.build("lenet5", seed=9)
+    collapsed = ChannelMask({"conv1": torch.zeros(6, dtype=torch.bool),
+                             "conv2": torch.tensor([1, 1] + [0] * 14, dtype=torch.bool)})
+    assert collapsed.collapsed_layers() and collapsed.n_pruned == 20
+    assert g.mask_probabilities(net, [collapsed, _all_masks(LENET_CONV, 0.9)[0]], 0.9)[0] == 0
+    with pytest.raises(ValueError, match="masks have 22 channels, the network's prunable layers 26"):
+        g.mask_probabilities(ThreeConvNet(), [collapsed], 0.9)
+    with pytest.raises(ValueError, match="untrained"):
+        Generator(GanConfig(features=WEIGHT_ONLY)).mask_probabilities(net, [collapsed], 0.9)
+
+
+def test_the_entropy_bonus_keeps_the_distribution_spread(landscape_bank):
+    """Without the bonus the generator follows the bank onto (nearly) one mask; a large bonus keeps
+    the exact entropy over the 96 masks near log 96, on a training network and on an unseen one."""
+    base = GanConfig(steps=50, batch_size=8, hidden=16, features=WEIGHT_ONLY, sparsities=(0.9,))
+    greedy = gan.fit(landscape_bank, base, progress=False, cache=False)
+    spread = gan.fit(landscape_bank, GanConfig(**{**base.__dict__, "entropy_weight": 1.0}), progress=False, cache=False)
+    masks = _all_masks(LENET_CONV, 0.9)
+    for net in (landscape_bank.baselines[0].model, models.build("lenet5", seed=7)):
+        h0 = _entropy(greedy.mask_probabilities(net, masks, 0.9))
+        h1 = _entropy(spread.mask_probabilities(net, masks, 0.9))
+        assert h1 > h0 + 1.0 and h1 > 0.7 * math.log(96), (h0, h1)
+
+
+def test_entropy_weight_is_part_of_the_cache_key(landscape_bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    base = GanConfig(steps=5, batch_size=4, hidden=8, features=WEIGHT_ONLY)
+    a = gan.fit(landscape_bank, base, progress=False)
+    b = gan.fit(landscape_bank, GanConfig(**{**base.__dict__, "entropy_weight": 0.5}), progress=False)
+    assert len(list(tmp_path.glob("gan_*/generator.pt"))) == 2 and weights(a) != weights(b)
+    assert b.config.entropy_weight == 0.5
+
+
+def _same_weights(a, b) -> bool:
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fit_many_equals_fitting_one_by_one_and_uses_the_cache(landscape_bank, tmp_path, monkeypatch, workers):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    base = GanConfig(steps=8, batch_size=4, hidden=8, features=WEIGHT_ONLY)
+    configs = [GanConfig(**{**base.__dict__, "seed": s, "entropy_weight": e}) for s, e in ((0, 0.0), (1, 0.0), (0, 0.3))]
+    many = gan.fit_many(landscape_bank, configs, workers=workers, progress=False)
+    assert len(list(tmp_path.glob("gan_*/generator.pt"))) == 3
+    for g, c in zip(many, configs):
+        alone = gan.fit(landscape_bank, c, progress=False, cache=False)
+        assert g.config == c and _same_weights(g, alone) and g.history[-1]["step"] == alone.history[-1]["step"]
+    assert not _same_weights(many[0], many[1])
+    # a second call fits nothing: every generator comes from the cache
+    calls = []
+    monkeypatch.setattr(gan_train, "in_processes", lambda todo, *a, **k: calls.append(list(todo)))
+    monkeypatch.setattr(gan_train, "_train", lambda *a, **k: pytest.fail("refitted a cached generator"))
+    again = gan.fit_many(landscape_bank, configs, workers=workers, progress=False)
+    assert calls == [[]] and all(_same_weights(a, b) for a, b in zip(again, many))
+    with pytest.raises(ValueError, match="got 3 configs but 2 critics"):
+        gan.fit_many(landscape_bank, configs, critics=[None, None])
+
+
+def test_fit_critics_equal_fit_critic_seed_by_seed(landscape_bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    critics = gan.fit_critics(landscape_bank, networks=(0,), seeds=(3, 4), steps=10, hidden=8, features=WEIGHT_ONLY,
+                              workers=2, progress=False)
+    assert [c.seed for c in critics] == [3, 4] and all(c.feature_names == WEIGHT_ONLY for c in critics)
+    assert len(list(tmp_path.glob("critic_*/critic.pt"))) == 2
+    for c, seed in zip(critics, (3, 4)):
+        alone = gan.fit_critic(landscape_bank, networks=(0,), steps=10, seed=seed, hidden=8, features=WEIGHT_ONLY,
+                               cache=False)
+        assert _same_weights(c, alone) and c.losses == alone.losses
+    assert not _same_weights(critics[0], critics[1])
+
+
+def test_a_critic_reads_the_features_it_was_fitted_on(landscape_bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    net = models.build("lenet5", seed=4)
+    critic = gan.fit_critic(landscape_bank, networks=(0, 1), steps=10, hidden=8, features=WEIGHT_ONLY)
+    assert critic.feature_names == WEIGHT_ONLY and critic.n_features == len(WEIGHT_ONLY)
+    f = critic.features(net)
+    assert f.names == WEIGHT_ONLY and torch.equal(f.x, gan.channel_features(net, features=WEIGHT_ONLY).x)
+    assert critic.features(net, include_linear=True).n_channels == 22 + 120 + 84
+    # the names travel with the saved state; a state saved before they existed reads every feature
+    back = gan.AccuracyCritic.from_state(critic.state())
+    assert back.feature_names == WEIGHT_ONLY and _same_weights(back, critic)
+    legacy = {k: v for k, v in gan.AccuracyCritic(len(gan.FEATURES), hidden=8).state().items() if k != "feature_names"}
+    assert gan.AccuracyCritic.from_state(legacy).feature_names == gan.FEATURES
+    assert gan.AccuracyCritic(len(gan.FEATURES)).feature_names == gan.FEATURES
+    with pytest.raises(ValueError, match="n_features=3 but feature_names has 2 names"):
+        gan.AccuracyCritic(3, feature_names=("depth", "is_linear"))
+    # a different feature list is a different critic in the cache
+    gan.fit_critic(landscape_bank, networks=(0, 1), steps=10, hidden=8, features=WEIGHT_ONLY[:-1])
+    assert len(list(tmp_path.glob("critic_*/critic.pt"))) == 2
+
+
+def test_fit_refuses_a_critic_that_reads_other_features(landscape_bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    critic = gan.fit_critic(landscape_bank, networks=(0,), steps=10, hidden=8, features=WEIGHT_ONLY[:-1])
+    config = GanConfig(steps=3, batch_size=4, hidden=8, features=WEIGHT_ONLY, critic_weight=1.0)
+    with pytest.raises(ValueError, match=r"the critic reads features \['l1_z_layer'.*'log_fan_in'\], the generator "
+                                         r"\['l1_z_layer'.*'is_linear'\]: fit the critic with features=config.features"):
+        gan.fit(landscape_bank, config, critic=critic, progress=False)
+    with pytest.raises(ValueError, match="the critic reads features"):
+        gan.fit_many(landscape_bank, [config], critics=[critic], progress=False)
+    # critic_weight 0: the critic is not used, so it may read anything (and is not part of the key)
+    unused = GanConfig(**{**config.__dict__, "critic_weight": 0.0})
+    with_critic = gan.fit(landscape_bank, unused, critic=critic, progress=False)
+    assert _same_weights(with_critic, gan.fit(landscape_bank, unused, progress=False, cache=False))
+    matching = gan.fit_critic(landscape_bank, networks=(0,), steps=10, hidden=8, features=WEIGHT_ONLY)
+    assert len(gan.fit(landscape_bank, config, critic=matching, progress=False).history) == 3
+
+
+def test_features_of_a_mapping_of_layers_need_the_model_for_image_features(smoke):
+    _, g = smoke  # reads every feature, image features included
+    assert set(gan.FEATURES) == set(g.config.features)
+    net = models.build("lenet5", seed=6)
+    layers = prunable_layers(net)
+    whole = g.features(net)
+    assert torch.equal(g.features(layers, model=net).x, whole.x) and whole.names == g.config.features
+    with pytest.raises(ValueError, match="need the network: pass model="):
+        g.features(layers)
+    with pytest.raises(ValueError, match="need the network: pass model="):
+        g.scores(layers, 0.5, torch.Generator().manual_seed(0))
+    # the scores of a mapping with its model are exactly the mask sample() and strategies.prune draw
+    scores = g.scores(layers, 0.5, torch.Generator().manual_seed(21), model=net)
+    kept = torch.cat([v for v in scores.values()]).bool()
+    assert torch.equal(kept, g.sample(net, 0.5, 1, seed=21)[0].to_vector())
+    assert strategies.prune(net, "gan", 0.5, seed=21, generator=g) == g.sample(net, 0.5, 1, seed=21)[0]
+    # features= of the weight-only generator need no images at all
+    w = Generator(GanConfig(features=WEIGHT_ONLY))
+    assert w.features(layers).names == WEIGHT_ONLY
 
 
 # ---------------------------------------------------------------------------------------- learning

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from prunegan.analysis import masks, stats  # noqa: E402
 from prunegan.plots import part1, part2  # noqa: E402
 from prunegan.runs.runner import rows_to_frame  # noqa: E402
-from test_analysis import _rows, summary_rows  # noqa: E402
+from test_analysis import _rows  # noqa: E402
 
 
 def _sweep_frame():
@@ -74,3 +74,29 @@ def test_gan_training_and_keep_map_figures_show_the_data():
     fig = part2.keep_map(keep)
     cells = fig.axes[0].collections[0].get_array().reshape(2, 2)
     assert np.allclose(cells, [[0.9, 0.1], [0.9, 0.1]])
+
+
+def test_feature_signal_draws_each_features_mean_and_ci_filled_where_it_excludes_zero():
+    from matplotlib.colors import to_rgba
+
+    from prunegan.analysis import signal
+
+    per_net = pd.DataFrame([{"feature": f, "network": n, "spearman": v}
+                            for f, vals in (("weak", (0.1, -0.1, 0.05, -0.05)), ("strong", (0.6, 0.5, 0.7, 0.6)),
+                                            ("negative", (-0.3, -0.2, -0.4, -0.3)))
+                            for n, v in enumerate(vals)])
+    table = signal.signal_table(per_net)
+    assert table["feature"].tolist() == ["strong", "negative", "weak"] and table["signal"].tolist() == [True, True, False]
+    fig = part2.feature_signal(table)
+    ax = fig.axes[0]
+    # the first feature of the table is drawn at the top
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["weak", "negative", "strong"]
+    bars = {int(round(float(c.lines[0].get_ydata()[0]))): c for c in ax.containers}
+    for y, r in zip(range(len(table)), table.iloc[::-1].itertuples()):
+        c = bars[y]
+        assert float(c.lines[0].get_xdata()[0]) == pytest.approx(r.mean)
+        (segment,) = c.lines[2][0].get_segments()
+        assert sorted(segment[:, 0]) == pytest.approx(sorted([r.ci_low, r.ci_high]))
+        filled = to_rgba(c.lines[0].get_markerfacecolor()) != to_rgba("white")
+        assert filled == r.signal
+    assert any(np.allclose(line.get_xdata(), 0) for line in ax.get_lines())  # the zero line

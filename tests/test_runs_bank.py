@@ -1,4 +1,5 @@
-"""The mask bank: config validation, build/caching/resume/dedup, the good rule."""
+"""The mask bank: config validation, build/caching/resume/dedup, the label (validation accuracy when the
+baselines have a validation split, else test accuracy), best mask and soft weights by that label."""
 from __future__ import annotations
 
 import json
@@ -6,13 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from prunegan.core import counts
 from prunegan.core.masks import ChannelMask, layer_sizes
 from prunegan.pruning import engine
 from prunegan.runs import bank as bank_mod
 from prunegan.runs import runner
-from prunegan.runs.bank import Bank, BankConfig, GoodRule
+from prunegan.runs.bank import Bank, BankConfig
 from prunegan.runs.baseline import BaselineConfig
 from prunegan.train import TrainConfig
 
@@ -58,13 +60,6 @@ def test_bank_config_rejects_duplicate_baselines():
     base = tiny_bases((0,))[0]
     with pytest.raises(ValueError, match="twice"):
         tiny_config(baselines=(base, base))
-
-
-@pytest.mark.parametrize("kw", [{"margin": -0.1}, {"margin": 2}, {"top_fraction": 0}, {"top_fraction": 1.5},
-                                {"allow_collapsed": "no"}])
-def test_good_rule_rejects_bad_values(kw):
-    with pytest.raises(ValueError, match="GoodRule"):
-        GoodRule(**kw)
 
 
 # ---------------------------------------------------------------------------------------- build
@@ -150,49 +145,107 @@ def test_draw_seeds_differ_and_are_stable():
     assert a not in others and len(others) == 5
 
 
-# ---------------------------------------------------------------------------------------- good rule
-def _frame(accs, sparsity=0.5, baseline=0, collapsed=None):
-    collapsed = collapsed or [False] * len(accs)
-    return pd.DataFrame({"baseline": baseline, "sparsity": sparsity, "key": [f"k{i}" for i in range(len(accs))],
-                         "retrained_acc": accs, "collapsed": collapsed})
+# ---------------------------------------------------------------------------------------- label
+def test_label_is_test_accuracy_without_a_validation_split(tiny_bank):
+    f = tiny_bank.frame
+    assert tiny_bank.label == "retrained_acc"
+    assert f["val_acc"].isna().all() and f["val_acc_sd"].isna().all()
 
 
-def test_good_rule_margin_and_quantile():
-    f = _frame([0.90, 0.895, 0.88, 0.50])
-    assert bank_mod.label_good(f, GoodRule(margin=0.01)).tolist() == [True, True, False, False]
-    assert bank_mod.label_good(f, GoodRule(margin=0.0)).tolist() == [True, False, False, False]
-    assert bank_mod.label_good(f, GoodRule(margin=1.0, top_fraction=0.5)).tolist() == [True, True, False, False]
-    f2 = _frame([0.9, 0.9, 0.1], collapsed=[True, False, False])
-    assert bank_mod.label_good(f2, GoodRule(margin=0.01, allow_collapsed=False)).tolist() == [False, True, False]
-    # the rule is relative to the best mask of the same (baseline, sparsity)
-    both = pd.concat([_frame([0.9, 0.5]), _frame([0.5, 0.3], sparsity=0.9)], ignore_index=True)
-    assert bank_mod.label_good(both, GoodRule(margin=0.05)).tolist() == [True, False, True, False]
+@pytest.fixture(scope="module")
+def val_bank(tmp_path_factory):
+    """One baseline with a validation split (200 train / 100 val), two retraining seeds per mask."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PRUNEGAN_RESULTS", str(tmp_path_factory.mktemp("val_bank_results")))
+        base = BaselineConfig(init_seed=0, n_train=300, n_test=100, n_val=100,
+                              train=TrainConfig(epochs=1, seed=0, device="cpu"))
+        return bank_mod.build(tiny_config(baselines=(base,), sparsities=(0.9,), draws=1, retrain_seeds=2),
+                              progress=False)
 
 
-def test_good_masks_and_summary(tiny_bank):
-    good = tiny_bank.good_masks(GoodRule(margin=0.02))
-    assert good and {b for b, _, _ in good} <= {0, 1}
-    summary = tiny_bank.summary()
-    assert list(summary["sparsity"]) == [0.5, 0.9]
-    assert (summary["good"] >= 1).all() and (summary["distinct"] <= summary["draws"]).all()
-    assert summary["mask_space"].tolist() == [counts.mask_space([6, 16], s) for s in (0.5, 0.9)]
-    lt = tiny_bank.layer_table()
-    assert set(lt["layer"]) == {"conv1", "conv2"} and lt["good"].dtype == bool
-    best = tiny_bank.best(0.5, baseline=1)
-    assert best["retrained_acc"] == tiny_bank.unique().query("baseline == 1 and sparsity == 0.5")["retrained_acc"].max()
-    assert isinstance(tiny_bank.best_mask(0.9), ChannelMask)
+def test_label_is_validation_accuracy_averaged_over_the_retraining_seeds(val_bank):
+    assert val_bank.label == "val_acc"
+    base = val_bank.baselines[0]
+    assert (len(base.data.y_train), base.data.n_val) == (200, 100)
+    f = val_bank.frame
+    assert f["val_acc"].notna().all() and f["val_acc"].between(0, 1).all()
+    row = f.iloc[0]
+    mask = ChannelMask.from_dict(row["mask"])
+    direct = [engine.evaluate_mask(base.model, mask, base.data, TrainConfig(epochs=1, device="cpu", seed=s))
+              for s in (0, 1)]
+    vals = [d["retrained_val_acc"] for d in direct]
+    assert row["val_acc"] == pytest.approx(np.mean(vals)) and row["val_acc_sd"] == pytest.approx(np.std(vals, ddof=1))
+    assert row["retrained_acc"] == pytest.approx(np.mean([d["retrained_acc"] for d in direct]))  # test: reported only
+    # best and soft weights read the label
+    u = val_bank.unique()
+    assert val_bank.best(0.9)["val_acc"] == u["val_acc"].max()
+    w = val_bank.weighted(temperature=0.01)
+    assert w.loc[w["weight"].idxmax(), "val_acc"] == u["val_acc"].max()
+
+
+def test_mean_over_seeds_gives_validation_means_and_sds():
+    rows = pd.DataFrame({"draw_index": [0, 0, 0, 1], "key": ["a", "a", "a", "b"],
+                         "retrained_acc": [0.5, 0.6, 0.7, 0.9], "retrained_val_acc": [0.4, 0.6, 0.8, 0.3],
+                         "seconds": [1.0, 2.0, 3.0, 4.0]})
+    out = bank_mod.mean_over_seeds(rows)
+    assert out["val_acc"].tolist() == pytest.approx([0.6, 0.3])
+    assert out["val_acc_sd"].iloc[0] == pytest.approx(0.2) and np.isnan(out["val_acc_sd"].iloc[1])
+    assert out["retrained_acc"].tolist() == pytest.approx([0.6, 0.9])
+    assert out["retrained_acc_sd"].iloc[0] == pytest.approx(0.1)
+    assert out["n_seeds"].tolist() == [3, 1] and out["seconds"].tolist() == [6.0, 4.0]
+    assert out["retrained_accs"].iloc[0] == pytest.approx([0.5, 0.6, 0.7])
+    # no validation split: the rows carry None (or no column at all) and the means are NaN
+    for none in (rows.assign(retrained_val_acc=None), rows.drop(columns="retrained_val_acc")):
+        out = bank_mod.mean_over_seeds(none)
+        assert out["val_acc"].isna().all() and out["val_acc_sd"].isna().all()
+
+
+def _label_bank(val_acc, test_acc, label_missing=False):
+    """A hand-made bank of three distinct masks at 90 % on network 0 (labels given)."""
+    sizes = {"conv1": 6, "conv2": 16}
+    masks = [ChannelMask.from_vector(torch.tensor(bits), sizes) for bits in counts.all_masks([6, 16], 0.9, 1)[:3]]
+    val = [np.nan if label_missing and i == 0 else v for i, v in enumerate(val_acc)]
+    frame = pd.DataFrame({"baseline": 0, "sparsity": 0.9, "key": [m.key() for m in masks],
+                          "mask": [m.to_dict() for m in masks], "label": "hand", "duplicate": False,
+                          "val_acc": val, "retrained_acc": test_acc})
+    return Bank(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,)), [], frame), masks
+
+
+def test_best_and_weights_choose_by_validation_even_when_test_disagrees():
+    bank, masks = _label_bank(val_acc=[0.5, 0.8, 0.6], test_acc=[0.9, 0.4, 0.7])
+    assert bank.label == "val_acc"
+    best = bank.best(0.9)
+    assert best["key"] == masks[1].key() and best["val_acc"] == 0.8 and best["retrained_acc"] == 0.4
+    assert bank.best_mask(0.9) == masks[1]
+    w = bank.weighted(temperature=0.1).set_index("key")["weight"]
+    assert w[masks[1].key()] == w.max()
+    assert w[masks[0].key()] / w[masks[1].key()] == pytest.approx(np.exp((0.5 - 0.8) / 0.1))
+    # one mask without a validation label: the bank falls back to test accuracy for every mask
+    fallback, _ = _label_bank(val_acc=[0.5, 0.8, 0.6], test_acc=[0.9, 0.4, 0.7], label_missing=True)
+    assert fallback.label == "retrained_acc" and fallback.best(0.9)["key"] == masks[0].key()
+    no_column = Bank(bank.config, [], bank.frame.drop(columns="val_acc"))
+    assert no_column.label == "retrained_acc" and no_column.best(0.9)["key"] == masks[0].key()
+
+def test_best_is_the_highest_label_of_that_network_and_sparsity(tiny_bank):
+    u = tiny_bank.unique()
+    for b in (0, 1):
+        for s in (0.5, 0.9):
+            g = u[(u["baseline"] == b) & np.isclose(u["sparsity"], s)]
+            best = tiny_bank.best(s, baseline=b)
+            assert best["retrained_acc"] == g["retrained_acc"].max() and best["baseline"] == b
+            assert tiny_bank.best_mask(s, baseline=b) == ChannelMask.from_dict(best["mask"])
 
 
 def test_bank_errors_name_the_value(tiny_bank):
-    with pytest.raises(ValueError, match="no good mask at sparsity 0.7"):
-        tiny_bank.good_masks(sparsities=(0.7,))
     with pytest.raises(ValueError, match="no mask at sparsity 0.7"):
         tiny_bank.best(0.7)
+    with pytest.raises(ValueError, match="no mask at sparsity 0.5 for baseline 5"):
+        tiny_bank.best(0.5, baseline=5)
     empty = Bank(tiny_bank.config, [], pd.DataFrame())
     with pytest.raises(ValueError, match="empty"):
-        empty.good_masks()
-    with pytest.raises(ValueError, match="empty"):
         empty.best(0.5)
+    with pytest.raises(ValueError, match="empty"):
+        empty.weighted()
 
 
 def test_rows_equal_a_direct_evaluation_with_the_bank_budget(tiny_bank):
@@ -221,6 +274,7 @@ def test_retrain_seeds_average_each_mask_over_its_seeds(monkeypatch):
 
 
 def test_soft_weights_follow_accuracy_within_each_network_and_sparsity(tiny_bank):
+    assert tiny_bank.label == "retrained_acc"  # no validation split: the weights read test accuracy
     w = tiny_bank.weighted(temperature=0.01)
     assert np.allclose(w.groupby(["baseline", "sparsity"])["weight"].sum(), 1.0)
     for _, g in w.groupby(["baseline", "sparsity"]):

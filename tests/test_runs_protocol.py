@@ -51,3 +51,20 @@ def test_critic_proposer_keeps_the_critic_favourite_of_k_candidates():
     if any(bool(c["conv1"][0]) for c in cands):
         assert bool(chosen["conv1"][0])
     assert isinstance(chosen, ChannelMask)
+
+
+def test_per_trial_proposer_takes_mask_i_from_instance_i():
+    net = models.build("lenet5", seed=0)
+    made = []
+
+    def make(i):  # instance i: random-min1 drawn from its own seed family 100 * i
+        made.append(i)
+        return protocol.method_proposer(Method("random", (), 1), 100 * i)
+
+    propose = protocol.per_trial_proposer(make)
+    masks = [propose(net, 0.8, i) for i in range(4)]
+    assert made == [0, 1, 2, 3]
+    assert masks == [Method("random", (), 1).prune(net, 0.8, seed=100 * i + i) for i in range(4)]
+    cfg = protocol.ProtocolConfig(samples=4, retrain=TrainConfig(epochs=1, seed=100), seed=0)
+    jobs = protocol.jobs(net, 0.8, [protocol.Entry({"method": "learned"}, propose, 1)], cfg, include_linear=False)
+    assert [j.mask for j in jobs] == masks and [j.retrain.seed for j in jobs] == [100, 101, 102, 103]

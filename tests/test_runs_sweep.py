@@ -63,7 +63,8 @@ def test_trial_t_prunes_with_seed_plus_t_and_trials_differ():
 def test_masks_are_nested_as_sparsity_grows():
     df = sweep.sweep(_sweep(sparsities=(0.0, 0.3, 0.5, 0.7, 0.9), trials=2), progress=False)
     for _, trial in df.groupby("trial"):
-        vectors = [torch.tensor([b for v in m.values() for b in v]) for m in trial.sort_values("sparsity")["mask"]]
+        vectors = [torch.tensor([b for v in m.values() for b in v])
+                   for m in trial.sort_values("sparsity")["mask"]]
         for looser, tighter in zip(vectors, vectors[1:]):
             assert bool((tighter <= looser).all()), "a channel pruned at a lower sparsity came back"
             assert int(tighter.sum()) < int(looser.sum())
@@ -78,7 +79,8 @@ def test_trial_t_retrains_with_retrain_seed_plus_t(monkeypatch):
         return real(model, masks, data, retrain, **kw)
 
     monkeypatch.setattr(runner, "evaluate_checked", spy)
-    sweep.sweep(_sweep(sparsities=(0.5,), trials=3, retrain=replace(RETRAIN, seed=10)), progress=False, workers=1)
+    sweep.sweep(_sweep(sparsities=(0.5,), trials=3, retrain=replace(RETRAIN, seed=10)),
+                progress=False, workers=1)
     assert seen == [10, 11, 12]
 
 
@@ -122,7 +124,8 @@ def test_same_config_same_numbers_in_a_fresh_cache(tmp_path, monkeypatch):
 
 
 def test_min_channels_per_layer_prevents_collapse():
-    df = sweep.sweep(_sweep(Method("random", min_channels_per_layer=1), sparsities=(0.9,), trials=3), progress=False)
+    df = sweep.sweep(_sweep(Method("random", min_channels_per_layer=1), sparsities=(0.9,), trials=3),
+                     progress=False)
     assert not df["collapsed"].any()
     without = sweep.sweep(_sweep(sparsities=(0.9,), trials=3), progress=False)
     assert without["collapsed"].any()  # the same seeds do collapse without the minimum
@@ -135,7 +138,8 @@ def test_min_channels_per_layer_prevents_collapse():
     ({"sparsities": ()}, "empty"),
     ({"trials": 0}, "trials"),
     ({"method": "random"}, "Method"),
-    ({"method": Method("random", min_channels_per_layer=2), "sparsities": (0.9,)}, "min_channels_per_layer=2"),
+    ({"method": Method("random", min_channels_per_layer=2), "sparsities": (0.9,)},
+     "min_channels_per_layer=2"),
     ({"method": Method("random", min_channels_per_layer=7)}, "exceeds the size"),
 ])
 def test_bad_sweep_config_raises_early(kwargs, match):
@@ -153,10 +157,28 @@ def test_unknown_strategy_lists_the_valid_ones():
     ({"data": "cifar"}, "mnist-5k"),
     ({"n_train": 0}, "n_train"),
     ({"init_seed": -1}, "init_seed"),
+    ({"n_val": -1}, "n_val"),
+    ({"n_val": 300}, "n_val=300 must be below n_train=300"),
+    ({"n_val": 1.5}, "n_val"),
 ])
 def test_bad_baseline_config_raises_early(kwargs, match):
     with pytest.raises(ValueError, match=match):
         replace(BASE, **kwargs)
+
+
+def test_baseline_validation_split_is_carved_from_its_training_images_and_never_trained_on():
+    from prunegan import data as data_mod
+
+    with_val = baseline_mod.baseline(replace(BASE, n_val=100), progress=False)
+    d = with_val.data
+    assert (len(d.y_train), d.n_val, len(d.y_test)) == (200, 100, 200)
+    full = data_mod.load("mnist-5k", seed=BASE.data_seed)
+    assert torch.equal(d.x_val, full.x_train[200:300]) and torch.equal(d.x_train, full.x_train[:200])
+    assert baseline_mod.baseline(BASE, progress=False).data.n_val == 0  # default: no split
+    # the network trained with the split equals one trained on the 200 training images alone
+    alone = baseline_mod.baseline(replace(BASE, n_train=200), progress=False)
+    for a, b in zip(with_val.model.state_dict().values(), alone.model.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_baseline_weights_do_not_depend_on_the_callers_thread_count(tmp_path, monkeypatch):
@@ -177,5 +199,6 @@ def test_baseline_weights_do_not_depend_on_the_callers_thread_count(tmp_path, mo
 def test_torch_pruning_criteria_sweep_with_noise(strategy):
     cold = sweep.sweep(_sweep(Method(strategy), sparsities=(0.5,), trials=2), progress=False)
     assert cold["mask"].iloc[0] == cold["mask"].iloc[1]  # no noise: the criterion alone, whatever the seed
-    hot = sweep.sweep(_sweep(Method(strategy, {"temperature": 5.0}), sparsities=(0.5,), trials=2), progress=False)
+    hot = sweep.sweep(_sweep(Method(strategy, {"temperature": 5.0}), sparsities=(0.5,), trials=2),
+                      progress=False)
     assert hot["mask"].iloc[0] != hot["mask"].iloc[1]

@@ -98,7 +98,8 @@ def test_history_rows(tiny):
     assert all(math.isfinite(row["loss"]) and row["loss"] > 0 for row in history)
     assert all(0.0 <= row["test_acc"] <= 1.0 for row in history)
     assert history[-1]["test_acc"] == train.evaluate(model, tiny.subset(100, 50))
-    quiet = train.fit(models.build("lenet5"), tiny.subset(32, 10), TrainConfig(epochs=1, **CPU), eval_every_epoch=False)
+    quiet = train.fit(models.build("lenet5"), tiny.subset(32, 10), TrainConfig(epochs=1, **CPU),
+                      eval_every_epoch=False)
     assert set(quiet[0]) == {"epoch", "loss"}
 
 
@@ -118,7 +119,8 @@ def test_training_learns(trained_lenet, small_data):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_loss_decreases(tiny, optimizer):
     model = models.build("lenet5", seed=1)
-    history = train.fit(model, tiny.subset(100, 10), TrainConfig(epochs=3, batch_size=20, lr=1e-2 if optimizer == "sgd" else 2e-3,
+    history = train.fit(model, tiny.subset(100, 10),
+                        TrainConfig(epochs=3, batch_size=20, lr=1e-2 if optimizer == "sgd" else 2e-3,
                                                  optimizer=optimizer, **CPU), eval_every_epoch=False)
     assert history[-1]["loss"] < history[0]["loss"]
 
@@ -137,7 +139,8 @@ def test_fit_leaves_global_rng_alone(tiny):
     torch.manual_seed(1)
     expected = torch.rand(3)
     torch.manual_seed(1)
-    train.fit(models.build("lenet5"), tiny.subset(64, 10), TrainConfig(epochs=1, **CPU), eval_every_epoch=False)
+    train.fit(models.build("lenet5"), tiny.subset(64, 10), TrainConfig(epochs=1, **CPU),
+              eval_every_epoch=False)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -146,7 +149,8 @@ def test_fit_leaves_global_rng_alone(tiny):
 def test_evaluate_is_top1_accuracy(trained_lenet, small_data):
     with torch.no_grad():
         expected_test = float((trained_lenet(small_data.x_test).argmax(1) == small_data.y_test).float().mean())
-        expected_train = float((trained_lenet(small_data.x_train).argmax(1) == small_data.y_train).float().mean())
+        predicted_train = trained_lenet(small_data.x_train).argmax(1)
+        expected_train = float((predicted_train == small_data.y_train).float().mean())
     acc = train.evaluate(trained_lenet, small_data)
     assert 0.0 <= acc <= 1.0
     assert acc == pytest.approx(expected_test)
@@ -164,8 +168,42 @@ def test_evaluate_restores_training_mode(trained_lenet, small_data):
 
 
 def test_evaluate_bad_split(trained_lenet, small_data):
-    with pytest.raises(ValueError, match="'val'"):
+    with pytest.raises(ValueError, match="split must be 'test', 'val' or 'train', got 'valid'"):
+        train.evaluate(trained_lenet, small_data, split="valid")
+    # a data set without a validation split: the error names the way to make one
+    with pytest.raises(ValueError, match=r"has no validation split; make one with Dataset.with_validation"):
         train.evaluate(trained_lenet, small_data, split="val")
+
+
+def test_evaluate_on_the_validation_split(trained_lenet, small_data):
+    d = small_data.with_validation(200)
+    with torch.no_grad():
+        expected = float((trained_lenet(d.x_val).argmax(1) == d.y_val).float().mean())
+        removed = trained_lenet(small_data.x_train[800:]).argmax(1)
+        on_removed = float((removed == small_data.y_train[800:]).float().mean())
+    on_val = train.evaluate(trained_lenet, d, split="val")
+    assert on_val == pytest.approx(expected) == pytest.approx(on_removed)
+    assert train.evaluate(trained_lenet, d, split="val", batch_size=33) == pytest.approx(expected)
+    # test split unchanged
+    assert train.evaluate(trained_lenet, d) == train.evaluate(trained_lenet, small_data)
+
+
+def test_fit_never_sees_the_validation_images(tiny):
+    """Training on a data set with a validation split gives the same weights as training on its
+    training images alone, whatever the validation images are."""
+    from prunegan.data import Dataset
+
+    d = tiny.subset(96, 20).with_validation(32)
+    alone = Dataset(d.name, d.x_train, d.y_train, d.x_test, d.y_test)
+    poisoned = Dataset(d.name, d.x_train, d.y_train, d.x_test, d.y_test, d.num_classes,
+                       torch.full_like(d.x_val, float("nan")), torch.zeros_like(d.y_val))
+    config = TrainConfig(epochs=1, batch_size=16, seed=1, **CPU)
+    nets = [models.build("lenet5", seed=0) for _ in range(3)]
+    for net, dataset in zip(nets, (d, alone, poisoned)):
+        train.fit(net, dataset, config, eval_every_epoch=False)
+    for a, b, c in zip(*(weights(n) for n in nets)):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    assert len(d.y_train) == 64
 
 
 # ----------------------------------------------------------------------------------- CPU threads
