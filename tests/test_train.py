@@ -148,7 +148,8 @@ def test_fit_leaves_global_rng_alone(tiny):
 
 def test_evaluate_is_top1_accuracy(trained_lenet, small_data):
     with torch.no_grad():
-        expected_test = float((trained_lenet(small_data.x_test).argmax(1) == small_data.y_test).float().mean())
+        predicted_test = trained_lenet(small_data.x_test).argmax(1)
+        expected_test = float((predicted_test == small_data.y_test).float().mean())
         predicted_train = trained_lenet(small_data.x_train).argmax(1)
         expected_train = float((predicted_train == small_data.y_train).float().mean())
     acc = train.evaluate(trained_lenet, small_data)
