@@ -147,7 +147,8 @@ def test_small_and_flat_layers_are_left_out():
     v = np.array([0.1, 0.9, 0.0, 0.3, 0.6, 1.0, 0.5, 0.5, 0.5])
     acc = 0.5 + 0.02 * masks @ v
     x = torch.tensor(v, dtype=torch.float32)[:, None]
-    feats = ChannelFeatures(("v",), ("a", "b", "c"), sizes, x, torch.repeat_interleave(torch.arange(3), torch.tensor(sizes)))
+    feats = ChannelFeatures(("v",), ("a", "b", "c"), sizes, x,
+                            torch.repeat_interleave(torch.arange(3), torch.tensor(sizes)))
     row = signal.feature_signal([("n", feats, masks, acc)]).iloc[0]
     assert row["n_layers"] == 1 and row["n_channels"] == 4 and row["spearman"] == pytest.approx(1.0)
     flat = ChannelFeatures(("v",), ("c",), (3,), x[-3:], torch.zeros(3, dtype=torch.int64))

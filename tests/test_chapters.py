@@ -45,7 +45,8 @@ def test_collapse_verdict_follows_the_counts():
 def test_part2_configs_and_overview():
     cfg = part2.configs(smoke=True)
     assert len(cfg.networks) == part2.SMOKE["networks"] and cfg.held_out == (2,) and cfg.train_networks == (0, 1)
-    assert all(n.n_val == part2.SMOKE["n_val"] for n in cfg.networks) and cfg.transfer.n_val == part2.SMOKE["n_val"]
+    assert all(n.n_val == part2.SMOKE["n_val"]
+               for n in cfg.networks) and cfg.transfer.n_val == part2.SMOKE["n_val"]
     assert cfg.banks["conv+linear"].include_linear and not cfg.banks["conv"].include_linear
     assert cfg.protocol.samples == len(cfg.gan_seeds) == part2.SMOKE["gan_seeds"]
     full = part2.configs()
@@ -54,7 +55,8 @@ def test_part2_configs_and_overview():
     assert full.protocol.samples == 20 == len(full.gan_seeds)
     assert all(n.n_val == DEFAULT_N_VAL for n in full.networks) and full.transfer.model == "lenet5-caffe"
     assert full.banks["conv"].retrain_seeds == 3 and full.banks["conv"].criteria == part2.CRITERIA
-    assert full.banks["conv"].exhaustive_limit >= 96 and full.landscape_sparsity == 0.9  # a landscape on every network
+    # a landscape on every network
+    assert full.banks["conv"].exhaustive_limit >= 96 and full.landscape_sparsity == 0.9
     assert min(full.protocol.retrain_seeds()) > 2  # disjoint from the bank's seeds 0-2
     assert full.grid == ((0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.0, 1.0), (0.1, 1.0), (0.3, 1.0))
     over = part2.mask_space_overview(full)
@@ -138,12 +140,14 @@ def _landscape_bank(networks=(0, 1, 2), val=None):
     for n in networks:
         for j, m in enumerate(masks):
             acc = 0.5 + 0.004 * ((j * (n + 3)) % 96)
-            rows.append({"method": "exhaustive", "baseline": n, "sparsity": 0.9, "key": m.key(), "mask": m.to_dict(),
+            rows.append({"method": "exhaustive", "baseline": n, "sparsity": 0.9, "key": m.key(),
+                         "mask": m.to_dict(),
                          "retrained_acc": acc, "val_acc": acc - 0.01 if val is None else val})
         rows.append({**rows[-5], "method": "noisy-l1", "retrained_acc": 5.0, "val_acc": 5.0})
     rows.append({**rows[0], "method": "exhaustive", "sparsity": 0.8})  # another sparsity: not this landscape
     frame = pd.DataFrame(rows)
-    bank = SimpleNamespace(frame=frame, baselines=[SimpleNamespace(model=models.build("lenet5", seed=n)) for n in
+    bank = SimpleNamespace(frame=frame,
+                           baselines=[SimpleNamespace(model=models.build("lenet5", seed=n)) for n in
                                                    range(max(networks) + 1)],
                            config=SimpleNamespace(include_linear=False))
     return bank, masks
@@ -156,7 +160,8 @@ def test_landscapes_use_every_exhaustive_row_once():
     land = part2.landscapes(bank, 0.9, (0, 1), "retrained_acc", setting="conv").set_index("network")
     assert list(land.columns) == ["setting", "sparsity", "masks", "p50", "p85", "p100"]
     labels = 0.5 + 0.004 * np.array([(j * 4) % 96 for j in range(96)])
-    assert land.loc[1, "masks"] == 96 and land.loc[1, "p100"] == pytest.approx(labels.max())  # not the 5.0 draw
+    # not the 5.0 draw
+    assert land.loc[1, "masks"] == 96 and land.loc[1, "p100"] == pytest.approx(labels.max())
     assert land.loc[1, "p85"] == pytest.approx(np.quantile(labels, 0.85))
     val = part2.landscapes(bank, 0.9, (1,), "val_acc").set_index("network")
     assert val.loc[1, "p50"] == pytest.approx(np.quantile(labels - 0.01, 0.5))
@@ -171,7 +176,8 @@ def test_an_untrained_generator_expects_the_landscape_mean():
     assert part2.expected_on_landscape(g, bank, 2, 0.9, "retrained_acc") == pytest.approx(labels.mean())
     cfg = part2.configs(networks=3, held_out=1, gan_seeds=2, samples=2)
     reported = pd.DataFrame({"setting": ["conv"], "network": [2]})
-    gens = [Generator(GanConfig(features=part2.STRUCTURAL_FEATURES, seed=s), history=[{"step": 0}]) for s in (0, 1)]
+    gens = [Generator(GanConfig(features=part2.STRUCTURAL_FEATURES, seed=s), history=[{"step": 0}])
+            for s in (0, 1)]
     table = part2.expected_table({"gan": gens}, bank, cfg, reported)
     assert len(table) == 2 and table["seed"].tolist() == [0, 1]
     assert table["expected_acc"].tolist() == pytest.approx([labels.mean()] * 2)
@@ -182,13 +188,15 @@ def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeyp
     from prunegan.gan import Generator
 
     bank, _ = _landscape_bank(networks=(0, 1, 2, 3))
-    cfg = part2.configs(networks=4, held_out=1, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
+    cfg = part2.configs(networks=4, held_out=1, entropy_weights=(0.0, 0.5), critic_weights=(0.0,),
+                        gan_seeds=2,
                         samples=2)
     feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
     critics, fits = [], []
     monkeypatch.setattr(part2.gan, "in_processes", lambda *a, **k: None)
     monkeypatch.setattr(part2.gan, "fit_critic", lambda b, **kw: critics.append(kw) or kw["networks"])
-    monkeypatch.setattr(part2.gan, "fit_many", lambda b, configs, critics, **kw: fits.extend(zip(configs, critics))
+    monkeypatch.setattr(part2.gan, "fit_many",
+                        lambda b, configs, critics, **kw: fits.extend(zip(configs, critics))
                         or [Generator(c, history=[{"step": 0}]) for c in configs])
     choice = part2.design_choice(bank, cfg, feats, progress=False)
     assert len(choice) == 2 * 3 and set(choice["network"]) == {0, 1, 2}  # never the held-out network 3
@@ -213,7 +221,8 @@ def test_chosen_design_has_the_best_mean_over_left_out_networks_ties_first():
     tie = pd.concat([choice, pd.DataFrame([{"entropy_weight": 0.5, "critic_weight": 0.0, "network": n,
                                             "expected_val_acc": v} for n, v in ((0, 0.95), (1, 0.60))])])
     assert part2.chosen_design(tie) == (0.1, 0.0)  # ties: the first in grid order
-    later = choice.assign(expected_val_acc=np.where(choice["critic_weight"] == 1.0, 0.9, choice["expected_val_acc"]))
+    later = choice.assign(expected_val_acc=np.where(choice["critic_weight"] == 1.0, 0.9,
+                                                    choice["expected_val_acc"]))
     assert part2.chosen_design(later) == (0.0, 1.0)
 
 
@@ -259,7 +268,8 @@ def test_best_criteria_mean_over_networks_and_seeds_ties_first():
 def test_standard_methods_are_the_criteria_with_one_channel_per_layer_and_layerwise_uniform():
     for il in (False, True):
         ms = part2.standard_methods(il)
-        assert [m.name for m in ms] == ["l1-min1", "tp-magnitude-min1", "tp-lamp-min1", "tp-fpgm-min1", "uniform-l1",
+        assert [m.name for m in ms] == ["l1-min1", "tp-magnitude-min1", "tp-lamp-min1", "tp-fpgm-min1",
+                                        "uniform-l1",
                                         "uniform-random"]
         assert all(m.min_channels_per_layer == 1 and m.include_linear == il for m in ms)
     assert set(part2.CRITERION_CANDIDATES) <= {m.name for m in part2.standard_methods(False)}
@@ -303,20 +313,23 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
     cfg = part2.configs(smoke=True)  # 3 pairs, 3 critic candidates
     net = models.build("lenet5", seed=0)
     n = cfg.protocol.samples
-    gens = {"gan": [KeepChannel(i) for i in range(n)], "gan-discriminator-only": [KeepChannel(5 - i) for i in range(n)]}
+    gens = {"gan": [KeepChannel(i) for i in range(n)],
+            "gan-discriminator-only": [KeepChannel(5 - i) for i in range(n)]}
     es = part2.entries(include_linear=False, generators=gens, critics=[PickIndex(i) for i in range(n)],
                        sparsity=0.9, cfg=cfg)
     jobs = protocol.jobs(net, 0.9, es, cfg.protocol, include_linear=False)
     by = {}
     for j in jobs:
         by.setdefault(j.labels["method"], []).append(j)
-    assert set(by) == {"gan", "gan-discriminator-only", "gan+critic", "random-min1+critic", "uniform-collapse-free",
+    assert set(by) == {"gan", "gan-discriminator-only", "gan+critic", "random-min1+critic",
+                       "uniform-collapse-free",
                        "random-min1", *(m.name for m in part2.standard_methods(False))}
     assert all(len(v) == n for v in by.values())
     for i in range(n):
         assert by["gan"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         assert by["gan-discriminator-only"][i].mask["conv1"].nonzero().flatten().tolist() == [5 - i]
-        assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]  # generator i's candidates
+        # generator i's candidates
+        assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         k = cfg.protocol.critic_candidates
         cands = protocol.method_candidates(Method("random", (), 1))(net, 0.9, cfg.protocol.seed + i * k, k)
         assert by["random-min1+critic"][i].mask == cands[i % k]  # critic i's favourite
@@ -330,7 +343,8 @@ FIXED = ("l1-min1", "tp-lamp-min1", "uniform-l1", "best-bank")  # one mask per n
 
 
 def _accuracies(setting, net):
-    acc = {"random-min1": 0.60, "uniform-collapse-free": 0.61, "l1-min1": 0.90 if (setting, net) == ("conv+linear", 9)
+    acc = {"random-min1": 0.60, "uniform-collapse-free": 0.61,
+           "l1-min1": 0.90 if (setting, net) == ("conv+linear", 9)
            else 0.70, "tp-lamp-min1": 0.75, "uniform-l1": 0.65, "random-min1+critic": 0.75, "gan": 0.79,
            "gan+critic": 0.81, "gan-discriminator-only": 0.70}
     if setting == "conv+linear":
@@ -349,8 +363,10 @@ def _chapter_frame():
                 for i in range(20):
                     fixed = method in FIXED
                     rows.append({"setting": setting, "network": net, "sparsity": s, "method": method,
-                                 "label": method.upper(), "trial": i, "retrained_acc": a + (0 if fixed else NOISE[i]),
-                                 "collapsed": False, "key": method if fixed else f"{method}{i}", "seconds": 1.0,
+                                 "label": method.upper(), "trial": i,
+                                 "retrained_acc": a + (0 if fixed else NOISE[i]),
+                                 "collapsed": False, "key": method if fixed else f"{method}{i}",
+                                 "seconds": 1.0,
                                  "propose_seconds": 0.0})
     return pd.DataFrame(rows)
 
@@ -363,8 +379,10 @@ def _expected():
             for m, (b8, b9) in (("gan", (0.80, 0.70)), ("gan-discriminator-only", (0.50, 0.50)))
             for n, base, step in ((8, b8, 0.001 if m == "gan" else 0.0), (9, b9, 0.02 if m == "gan" else 0.0))
             for s in range(5)]
-    lands = pd.DataFrame([{"setting": "conv", "network": 8, "sparsity": 0.9, "masks": 96, "p50": 0.6, "p85": 0.78,
-                           "p100": 0.9}, {"setting": "conv", "network": 9, "sparsity": 0.9, "masks": 96, "p50": 0.6,
+    lands = pd.DataFrame([{"setting": "conv", "network": 8, "sparsity": 0.9, "masks": 96, "p50": 0.6,
+                           "p85": 0.78,
+                           "p100": 0.9}, {"setting": "conv", "network": 9, "sparsity": 0.9, "masks": 96,
+                                          "p50": 0.6,
                                           "p85": 0.75, "p100": 0.9}])
     return pd.DataFrame(rows), lands
 
@@ -407,7 +425,8 @@ def test_with_best_criterion_copies_the_chosen_rows_and_transfer_uses_the_conv_c
     raw = _chapter_frame()
     bc = df[df["method"] == "best-criterion"]
     assert len(df) == len(raw) + len(bc) and len(bc) == 5 * 2 * 20  # every (cell, sparsity), 20 pairs
-    for setting, chosen in (("conv", "tp-lamp-min1"), ("conv+linear", "l1-min1"), ("transfer", "tp-lamp-min1")):
+    for setting, chosen in (("conv", "tp-lamp-min1"), ("conv+linear", "l1-min1"),
+                            ("transfer", "tp-lamp-min1")):
         order = ["network", "sparsity", "trial"]
         got = bc[bc["setting"] == setting].sort_values(order)
         src = raw[(raw["setting"] == setting) & (raw["method"] == chosen)].sort_values(order)
@@ -446,7 +465,8 @@ def test_targets_are_checked_on_the_ci(verdicts):
                 "at least L1-min1": (6, 8), "at least the best standard criterion": (6, 8),
                 "GAN + critic beats the best standard criterion": (6, 8),
                 "within 2 points of the best bank mask": (4, 4), "at least random-min1 + critic": (4, 4),
-                "transfer: within 1 point of random-min1": (2, 2), "SD across generator seeds at most 1.5 points": (1, 2)}
+                "transfer: within 1 point of random-min1": (2, 2),
+                "SD across generator seeds at most 1.5 points": (1, 2)}
     assert {t: (int(s.loc[t, "met"]), int(s.loc[t, "cells"])) for t in s.index} == expected
     c = verdicts["checks"].set_index(["target", "setting", "network", "sparsity"])
     # network 9's landscape: mean 0.74 below its 85th percentile 0.75; network 8: CI low 0.800 above 0.78
@@ -501,14 +521,17 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert h["margin_best_conv_90"] == pytest.approx(4.0) and h["margin_best_linear_90"] == pytest.approx(-1.0)
     assert h["margin_random_conv_80"] == pytest.approx(19.0) and h["margin_random_transfer_80"] == pytest.approx(19.0)
     # every target gets its counts, even with no cell checked
-    empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"], verdicts["best"])
+    empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
+                            verdicts["best"])
     assert all(empty[f"target_{part2._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
 
 
 def test_collapse_sweep_covers_every_feasible_sparsity():
     from prunegan import models
     from prunegan.gan import GanConfig, Generator
-    g = Generator(GanConfig(seed=0), history=[{"step": 0}])  # zero parameters: uniform over collapse-free masks
+    # zero parameters: uniform over collapse-free masks
+    g = Generator(GanConfig(seed=0), history=[{"step": 0}])
     sweep = part2.collapse_sweep([g], {"lenet5": models.build("lenet5")}, include_linear=False, n=5)
-    assert sweep["sparsity"].tolist() == pytest.approx([0.05 * i for i in range(1, 19)])  # 95 % leaves 1 of 22
+    # 95 % leaves 1 of 22
+    assert sweep["sparsity"].tolist() == pytest.approx([0.05 * i for i in range(1, 19)])
     assert (sweep["collapsed"] == 0).all() and sweep["exact_count"].all() and (sweep["masks"] == 5).all()

@@ -99,7 +99,8 @@ def test_features_reject_a_network_without_prunable_layers():
     ({"steps": 0}, "steps"), ({"hidden": 0}, "hidden"), ({"lr_generator": 0}, "lr_generator"),
     ({"weight_temperature": 0}, "weight_temperature"), ({"critic_weight": -1}, "critic_weight"),
     ({"entropy_weight": -0.1}, "entropy_weight"), ({"entropy_weight": float("nan")}, "entropy_weight"),
-    ({"features": ("nope",)}, "features"), ({"networks": (0, 0)}, "networks"), ({"networks": (-1,)}, "networks"),
+    ({"features": ("nope",)}, "features"), ({"networks": (0, 0)}, "networks"),
+    ({"networks": (-1,)}, "networks"),
     ({"sparsities": (1.2,)}, "sparsities"), ({"seed": -1}, "seed"),
 ])
 def test_gan_config_rejects_bad_values(kw, needle):
@@ -269,7 +270,8 @@ def test_fit_critic_is_cached_bit_identically_with_its_fit_seconds(smoke, tmp_pa
     for name, t in first.net.state_dict().items():
         assert torch.equal(t, again.net.state_dict()[name])
     ex = gan.from_bank(b, networks=(1,))[0]
-    assert torch.equal(first.predict(ex.feats, ex.masks, ex.sparsity), again.predict(ex.feats, ex.masks, ex.sparsity))
+    assert torch.equal(first.predict(ex.feats, ex.masks, ex.sparsity),
+                       again.predict(ex.feats, ex.masks, ex.sparsity))
     # the same fit without the cache gives the same weights; another seed or network is another entry
     fresh = gan.fit_critic(b, networks=(0,), steps=20, seed=3, hidden=8, cache=False)
     assert all(torch.equal(t, fresh.net.state_dict()[n]) for n, t in first.net.state_dict().items())
@@ -381,7 +383,8 @@ LENET_CONV = {"conv1": 6, "conv2": 16}
 
 
 def _all_masks(sizes: dict, sparsity: float) -> list[ChannelMask]:
-    return [ChannelMask.from_vector(torch.tensor(b), sizes) for b in counts.all_masks(list(sizes.values()), sparsity, 1)]
+    return [ChannelMask.from_vector(torch.tensor(b), sizes)
+            for b in counts.all_masks(list(sizes.values()), sparsity, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -438,7 +441,8 @@ def test_the_entropy_bonus_keeps_the_distribution_spread(landscape_bank):
     the exact entropy over the 96 masks near log 96, on a training network and on an unseen one."""
     base = GanConfig(steps=50, batch_size=8, hidden=16, features=WEIGHT_ONLY, sparsities=(0.9,))
     greedy = gan.fit(landscape_bank, base, progress=False, cache=False)
-    spread = gan.fit(landscape_bank, GanConfig(**{**base.__dict__, "entropy_weight": 1.0}), progress=False, cache=False)
+    spread = gan.fit(landscape_bank, GanConfig(**{**base.__dict__, "entropy_weight": 1.0}), progress=False,
+                     cache=False)
     masks = _all_masks(LENET_CONV, 0.9)
     for net in (landscape_bank.baselines[0].model, models.build("lenet5", seed=7)):
         h0 = _entropy(greedy.mask_probabilities(net, masks, 0.9))
@@ -461,15 +465,18 @@ def _same_weights(a, b) -> bool:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_fit_many_equals_fitting_one_by_one_and_uses_the_cache(landscape_bank, tmp_path, monkeypatch, workers):
+def test_fit_many_equals_fitting_one_by_one_and_uses_the_cache(landscape_bank, tmp_path,
+                                                               monkeypatch, workers):
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
     base = GanConfig(steps=8, batch_size=4, hidden=8, features=WEIGHT_ONLY)
-    configs = [GanConfig(**{**base.__dict__, "seed": s, "entropy_weight": e}) for s, e in ((0, 0.0), (1, 0.0), (0, 0.3))]
+    configs = [GanConfig(**{**base.__dict__, "seed": s, "entropy_weight": e})
+               for s, e in ((0, 0.0), (1, 0.0), (0, 0.3))]
     many = gan.fit_many(landscape_bank, configs, workers=workers, progress=False)
     assert len(list(tmp_path.glob("gan_*/generator.pt"))) == 3
     for g, c in zip(many, configs):
         alone = gan.fit(landscape_bank, c, progress=False, cache=False)
-        assert g.config == c and _same_weights(g, alone) and g.history[-1]["step"] == alone.history[-1]["step"]
+        assert g.config == c and _same_weights(g,
+                                               alone) and g.history[-1]["step"] == alone.history[-1]["step"]
     assert not _same_weights(many[0], many[1])
     # a second call fits nothing: every generator comes from the cache
     calls = []
@@ -483,12 +490,14 @@ def test_fit_many_equals_fitting_one_by_one_and_uses_the_cache(landscape_bank, t
 
 def test_fit_critics_equal_fit_critic_seed_by_seed(landscape_bank, tmp_path, monkeypatch):
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
-    critics = gan.fit_critics(landscape_bank, networks=(0,), seeds=(3, 4), steps=10, hidden=8, features=WEIGHT_ONLY,
+    critics = gan.fit_critics(landscape_bank, networks=(0,), seeds=(3, 4), steps=10, hidden=8,
+                              features=WEIGHT_ONLY,
                               workers=2, progress=False)
     assert [c.seed for c in critics] == [3, 4] and all(c.feature_names == WEIGHT_ONLY for c in critics)
     assert len(list(tmp_path.glob("critic_*/critic.pt"))) == 2
     for c, seed in zip(critics, (3, 4)):
-        alone = gan.fit_critic(landscape_bank, networks=(0,), steps=10, seed=seed, hidden=8, features=WEIGHT_ONLY,
+        alone = gan.fit_critic(landscape_bank, networks=(0,), steps=10, seed=seed, hidden=8,
+                               features=WEIGHT_ONLY,
                                cache=False)
         assert _same_weights(c, alone) and c.losses == alone.losses
     assert not _same_weights(critics[0], critics[1])
@@ -505,7 +514,8 @@ def test_a_critic_reads_the_features_it_was_fitted_on(landscape_bank, tmp_path, 
     # the names travel with the saved state; a state saved before they existed reads every feature
     back = gan.AccuracyCritic.from_state(critic.state())
     assert back.feature_names == WEIGHT_ONLY and _same_weights(back, critic)
-    legacy = {k: v for k, v in gan.AccuracyCritic(len(gan.FEATURES), hidden=8).state().items() if k != "feature_names"}
+    legacy = {k: v for k, v in gan.AccuracyCritic(len(gan.FEATURES), hidden=8).state().items()
+              if k != "feature_names"}
     assert gan.AccuracyCritic.from_state(legacy).feature_names == gan.FEATURES
     assert gan.AccuracyCritic(len(gan.FEATURES)).feature_names == gan.FEATURES
     with pytest.raises(ValueError, match="n_features=3 but feature_names has 2 names"):
@@ -519,7 +529,8 @@ def test_fit_refuses_a_critic_that_reads_other_features(landscape_bank, tmp_path
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
     critic = gan.fit_critic(landscape_bank, networks=(0,), steps=10, hidden=8, features=WEIGHT_ONLY[:-1])
     config = GanConfig(steps=3, batch_size=4, hidden=8, features=WEIGHT_ONLY, critic_weight=1.0)
-    with pytest.raises(ValueError, match=r"the critic reads features \['l1_z_layer'.*'log_fan_in'\], the generator "
+    with pytest.raises(ValueError,
+                       match=r"the critic reads features \['l1_z_layer'.*'log_fan_in'\], the generator "
                                          r"\['l1_z_layer'.*'is_linear'\]: fit the critic with features=config.features"):
         gan.fit(landscape_bank, config, critic=critic, progress=False)
     with pytest.raises(ValueError, match="the critic reads features"):

@@ -92,7 +92,8 @@ def test_within_layer_z_scores_and_ranks(lenet, images):
 
 def test_tied_values_share_their_rank():
     """Equal values (dead channels, full-rank maps) get one average rank, never one from their position."""
-    assert F._rank01_avg(torch.tensor([3.0, 1.0, 3.0, 2.0])).tolist() == pytest.approx([5 / 6, 0, 5 / 6, 1 / 3])
+    assert F._rank01_avg(torch.tensor([3.0, 1.0, 3.0, 2.0])).tolist() == pytest.approx([5 / 6, 0,
+                                                                                        5 / 6, 1 / 3])
     assert F._rank01_avg(torch.zeros(4)).tolist() == [0.5] * 4
     assert F._rank01_avg(torch.tensor([7.0])).tolist() == [0.5]
 
@@ -280,7 +281,8 @@ def test_memo_is_bounded():
 
 
 def test_out_mass_of_a_grouped_reader():
-    """A depthwise-style reader (groups=4, 2 outputs per group): channel c is read by outputs 2c, 2c+1 only."""
+    """A depthwise-style reader (groups=4, 2 outputs per group): channel c is read by outputs 2c, 2c+1
+    only."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3, groups=4), nn.ReLU(),

@@ -82,7 +82,8 @@ def test_feature_signal_draws_each_features_mean_and_ci_filled_where_it_excludes
     from prunegan.analysis import signal
 
     per_net = pd.DataFrame([{"feature": f, "network": n, "spearman": v}
-                            for f, vals in (("weak", (0.1, -0.1, 0.05, -0.05)), ("strong", (0.6, 0.5, 0.7, 0.6)),
+                            for f,
+                            vals in (("weak", (0.1, -0.1, 0.05, -0.05)), ("strong", (0.6, 0.5, 0.7, 0.6)),
                                             ("negative", (-0.3, -0.2, -0.4, -0.3)))
                             for n, v in enumerate(vals)])
     table = signal.signal_table(per_net)

@@ -22,12 +22,14 @@ TINY_TRAIN = TrainConfig(epochs=1, device="cpu")
 
 
 def tiny_bases(seeds=(0, 1)):
-    return tuple(BaselineConfig(init_seed=s, n_train=300, n_test=100, train=TrainConfig(epochs=1, seed=s, device="cpu"))
+    return tuple(BaselineConfig(init_seed=s, n_train=300, n_test=100,
+                                train=TrainConfig(epochs=1, seed=s, device="cpu"))
                  for s in seeds)
 
 
 def tiny_config(**kw) -> BankConfig:
-    args = dict(baselines=tiny_bases(), sparsities=(0.5, 0.9), temperatures=(1.0,), draws=2, retrain=TINY_TRAIN)
+    args = dict(baselines=tiny_bases(), sparsities=(0.5, 0.9), temperatures=(1.0,), draws=2,
+                retrain=TINY_TRAIN)
     args.update(kw)
     return BankConfig(**args)
 
@@ -130,7 +132,8 @@ def test_enlarging_the_grid_or_adding_a_network_evaluates_only_new_masks(monkeyp
     small = tiny_config(baselines=tiny_bases((0,)), sparsities=(0.5,), draws=1)
     first = bank_mod.build(small, progress=False)
     calls = _count_masks(monkeypatch)
-    bigger = bank_mod.build(tiny_config(baselines=tiny_bases((0, 1)), sparsities=(0.5, 0.9), draws=1), progress=False)
+    bigger = bank_mod.build(tiny_config(baselines=tiny_bases((0, 1)), sparsities=(0.5, 0.9), draws=1),
+                            progress=False)
     known = set(first.frame["key"])
     new = bigger.frame[(bigger.frame["baseline"] == 1) | ~bigger.frame["key"].isin(known)]
     assert sorted(m.key() for m in calls) == sorted(new.drop_duplicates(["baseline", "key"])["key"])
@@ -139,8 +142,10 @@ def test_enlarging_the_grid_or_adding_a_network_evaluates_only_new_masks(monkeyp
 def test_draw_seeds_differ_and_are_stable():
     a = bank_mod.draw_seed(0, 0, 0.5, "random", None, 0, 0)
     assert a == bank_mod.draw_seed(0, 0, 0.5, "random", None, 0, 0)
-    others = {bank_mod.draw_seed(0, 0, 0.5, "random", None, 0, 1), bank_mod.draw_seed(0, 1, 0.5, "random", None, 0, 0),
-              bank_mod.draw_seed(0, 0, 0.6, "random", None, 0, 0), bank_mod.draw_seed(0, 0, 0.5, "noisy-l1", 1.0, 0, 0),
+    others = {bank_mod.draw_seed(0, 0, 0.5, "random", None, 0, 1),
+              bank_mod.draw_seed(0, 1, 0.5, "random", None, 0, 0),
+              bank_mod.draw_seed(0, 0, 0.6, "random", None, 0, 0),
+              bank_mod.draw_seed(0, 0, 0.5, "noisy-l1", 1.0, 0, 0),
               bank_mod.draw_seed(0, 0, 0.5, "random", None, 1, 0)}
     assert a not in others and len(others) == 5
 
@@ -175,7 +180,8 @@ def test_label_is_validation_accuracy_averaged_over_the_retraining_seeds(val_ban
               for s in (0, 1)]
     vals = [d["retrained_val_acc"] for d in direct]
     assert row["val_acc"] == pytest.approx(np.mean(vals)) and row["val_acc_sd"] == pytest.approx(np.std(vals, ddof=1))
-    assert row["retrained_acc"] == pytest.approx(np.mean([d["retrained_acc"] for d in direct]))  # test: reported only
+    # test: reported only
+    assert row["retrained_acc"] == pytest.approx(np.mean([d["retrained_acc"] for d in direct]))
     # best and soft weights read the label
     u = val_bank.unique()
     assert val_bank.best(0.9)["val_acc"] == u["val_acc"].max()
@@ -203,7 +209,8 @@ def test_mean_over_seeds_gives_validation_means_and_sds():
 def _label_bank(val_acc, test_acc, label_missing=False):
     """A hand-made bank of three distinct masks at 90 % on network 0 (labels given)."""
     sizes = {"conv1": 6, "conv2": 16}
-    masks = [ChannelMask.from_vector(torch.tensor(bits), sizes) for bits in counts.all_masks([6, 16], 0.9, 1)[:3]]
+    masks = [ChannelMask.from_vector(torch.tensor(bits), sizes)
+             for bits in counts.all_masks([6, 16], 0.9, 1)[:3]]
     val = [np.nan if label_missing and i == 0 else v for i, v in enumerate(val_acc)]
     frame = pd.DataFrame({"baseline": 0, "sparsity": 0.9, "key": [m.key() for m in masks],
                           "mask": [m.to_dict() for m in masks], "label": "hand", "duplicate": False,
@@ -266,7 +273,8 @@ def test_retrain_seeds_average_each_mask_over_its_seeds(monkeypatch):
     base = three.baselines[0]
     row = three.frame.iloc[0]
     direct = [engine.evaluate_mask(base.model, ChannelMask.from_dict(row["mask"]), base.data,
-                                   TrainConfig(epochs=1, device="cpu", seed=s))["retrained_acc"] for s in (0, 1, 2)]
+                                   TrainConfig(epochs=1, device="cpu",
+                                               seed=s))["retrained_acc"] for s in (0, 1, 2)]
     assert row["retrained_accs"] == direct and row["retrained_acc"] == pytest.approx(np.mean(direct))
     assert row["retrained_accs"][0] == one.frame.iloc[0]["retrained_acc"]  # seed 0 is the one-seed bank's row
     with pytest.raises(ValueError, match="retrain_seeds"):
@@ -291,14 +299,17 @@ def test_exhaustive_landscape_top_up_and_torch_pruning_criteria(tmp_path, monkey
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
     cfg = tiny_config(baselines=tiny_bases((0,)), sparsities=(0.8, 0.9), draws=1, temperatures=(0.0, 1.0),
                       criteria=("noisy-l1", "tp-lamp"), min_distinct=12, exhaustive_limit=100)
-    assert [m.name for m in cfg.methods()][:4] == ["noisy-l1-T0", "noisy-l1-T0-min1", "noisy-l1-T1", "noisy-l1-T1-min1"]
+    assert [m.name for m in cfg.methods()][:4] == ["noisy-l1-T0", "noisy-l1-T0-min1", "noisy-l1-T1",
+                                                   "noisy-l1-T1-min1"]
     assert "tp-lamp-T1-min1" in [m.name for m in cfg.methods()]
     b = bank_mod.build(cfg, progress=False)
     u = b.unique()
     at90 = u[np.isclose(u["sparsity"], 0.9)]
     f = b.frame
-    land = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], 0.9)]  # some were drawn by a method first
-    assert land["key"].nunique() == len(land) == 96 == counts.mask_space([6, 16], 0.9, 1) and not land["collapsed"].any()
+    # some were drawn by a method first
+    land = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], 0.9)]
+    assert land["key"].nunique() == len(land) == 96 == counts.mask_space([6, 16], 0.9,
+                                                                         1) and not land["collapsed"].any()
     assert len(at90) >= 96  # plus the collapsed draws of the methods without a minimum
     at80 = u[np.isclose(u["sparsity"], 0.8)]
     assert len(at80) >= 12 and "random-min1" in set(at80["method"])  # topped up with random-min1

@@ -15,7 +15,8 @@ def test_jobs_pair_mask_i_with_retrain_seed_i_and_skip_infeasible_methods():
     net = models.build("lenet5", seed=0)
     cfg = protocol.ProtocolConfig(samples=3, retrain=TrainConfig(epochs=1, seed=100), seed=50)
     fixed = Method("l1").prune(net, 0.95, seed=0)
-    entries = [protocol.entry(Method("random", (), 1), 50), protocol.Entry({"method": "fixed"}, protocol.fixed_proposer(fixed))]
+    entries = [protocol.entry(Method("random", (), 1), 50),
+               protocol.Entry({"method": "fixed"}, protocol.fixed_proposer(fixed))]
     jobs = protocol.jobs(net, 0.95, entries, cfg, include_linear=False, labels={"network": 7})
     assert [j.labels["method"] for j in jobs] == ["fixed"] * 3  # random-min1 is infeasible at 95 %
     assert [j.retrain.seed for j in jobs] == [100, 101, 102] and all(j.mask == fixed for j in jobs)
@@ -44,7 +45,8 @@ class PreferChannelZero:
 def test_critic_proposer_keeps_the_critic_favourite_of_k_candidates():
     net = models.build("lenet5", seed=0)
     m = Method("random", (), 1)
-    propose = protocol.critic_proposer(protocol.method_candidates(m), PreferChannelZero(), lambda model: None, 8, 10)
+    propose = protocol.critic_proposer(protocol.method_candidates(m), PreferChannelZero(),
+                                       lambda model: None, 8, 10)
     chosen = propose(net, 0.9, 1)
     cands = [m.prune(net, 0.9, seed=10 + 8 + j) for j in range(8)]
     assert chosen in cands
@@ -66,5 +68,6 @@ def test_per_trial_proposer_takes_mask_i_from_instance_i():
     assert made == [0, 1, 2, 3]
     assert masks == [Method("random", (), 1).prune(net, 0.8, seed=100 * i + i) for i in range(4)]
     cfg = protocol.ProtocolConfig(samples=4, retrain=TrainConfig(epochs=1, seed=100), seed=0)
-    jobs = protocol.jobs(net, 0.8, [protocol.Entry({"method": "learned"}, propose, 1)], cfg, include_linear=False)
+    jobs = protocol.jobs(net, 0.8, [protocol.Entry({"method": "learned"}, propose, 1)], cfg,
+                         include_linear=False)
     assert [j.mask for j in jobs] == masks and [j.retrain.seed for j in jobs] == [100, 101, 102, 103]

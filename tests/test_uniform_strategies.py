@@ -25,7 +25,8 @@ SPARSITIES = [round(0.05 * i, 2) for i in range(20)]  # 0.0 .. 0.95
 def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
     """Independent L1 score: mean |w| over each output channel's weights."""
     layers = dict(model.named_modules())
-    return {n: torch.stack([layers[n].weight[c].abs().mean() for c in range(layers[n].weight.shape[0])]).detach()
+    return {n: torch.stack([layers[n].weight[c].abs().mean()
+                            for c in range(layers[n].weight.shape[0])]).detach()
             for n in names}
 
 
@@ -221,7 +222,8 @@ def test_uniform_l1_differs_from_global_l1(caffe):
 def test_uniform_l1_ignores_the_seed(trained_lenet):
     for include_linear in (False, True):
         a = strategies.prune(trained_lenet, "uniform-l1", 0.7, seed=0, include_linear=include_linear)
-        assert all(strategies.prune(trained_lenet, "uniform-l1", 0.7, seed=s, include_linear=include_linear) == a
+        assert all(strategies.prune(trained_lenet, "uniform-l1", 0.7, seed=s,
+                                    include_linear=include_linear) == a
                    for s in (1, 2, 99))
 
 
@@ -229,8 +231,10 @@ def test_uniform_random_same_seed_same_mask_different_seed_different_mask(caffe)
     for include_linear in (False, True):
         for sparsity in (0.3, 0.5, 0.9):
             a = strategies.prune(caffe, "uniform-random", sparsity, seed=11, include_linear=include_linear)
-            assert strategies.prune(caffe, "uniform-random", sparsity, seed=11, include_linear=include_linear) == a
-            others = [strategies.prune(caffe, "uniform-random", sparsity, seed=s, include_linear=include_linear)
+            assert strategies.prune(caffe, "uniform-random", sparsity, seed=11,
+                                    include_linear=include_linear) == a
+            others = [strategies.prune(caffe, "uniform-random", sparsity, seed=s,
+                                       include_linear=include_linear)
                       for s in (12, 13, 14)]
             assert all(o != a for o in others), sparsity
             assert all(o.kept_per_layer() == a.kept_per_layer() for o in others)
@@ -246,7 +250,8 @@ def test_uniform_random_uses_only_its_generator(trained_lenet):
     assert strategies.prune(trained_lenet, "uniform-random", 0.5, seed=3) == a  # and not read
     # the weights do not matter either
     x, y = models.build("lenet5", seed=0), models.build("lenet5", seed=1)
-    assert all(strategies.prune(x, "uniform-random", 0.6, seed=s) == strategies.prune(y, "uniform-random", 0.6, seed=s)
+    assert all(strategies.prune(x, "uniform-random", 0.6, seed=s) == strategies.prune(y, "uniform-random",
+                                                                                      0.6, seed=s)
                for s in range(3))
 
 
@@ -268,7 +273,8 @@ def test_method_prune_equals_strategies_prune(trained_lenet, strategy, include_l
     for sparsity in (0.3, 0.8):
         for seed in (0, 1):
             assert method.prune(trained_lenet, sparsity, seed=seed) == strategies.prune(
-                trained_lenet, strategy, sparsity, seed=seed, min_channels_per_layer=1, include_linear=include_linear)
+                trained_lenet, strategy, sparsity, seed=seed, min_channels_per_layer=1,
+                include_linear=include_linear)
 
 
 @pytest.mark.parametrize("strategy", UNIFORM)

@@ -62,7 +62,8 @@ def paired_stats(df: pd.DataFrame, methods, others=None) -> pd.DataFrame:
                 rows.append({"statistic": "paired", "method": method, "other": other, **dict(zip(CELL, key)),
                              "n": d["n"], "value": 100 * d["mean"], "ci_low": 100 * d["ci_low"],
                              "ci_high": 100 * d["ci_high"]})
-    return pd.DataFrame(rows, columns=["statistic", "method", "other", *CELL, "n", "value", "ci_low", "ci_high"])
+    return pd.DataFrame(rows,
+                        columns=["statistic", "method", "other", *CELL, "n", "value", "ci_low", "ci_high"])
 
 
 def landscape_percentiles(labels, quantiles=(0.5, 0.85, 1.0)) -> dict[str, float]:
@@ -115,10 +116,13 @@ def landscape_stats(expected: pd.DataFrame, landscapes: pd.DataFrame, quantile: 
         sd, sd_lo, sd_hi = sd_ci(100 * g["expected_acc"])
         base = dict(zip(CELL, cell))
         rows.append({"statistic": "landscape", "method": method, "other": quantile, **base, "n": len(g),
-                     "value": mean, "ci_low": lo, "ci_high": hi, "threshold": float(land.loc[tuple(cell), quantile])})
-        rows.append({"statistic": "seed_sd", "method": method, "other": None, **base, "n": len(g), "value": sd,
+                     "value": mean, "ci_low": lo, "ci_high": hi,
+                     "threshold": float(land.loc[tuple(cell), quantile])})
+        rows.append({"statistic": "seed_sd", "method": method, "other": None, **base, "n": len(g),
+                     "value": sd,
                      "ci_low": sd_lo, "ci_high": sd_hi, "threshold": np.nan})
-    return pd.DataFrame(rows, columns=["statistic", "method", "other", *CELL, "n", "value", "ci_low", "ci_high",
+    return pd.DataFrame(rows,
+                        columns=["statistic", "method", "other", *CELL, "n", "value", "ci_low", "ci_high",
                                        "threshold"])
 
 
@@ -129,6 +133,8 @@ def compute_table(df: pd.DataFrame, *, one_off: dict[str, str]) -> pd.DataFrame:
     rows = []
     for method, g in df.groupby("method", sort=False):
         prop = float(g["propose_seconds"].mean())
-        rows.append({"method": method, "retrain_s_per_mask": float(g["seconds"].mean()), "propose_s_per_mask": prop,
-                     "retrain_equivalents_per_mask": 1 + prop / retrain_s, "one_off": one_off.get(method, "none")})
+        rows.append({"method": method, "retrain_s_per_mask": float(g["seconds"].mean()),
+                     "propose_s_per_mask": prop,
+                     "retrain_equivalents_per_mask": 1 + prop / retrain_s,
+                     "one_off": one_off.get(method, "none")})
     return pd.DataFrame(rows)
