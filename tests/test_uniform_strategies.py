@@ -63,7 +63,8 @@ def caffe():
     # no floor binds: quotas 3 and 8 exactly
     ({"conv1": 6, "conv2": 16}, 0.5, 1, {"conv1": 3, "conv2": 8}),
     # K = 226 − round(180.8) = 45; quotas 1.19, 3.19, 23.89, 16.73: floors 43, the two largest remainders +1
-    ({"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84}, 0.8, 1, {"conv1": 1, "conv2": 3, "fc1": 24, "fc2": 17}),
+    ({"conv1": 6, "conv2": 16, "fc1": 120, "fc2": 84}, 0.8, 1,
+     {"conv1": 1, "conv2": 3, "fc1": 24, "fc2": 17}),
     # K = 105 − round(94.5) = 11; quotas 0.21, 10.48, 0.31: a and c raised to 1, b keeps the rest
     ({"a": 2, "b": 100, "c": 3}, 0.9, 0, {"a": 1, "b": 9, "c": 1}),
     # K = 22 − round(17.6) = 4; conv1's quota 1.09 is below the minimum 2
