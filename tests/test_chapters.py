@@ -1,8 +1,6 @@
 """Chapter code: configs from notebook parameters, verdicts (Markdown), glue values."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,7 +42,8 @@ def test_collapse_verdict_follows_the_counts():
 # ---------------------------------------------------------------------------------------- part 2: configs
 def test_part2_configs_and_overview():
     cfg = part2.configs(smoke=True)
-    assert len(cfg.networks) == part2.SMOKE["networks"] and cfg.held_out == (2,) and cfg.train_networks == (0, 1)
+    assert len(cfg.networks) == part2.SMOKE["networks"]
+    assert cfg.held_out == (2,) and cfg.train_networks == (0, 1)
     assert all(n.n_val == part2.SMOKE["n_val"]
                for n in cfg.networks) and cfg.transfer.n_val == part2.SMOKE["n_val"]
     assert cfg.banks["conv+linear"].include_linear and not cfg.banks["conv"].include_linear
@@ -90,7 +89,7 @@ def _seed_families(cfg) -> dict[str, set[int]]:
         "network training": {n.train.seed for n in cfg.networks},
         "transfer network": {cfg.transfer.init_seed, cfg.transfer.train.seed},
         "bank draws": {b.seed for b in banks},
-        "bank retraining": {s for b in banks for s in range(b.retrain.seed, b.retrain.seed + b.retrain_seeds)},
+        "bank retraining": {b.retrain.seed + r for b in banks for r in range(b.retrain_seeds)},
         "generators and critics": set(cfg.gan_seeds),
         "protocol draws": set(range(cfg.protocol.seed, cfg.protocol.seed + cfg.protocol.samples)),
         "protocol retraining": set(cfg.protocol.retrain_seeds()),
@@ -497,29 +496,35 @@ def test_verdict_states_each_target_with_its_cells(verdicts):
     text = part2.verdict(verdicts["checks"])
     lines = text.splitlines()
     assert len(lines) == len(part2.TARGETS) and all(line.startswith("- ") for line in lines)
-    assert lines[1].startswith("- beats random-min1 (paired CI low > 0): **met** (8/8 cells) — conv net 8 80%: +19.0")
+    assert lines[1].startswith("- beats random-min1 (paired CI low > 0): **met** (8/8 cells) — "
+                               "conv net 8 80%: +19.0")
     assert "- at least L1-min1 (paired CI low > -1): **not met** (6/8 cells)" in text
     assert "conv+linear net 9 80%: -11.0 [" in text
-    assert lines[0].startswith("- at least the landscape's 85th percentile (landscape CI low >= its threshold): "
+    assert lines[0].startswith("- at least the landscape's 85th percentile "
+                               "(landscape CI low >= its threshold): "
                                "**not met** (1/2 cells) — conv net 8 90%: 0.802 [")
     assert "vs 0.780" in lines[0]
     assert lines[-1].startswith("- SD across generator seeds at most 1.5 points (seed_sd CI high <= 1.5): "
                                 "**not met** (1/2 cells)") and " points" in lines[-1]
     part = verdicts["checks"][verdicts["checks"]["setting"] != "transfer"]
-    assert "- transfer: within 1 point of random-min1 (paired CI low > -1): **not checked**" in part2.verdict(part)
+    not_checked = "- transfer: within 1 point of random-min1 (paired CI low > -1): **not checked**"
+    assert not_checked in part2.verdict(part)
 
 
 def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     h = part2.headlines(verdicts["cells"], verdicts["checks"], verdicts["stats"], verdicts["best"])
     assert h["linear_gan_acc_90"] == pytest.approx(0.79) and h["conv_l1_min1_acc_80"] == pytest.approx(0.70)
     assert h["linear_l1_min1_acc_80"] == pytest.approx(0.80)  # mean of networks 8 (0.70) and 9 (0.90)
-    assert h["transfer_gan_acc_90"] == pytest.approx(0.79) and h["conv_best_criterion_acc_90"] == pytest.approx(0.75)
+    assert h["transfer_gan_acc_90"] == pytest.approx(0.79)
+    assert h["conv_best_criterion_acc_90"] == pytest.approx(0.75)
     assert h["target_beats_random_min1_met"] == 8 and h["target_beats_random_min1_cells"] == 8
     assert h["target_at_least_l1_min1_met"] == 6
     assert h["target_at_least_the_landscape_s_85th_percentile_met"] == 1
     assert h["best_criterion_conv_90"] == "tp-lamp-min1" and h["best_criterion_linear_80"] == "l1-min1"
-    assert h["margin_best_conv_90"] == pytest.approx(4.0) and h["margin_best_linear_90"] == pytest.approx(-1.0)
-    assert h["margin_random_conv_80"] == pytest.approx(19.0) and h["margin_random_transfer_80"] == pytest.approx(19.0)
+    assert h["margin_best_conv_90"] == pytest.approx(4.0)
+    assert h["margin_best_linear_90"] == pytest.approx(-1.0)
+    assert h["margin_random_conv_80"] == pytest.approx(19.0)
+    assert h["margin_random_transfer_80"] == pytest.approx(19.0)
     # every target gets its counts, even with no cell checked
     empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
                             verdicts["best"])

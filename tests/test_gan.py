@@ -531,7 +531,7 @@ def test_fit_refuses_a_critic_that_reads_other_features(landscape_bank, tmp_path
     config = GanConfig(steps=3, batch_size=4, hidden=8, features=WEIGHT_ONLY, critic_weight=1.0)
     with pytest.raises(ValueError,
                        match=r"the critic reads features \['l1_z_layer'.*'log_fan_in'\], the generator "
-                                         r"\['l1_z_layer'.*'is_linear'\]: fit the critic with features=config.features"):
+                             r"\['l1_z_layer'.*'is_linear'\]: fit the critic with features=config.features"):
         gan.fit(landscape_bank, config, critic=critic, progress=False)
     with pytest.raises(ValueError, match="the critic reads features"):
         gan.fit_many(landscape_bank, [config], critics=[critic], progress=False)

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from prunegan.analysis import masks, stats  # noqa: E402
+from prunegan.analysis import stats  # noqa: E402
 from prunegan.plots import part1, part2  # noqa: E402
 from prunegan.runs.runner import rows_to_frame  # noqa: E402
 from test_analysis import _rows  # noqa: E402
@@ -87,7 +87,8 @@ def test_feature_signal_draws_each_features_mean_and_ci_filled_where_it_excludes
                                             ("negative", (-0.3, -0.2, -0.4, -0.3)))
                             for n, v in enumerate(vals)])
     table = signal.signal_table(per_net)
-    assert table["feature"].tolist() == ["strong", "negative", "weak"] and table["signal"].tolist() == [True, True, False]
+    assert table["feature"].tolist() == ["strong", "negative", "weak"]
+    assert table["signal"].tolist() == [True, True, False]
     fig = part2.feature_signal(table)
     ax = fig.axes[0]
     # the first feature of the table is drawn at the top

@@ -179,7 +179,8 @@ def test_label_is_validation_accuracy_averaged_over_the_retraining_seeds(val_ban
     direct = [engine.evaluate_mask(base.model, mask, base.data, TrainConfig(epochs=1, device="cpu", seed=s))
               for s in (0, 1)]
     vals = [d["retrained_val_acc"] for d in direct]
-    assert row["val_acc"] == pytest.approx(np.mean(vals)) and row["val_acc_sd"] == pytest.approx(np.std(vals, ddof=1))
+    assert row["val_acc"] == pytest.approx(np.mean(vals))
+    assert row["val_acc_sd"] == pytest.approx(np.std(vals, ddof=1))
     # test: reported only
     assert row["retrained_acc"] == pytest.approx(np.mean([d["retrained_acc"] for d in direct]))
     # best and soft weights read the label
@@ -266,8 +267,8 @@ def test_rows_equal_a_direct_evaluation_with_the_bank_budget(tiny_bank):
 
 def test_retrain_seeds_average_each_mask_over_its_seeds(monkeypatch):
     one = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1), progress=False)
-    three = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1, retrain_seeds=3),
-                           progress=False)
+    three = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1,
+                                       retrain_seeds=3), progress=False)
     assert len(three.frame) == len(one.frame) and (three.frame["n_seeds"] == 3).all()
     assert three.frame["key"].tolist() == one.frame["key"].tolist()  # the same draws
     base = three.baselines[0]
