@@ -64,7 +64,6 @@ def test_a_bank_built_on_two_nodes_is_the_local_bank(cluster, tmp_path, monkeypa
     assert len(on_cluster) == len(local) >= 2 * 16 - 4
     columns = [c for c in local.frame.columns if c != "seconds"]
     assert on_cluster.frame[columns].equals(local.frame[columns])  # same rows, bit for bit
-    assert on_cluster.summary().equals(local.summary())
 
 
 def _interrupt_after_first(seen):
