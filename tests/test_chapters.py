@@ -111,16 +111,30 @@ def test_replicates_share_no_seed(smoke):
     assert len(second.networks) == len(first.networks) and second.held_out == first.held_out
 
 
-@pytest.mark.xfail(strict=True, reason="lib bug: critic-ranked methods draw candidates with seeds "
-                   "protocol.seed + i*k + j (up to seed + k*samples - 1 = 1319), replicate 1's protocol "
-                   "seeds start at 1100 (SEED_STRIDE=100 < k*samples=320)")
-def test_replicates_share_no_critic_candidate_seed():
+def test_critic_candidates_meet_no_other_seed_within_or_across_replicates():
     first, second = part2.configs(seed=0), part2.configs(seed=1)
+
+    def masks(cfg):  # every method's mask i is drawn with seed protocol.seed + i
+        return set(range(cfg.protocol.seed, cfg.protocol.seed + cfg.protocol.samples))
 
     def candidates(cfg):
         p = cfg.protocol
-        return set(range(p.seed, p.seed + p.critic_candidates * p.samples))
+        start = p.seed + part2.CANDIDATE_OFFSET
+        return set(range(start, start + p.critic_candidates * p.samples))
     assert not candidates(first) & candidates(second)
+    assert not candidates(first) & (masks(first) | masks(second))
+    assert not candidates(second) & (masks(first) | masks(second))
+    # the leave-one-network-out choice fits with a seed no pair is measured with
+    assert first.choice_seed not in first.gan_seeds and second.choice_seed not in second.gan_seeds
+
+
+def test_configs_refuse_sizes_that_would_make_replicates_share_seeds():
+    for kw in ({"retrain_seeds": part2.BANK_STRIDE + 1}, {"networks": part2.SEED_STRIDE + 1},
+               {"gan_seeds": part2.SEED_STRIDE, "samples": part2.SEED_STRIDE},
+               {"critic_candidates": (part2.PROTOCOL_STRIDE - part2.CANDIDATE_OFFSET) // 20 + 1}):
+        with pytest.raises(ValueError, match="replicates would meet"):
+            part2.configs(**kw)
+    part2.configs(retrain_seeds=part2.BANK_STRIDE)  # at the limit: allowed
 
 
 # ---------------------------------------------------------------------------------------- part 2: landscapes
@@ -199,13 +213,15 @@ def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeyp
                         or [Generator(c, history=[{"step": 0}]) for c in configs])
     choice = part2.design_choice(bank, cfg, feats, progress=False)
     assert len(choice) == 2 * 3 and set(choice["network"]) == {0, 1, 2}  # never the held-out network 3
+    seed = cfg.choice_seed
+    assert seed not in cfg.gan_seeds  # chosen with a seed no pair is measured with
     assert {(c["networks"], c["seed"], c["features"]) for c in critics} == {
-        ((1, 2), 0, feats), ((0, 2), 0, feats), ((0, 1), 0, feats)}
+        ((1, 2), seed, feats), ((0, 2), seed, feats), ((0, 1), seed, feats)}
     for (config, critic), row in zip(fits, choice.itertuples()):
         assert row.network not in config.networks and set(config.networks) | {row.network} == {0, 1, 2}
         assert critic == config.networks  # the critic of the same fold
         assert (config.entropy_weight, config.critic_weight) == (row.entropy_weight, row.critic_weight)
-        assert config.features == feats and config.seed == cfg.gan_seeds[0]
+        assert config.features == feats and config.seed == cfg.choice_seed
         labels = part2.landscape_rows(bank, 0.9, (row.network,))["val_acc"]
         assert row.expected_val_acc == pytest.approx(labels.mean())  # uniform generators
         assert row.percentile == pytest.approx(100 * (labels < labels.mean()).mean())
@@ -330,7 +346,7 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
         # generator i's candidates
         assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         k = cfg.protocol.critic_candidates
-        cands = protocol.method_candidates(Method("random", (), 1))(net, 0.9, cfg.protocol.seed + i * k, k)
+        cands = protocol.method_candidates(Method("random", (), 1))(net, 0.9, cfg.protocol.seed + part2.CANDIDATE_OFFSET + i * k, k)
         assert by["random-min1+critic"][i].mask == cands[i % k]  # critic i's favourite
         assert {j.retrain.seed for j in jobs if j.labels["trial"] == i} == {cfg.protocol.retrain.seed + i}
     assert by["random-min1"][1].mask == Method("random", (), 1).prune(net, 0.9, seed=cfg.protocol.seed + 1)

@@ -73,11 +73,14 @@ def landscape_percentiles(labels, quantiles=(0.5, 0.85, 1.0)) -> dict[str, float
 
 
 def expected_accuracy(probabilities, labels) -> float:
-    """Exact expected label of a mask drawn with ``probabilities`` (one per landscape mask, summing to
-    at most 1: the mass outside the landscape is reported by :func:`landscape_stats` as ``missing``)."""
+    """Exact expected label of a mask drawn with ``probabilities`` (one per landscape mask; a
+    collapse-free generator's sum to 1 over the collapse-free landscape; any other total is
+    renormalised). Raises ``ValueError`` when they sum to 0."""
     p, y = np.asarray(probabilities, float), np.asarray(labels, float)
     if p.shape != y.shape:
         raise ValueError(f"probabilities {p.shape} and labels {y.shape} must have the same shape")
+    if not p.sum() > 0:
+        raise ValueError("probabilities sum to 0: the generator cannot draw any mask of this landscape")
     return float((p * y).sum() / p.sum())
 
 

@@ -39,10 +39,17 @@ from .part1 import baseline_config
 SETTINGS = {"conv": False, "conv+linear": True}
 #: The bank's randomised standard methods (each at every temperature, with and without one channel per layer).
 CRITERIA = ("noisy-l1", "tp-magnitude", "tp-lamp", "tp-fpgm")
-#: Seeds of replicate ``r`` start at ``r · SEED_STRIDE`` (networks, generators, critics) and the
-#: protocol's at ``PROTOCOL_SEED + r · SEED_STRIDE``: replicates share no seed.
+#: Seeds of replicate ``r``: networks, generators and critics ``r · SEED_STRIDE + i`` (the
+#: leave-one-network-out choice uses ``r · SEED_STRIDE + SEED_STRIDE − 1``, never a measuring seed);
+#: bank retraining ``BANK_STRIDE · r + j``; the protocol's masks and retraining
+#: ``PROTOCOL_SEED + r · PROTOCOL_STRIDE + i``, its critic-ranked candidates from
+#: ``… + CANDIDATE_OFFSET`` on. :func:`configs` checks that the families of two replicates, and the
+#: families within one, never meet.
 SEED_STRIDE = 100
+BANK_STRIDE = 10
 PROTOCOL_SEED = 1000
+PROTOCOL_STRIDE = 10_000
+CANDIDATE_OFFSET = 5_000
 
 #: The targets (issue 13 and 15), judged on the CI (never on a mean), in the order they are shown.
 TARGETS = (
@@ -86,6 +93,7 @@ class Configs:
     banks: dict = field(hash=False)              # setting → BankConfig
     gan: GanConfig                               # seed, features, entropy and critic weights set later
     gan_seeds: tuple[int, ...]
+    choice_seed: int                             # the leave-one-network-out fits' seed (not a measuring one)
     grid: tuple[tuple[float, float], ...]        # (entropy_weight, critic_weight) tried leave-one-network-out
     critic_steps: int
     protocol: protocol.ProtocolConfig
@@ -126,12 +134,18 @@ def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epoch
         raise ValueError(f"held_out={held_out} must leave at least two of networks={networks} to train on "
                          "(choices are made leave-one-network-out)")
     check_int("gan_seeds", gan_seeds, 2)
+    limits = {"networks": (networks, SEED_STRIDE), "gan_seeds": (gan_seeds, SEED_STRIDE - 1),
+              "retrain_seeds": (retrain_seeds, BANK_STRIDE),
+              "samples × critic_candidates": (samples * critic_candidates, PROTOCOL_STRIDE - CANDIDATE_OFFSET)}
+    for name, (value, most) in limits.items():
+        if value > most:
+            raise ValueError(f"{name}={value} is above {most}: the seeds of two replicates would meet")
     if samples != gan_seeds:
         raise ValueError(f"samples={samples} must equal gan_seeds={gan_seeds}: pair i uses the generator of seed i")
     base = seed * SEED_STRIDE
     bases = tuple(replace(baseline_config(data=data, epochs=epochs, seed=base + i, smoke=smoke), n_val=n_val)
                   for i in range(networks))
-    bank_retrain = TrainConfig(epochs=retrain_epochs, seed=10 * seed)
+    bank_retrain = TrainConfig(epochs=retrain_epochs, seed=BANK_STRIDE * seed)
     banks = {name: BankConfig(baselines=bases, sparsities=tuple(sparsities), temperatures=tuple(temperatures),
                               draws=draws, min_channels=(1,), include_linear=il, retrain=bank_retrain, seed=seed,
                               retrain_seeds=retrain_seeds, criteria=tuple(criteria), min_distinct=min_distinct,
@@ -140,14 +154,14 @@ def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epoch
     train = tuple(range(networks - held_out))
     gan = GanConfig(networks=train, steps=gan_steps)
     grid = tuple((float(e), float(c)) for c in critic_weights for e in entropy_weights)
-    first = PROTOCOL_SEED + base
+    first = PROTOCOL_SEED + seed * PROTOCOL_STRIDE
     proto = protocol.ProtocolConfig(samples=samples, retrain=TrainConfig(epochs=retrain_epochs, seed=first),
                                     seed=first, critic_candidates=critic_candidates)
     protocol.check_disjoint(proto, bank_retrain, retrain_seeds)
     transfer = replace(baseline_config(model=transfer_model, data=data, epochs=epochs, seed=base, smoke=smoke),
                        n_val=n_val)
     return Configs(seed, bases, tuple(range(networks - held_out, networks)), tuple(sparsities), banks, gan,
-                   tuple(base + i for i in range(gan_seeds)), grid, check_int("critic_steps", critic_steps, 1),
+                   tuple(base + i for i in range(gan_seeds)), base + SEED_STRIDE - 1, grid, check_int("critic_steps", critic_steps, 1),
                    proto, transfer)
 
 
@@ -270,10 +284,10 @@ def design_choice(bank, cfg: Configs, features: tuple[str, ...], *, workers: int
                   progress: bool = True) -> pd.DataFrame:
     """Each (entropy_weight, critic_weight) of ``cfg.grid``, leave-one-network-out on the *training*
     networks' landscapes: for each training network ``j``, a critic and a generator (seed
-    ``cfg.gan_seeds[0]``, reading ``features``) fitted on the other training networks, scored by the
+    ``cfg.choice_seed``, reading ``features``) fitted on the other training networks, scored by the
     exact expected validation accuracy of its masks on ``j``'s landscape and that value's percentile
     there. One row per (grid point, network)."""
-    s, train, seed = cfg.landscape_sparsity, cfg.train_networks, cfg.gan_seeds[0]
+    s, train, seed = cfg.landscape_sparsity, cfg.train_networks, cfg.choice_seed
     folds = {j: tuple(n for n in train if n != j) for j in train}
     kw = {"steps": cfg.critic_steps, "seed": seed, "features": tuple(features)}
     gan.in_processes([(gan.fit_critic, (bank,), {**kw, "networks": others}) for others in folds.values()],
@@ -417,6 +431,7 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
     masks), random-min1, random-min1 + critic, every standard criterion and the best bank mask of
     ``network`` re-measured (when ``bank`` is given)."""
     seed, k, il = cfg.protocol.seed, cfg.protocol.critic_candidates, include_linear
+    cand = seed + CANDIDATE_OFFSET  # candidates of the critic-ranked methods: no mask of another method
     feats = lambda model: critics[0].features(model, include_linear=il)  # noqa: E731
     out = []
     for name, gens in generators.items():
@@ -428,11 +443,11 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
     out.append(protocol.Entry(pick.labels(), protocol.per_trial_proposer(
         lambda i: protocol.critic_proposer(lambda model, s, first, n: main[i].sample(model, s, n, seed=first,
                                                                                      include_linear=il),
-                                           critics[i], feats, k, seed)), 1))
+                                           critics[i], feats, k, cand)), 1))
     rm = Method("random", (), 1, il, name="random-min1", label="random, min 1/layer")
     rc = Method("random", (), 1, il, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
     out.append(protocol.Entry(rc.labels(), protocol.per_trial_proposer(
-        lambda i: protocol.critic_proposer(protocol.method_candidates(rm), critics[i], feats, k, seed)), 1))
+        lambda i: protocol.critic_proposer(protocol.method_candidates(rm), critics[i], feats, k, cand)), 1))
     for m in (Method("uniform-collapse-free", (), 1, il, name="uniform-collapse-free",
                      label=VARIANTS["uniform-collapse-free"]), rm, *standard_methods(il)):
         out.append(protocol.entry(m, seed))

@@ -24,6 +24,9 @@ class AccuracyCritic:
                  feature_names: tuple[str, ...] | None = None) -> None:
         self.seed = check_int("seed", seed, 0)
         self.feature_names = tuple(FEATURES if feature_names is None else feature_names)
+        unknown = [f for f in self.feature_names if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"unknown channel features {unknown}; valid: {', '.join(FEATURES)}")
         if len(self.feature_names) != n_features:
             raise ValueError(f"n_features={n_features} but feature_names has {len(self.feature_names)} names")
         with torch.random.fork_rng(devices=[]):
