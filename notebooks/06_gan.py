@@ -72,13 +72,11 @@ ray_address = None         # with "ray": None (start a local Ray), "auto", or th
 
 # %%
 import time
-from dataclasses import replace
 
 import pandas as pd
 import scrapbook as sb
 from IPython.display import display
 
-from prunegan import gan
 from prunegan.analysis import comparison, masks, signal
 from prunegan.analysis import targets as target_checks
 from prunegan.chapters import part2 as chapter
@@ -95,10 +93,12 @@ cfg = chapter.configs(smoke=smoke, seed=seed, data=data, epochs=epochs, networks
                        n_val=n_val, sparsities=sparsities, temperatures=temperatures, draws=draws,
                        retrain_epochs=retrain_epochs, retrain_seeds=retrain_seeds, min_distinct=min_distinct,
                        exhaustive_limit=exhaustive_limit, gan_steps=gan_steps, gan_seeds=gan_seeds,
-                       entropy_weights=entropy_weights, critic_weights=critic_weights, critic_steps=critic_steps,
-                       samples=samples, critic_candidates=critic_candidates, transfer_model=transfer_model)
+                       entropy_weights=entropy_weights, critic_weights=critic_weights,
+                       critic_steps=critic_steps, samples=samples, critic_candidates=critic_candidates,
+                       transfer_model=transfer_model)
 splits = chapter.split_sizes(cfg)
-print(f"replicate {cfg.seed}: networks trained from seeds {cfg.networks[0].init_seed}..{cfg.networks[-1].init_seed};"
+print(f"replicate {cfg.seed}: networks trained from seeds "
+      f"{cfg.networks[0].init_seed}..{cfg.networks[-1].init_seed};"
       f" learning and choosing on {cfg.train_networks}, held out {cfg.held_out}")
 here = provenance.describe()
 print(f"images: {splits['train']} train / {splits['val']} validation / {splits['test']} test; "
@@ -126,7 +126,8 @@ chapter.mask_space_overview(cfg)
 # standard deviation between them).
 
 # %%
-banks = {setting: bank.build(bc, executor=executor, ray_address=ray_address) for setting, bc in cfg.banks.items()}
+banks = {setting: bank.build(bc, executor=executor, ray_address=ray_address)
+         for setting, bc in cfg.banks.items()}
 bank_evaluations = sum(int(b.unique()["n_seeds"].sum()) for b in banks.values())
 print(f"{bank_evaluations} retrainings in the two banks")
 print("networks' test accuracy:", ", ".join(f"{b.accuracy:.3f}" for b in banks["conv"].baselines))
@@ -170,8 +171,10 @@ lono
 design_table = chapter.design_choice(banks["conv"], cfg, chosen_features)
 chosen = chapter.chosen_design(design_table)
 design = chapter.designs(cfg, chosen_features, chosen)
-print(f"chosen: entropy_weight={chosen[0]:g}, critic_weight={chosen[1]:g}; ablation variant: {list(design)[1]}")
-design_table.groupby(["entropy_weight", "critic_weight"])[["expected_val_acc", "percentile"]].agg(["mean", "min", "max"])
+print(f"chosen: entropy_weight={chosen[0]:g}, critic_weight={chosen[1]:g}; "
+      f"ablation variant: {list(design)[1]}")
+(design_table.groupby(["entropy_weight", "critic_weight"])[["expected_val_acc", "percentile"]]
+ .agg(["mean", "min", "max"]))
 
 # %% [markdown]
 # ## Critics and generators: one per seed
@@ -182,7 +185,8 @@ design_table.groupby(["entropy_weight", "critic_weight"])[["expected_val_acc", "
 
 # %%
 critics, generators, quality, fit_seconds = chapter.fit_learned(banks, cfg, design)
-fig = plots.gan_training({f"{s}, seed {g.config.seed}": g.history for s in banks for g in generators[s]["gan"][:3]})
+fig = plots.gan_training({f"{s}, seed {g.config.seed}": g.history
+                          for s in banks for g in generators[s]["gan"][:3]})
 chapter.critic_summary(quality)
 
 # %% [markdown]
@@ -198,7 +202,8 @@ held_net = banks["conv+linear"].baselines[cfg.held_out[0]].model
 keep = masks.keep_map(generators["conv+linear"]["gan"][0], held_net, cfg.sparsities, include_linear=True)
 fig = plots.keep_map(keep, title="GAN keep-probability per channel (held-out LeNet-5, conv + hidden Linear)")
 allocation = keep.groupby(["sparsity", "layer"], sort=False)["keep_prob"].sum().rename("expected_kept")
-allocation.to_frame().join(masks.l1_agreement(keep).set_index(["sparsity", "layer"])).unstack("layer").round(2)
+(allocation.to_frame().join(masks.l1_agreement(keep).set_index(["sparsity", "layer"]))
+ .unstack("layer").round(2))
 
 # %% [markdown]
 # ## Collapse: a property, checked
@@ -210,11 +215,14 @@ allocation.to_frame().join(masks.l1_agreement(keep).set_index(["sparsity", "laye
 
 # %%
 models_ = {f"lenet5 net {i}": b.model for i, b in enumerate(banks["conv"].baselines)}
-sweeps = [chapter.collapse_sweep(generators["conv"]["gan"][:3], {**models_, "lenet5-caffe": baseline(cfg.transfer).model},
+sweeps = [chapter.collapse_sweep(generators["conv"]["gan"][:3],
+                                 {**models_, "lenet5-caffe": baseline(cfg.transfer).model},
                                  include_linear=False).assign(setting="conv"),
-          chapter.collapse_sweep(generators["conv+linear"]["gan"][:3], models_, include_linear=True).assign(setting="conv+linear")]
+          chapter.collapse_sweep(generators["conv+linear"]["gan"][:3], models_,
+                                 include_linear=True).assign(setting="conv+linear")]
 collapse = pd.concat(sweeps, ignore_index=True)
-collapse.groupby("setting")[["masks", "collapsed", "exact_count"]].agg({"masks": "sum", "collapsed": "sum", "exact_count": "all"})
+(collapse.groupby("setting")[["masks", "collapsed", "exact_count"]]
+ .agg({"masks": "sum", "collapsed": "sum", "exact_count": "all"}))
 
 # %% [markdown]
 # ## The best standard criterion, chosen on the training networks
@@ -260,7 +268,8 @@ comparison.cell_pivot(cells, "distinct").astype(int)
 
 # %%
 paired = comparison.paired_stats(df, ["gan"])
-paired.pivot_table(index=["setting", "network", "sparsity"], columns="other", values="value", sort=False).round(1)
+paired.pivot_table(index=["setting", "network", "sparsity"], columns="other", values="value",
+                   sort=False).round(1)
 
 # %% [markdown]
 # ## Exactly, on the held-out landscapes

@@ -346,7 +346,8 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
         # generator i's candidates
         assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         k = cfg.protocol.critic_candidates
-        cands = protocol.method_candidates(Method("random", (), 1))(net, 0.9, cfg.protocol.seed + part2.CANDIDATE_OFFSET + i * k, k)
+        cands = protocol.method_candidates(Method("random", (), 1))(
+            net, 0.9, cfg.protocol.seed + part2.CANDIDATE_OFFSET + i * k, k)
         assert by["random-min1+critic"][i].mask == cands[i % k]  # critic i's favourite
         assert {j.retrain.seed for j in jobs if j.labels["trial"] == i} == {cfg.protocol.retrain.seed + i}
     assert by["random-min1"][1].mask == Method("random", (), 1).prune(net, 0.9, seed=cfg.protocol.seed + 1)

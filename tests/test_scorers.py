@@ -118,15 +118,16 @@ def test_unknown_option_raises_a_clear_error(lenet, strategy, option, valid):
 # ------------------------------------------------------------------------------------------- gan
 
 class FakeGenerator:
-    """Anything with ``scores(layers, sparsity, rng, min_channels_per_layer=...)`` can drive the 'gan'
-    scorer."""
+    """Anything with ``scores(layers, sparsity, rng, min_channels_per_layer=..., model=...)`` can drive
+    the 'gan' scorer."""
 
     def __init__(self) -> None:
         self.calls = []
 
-    def scores(self, layers, sparsity, rng, min_channels_per_layer=0):
+    def scores(self, layers, sparsity, rng, min_channels_per_layer=0, model=None):
         self.calls.append((list(layers), sparsity))
         self.minimum = min_channels_per_layer
+        self.model = model
         # keep the last channels of every layer first
         return {k: torch.arange(m.weight.shape[0], dtype=torch.float32) for k, m in layers.items()}
 
@@ -135,6 +136,7 @@ def test_gan_scorer_uses_the_generator_with_the_target_sparsity(lenet):
     fake = FakeGenerator()
     mask = strategies.prune(lenet, "gan", 0.3, seed=0, generator=fake)
     assert fake.calls == [(["conv1", "conv2"], 0.3)]
+    assert fake.model is lenet  # the scorer passes the network its layers belong to
     expected = {k: torch.arange(n, dtype=torch.float32) for k, n in layer_sizes(lenet).items()}
     assert mask == select(expected, 0.3)
     # by hand: round(6.6) = 7 lowest of 0..5 and 0..15 (ties to conv1, which comes first)

@@ -369,7 +369,7 @@ def test_method_include_linear(trained_lenet):
 
 def test_method_prune_passes_runtime_objects(trained_lenet):
     class Fake:
-        def scores(self, layers, sparsity, rng, min_channels_per_layer=0):
+        def scores(self, layers, sparsity, rng, min_channels_per_layer=0, model=None):
             return {k: -torch.arange(m.weight.shape[0], dtype=torch.float32) for k, m in layers.items()}
 
     mask = Method("gan").prune(trained_lenet, 0.5, seed=0, generator=Fake())

@@ -104,13 +104,16 @@ def _layer_spearman(x: np.ndarray, value: np.ndarray, layers: list[np.ndarray]) 
 
 
 def _check_examples(examples, features) -> tuple[list[tuple], tuple[str, ...]]:
-    """Validated examples as ``(network, feats, values frame, usable layers)`` and the feature names."""
+    """Validated examples as ``(network, feats, values frame, usable layers)`` and the feature
+    names."""
     if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) or len(examples) == 0:
-        raise ValueError("examples must be a non-empty list of (network id, ChannelFeatures, masks, accuracy)")
+        raise ValueError("examples must be a non-empty list of "
+                         "(network id, ChannelFeatures, masks, accuracy)")
     out, seen = [], set()
     for k, ex in enumerate(examples):
         if not isinstance(ex, (tuple, list)) or len(ex) != 4 or not isinstance(ex[1], ChannelFeatures):
-            raise ValueError(f"examples[{k}] must be (network id, ChannelFeatures, masks, accuracy), got {ex!r:.80}")
+            raise ValueError(f"examples[{k}] must be (network id, ChannelFeatures, masks, accuracy), "
+                             f"got {ex!r:.80}")
         net, feats, masks, acc = ex
         if not isinstance(net, Hashable) or net in seen:
             raise ValueError(f"examples: network id {net!r} is not a distinct hashable id")
@@ -118,8 +121,8 @@ def _check_examples(examples, features) -> tuple[list[tuple], tuple[str, ...]]:
         values = channel_values(masks, acc, feats.sizes)
         layers = _usable_layers(values)
         if not layers:
-            raise ValueError(f"examples: network {net!r} has no layer of >= {MIN_LAYER_CHANNELS} channels whose "
-                             "values differ (nothing to rank)")
+            raise ValueError(f"examples: network {net!r} has no layer of >= {MIN_LAYER_CHANNELS} "
+                             "channels whose values differ (nothing to rank)")
         out.append((net, feats, values, layers))
     names = out[0][1].names if features is None else features
     if isinstance(names, str) or not isinstance(names, Sequence) or len(names) == 0:
@@ -147,7 +150,8 @@ def feature_signal(examples, features: Sequence[str] | None = None) -> pd.DataFr
     for name in names:
         for net, feats, values, layers in checked:
             rows.append({"feature": name, "network": net,
-                         "spearman": _layer_spearman(_column(feats, name), values["value"].to_numpy(), layers),
+                         "spearman": _layer_spearman(_column(feats, name), values["value"].to_numpy(),
+                                                     layers),
                          "n_layers": len(layers), "n_channels": int(sum(len(i) for i in layers))})
     return pd.DataFrame(rows, columns=["feature", "network", "spearman", "n_layers", "n_channels"])
 

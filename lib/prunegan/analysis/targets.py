@@ -46,12 +46,14 @@ class Target:
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:
-            raise ValueError(f"Target {self.name!r}: statistic must be one of {STATISTICS}, got {self.statistic!r}")
+            raise ValueError(f"Target {self.name!r}: statistic must be one of {STATISTICS}, "
+                             f"got {self.statistic!r}")
         if self.comparison not in COMPARISONS:
             raise ValueError(f"Target {self.name!r}: comparison must be one of {list(COMPARISONS)}, "
                              f"got {self.comparison!r}")
         if self.bound not in ("ci_low", "ci_high", "value"):
-            raise ValueError(f"Target {self.name!r}: bound must be 'ci_low', 'ci_high' or 'value', got {self.bound!r}")
+            raise ValueError(f"Target {self.name!r}: bound must be 'ci_low', 'ci_high' or 'value', "
+                             f"got {self.bound!r}")
         if isinstance(self.settings, str):
             object.__setattr__(self, "settings", (self.settings,))
 
@@ -75,9 +77,11 @@ def check(targets, stats: pd.DataFrame) -> pd.DataFrame:
         if t.other is not None:
             sel = sel[sel["other"] == t.other]
         if t.sparsities is not None:
-            sel = sel[np.isclose(sel["sparsity"].to_numpy(float)[:, None], np.asarray(t.sparsities, float)).any(1)]
+            sel = sel[np.isclose(sel["sparsity"].to_numpy(float)[:, None],
+                                 np.asarray(t.sparsities, float)).any(1)]
         if t.threshold is None and "threshold" not in sel:
-            raise ValueError(f"Target {t.name!r} takes each row's threshold, but the table has no 'threshold' column")
+            raise ValueError(f"Target {t.name!r} takes each row's threshold, "
+                             "but the table has no 'threshold' column")
         for r in sel.itertuples(index=False):
             thr = float(r.threshold) if t.threshold is None else float(t.threshold)
             judged = float(getattr(r, t.bound))

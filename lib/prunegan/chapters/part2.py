@@ -66,8 +66,8 @@ TARGETS = (
            threshold=-1.0),
     Target("transfer: within 1 point of random-min1", "paired", "gan", "random-min1", settings=("transfer",),
            threshold=-1.0),
-    Target("SD across generator seeds at most 1.5 points", "seed_sd", "gan", settings=("conv",), bound="ci_high",
-           comparison="<=", threshold=1.5),
+    Target("SD across generator seeds at most 1.5 points", "seed_sd", "gan", settings=("conv",),
+           bound="ci_high", comparison="<=", threshold=1.5),
 )
 
 #: Learned methods and the designs of the ablation (method name → reader's label).
@@ -77,9 +77,9 @@ VARIANTS = {"gan": "GAN (chosen design)", "gan-discriminator-only": "GAN, discri
 
 #: Smoke runs: everything tiny (the shared 400/200-image subset, 100 validation images, one epoch).
 SMOKE = {"networks": 3, "held_out": 1, "n_val": 100, "sparsities": (0.8, 0.9), "temperatures": (0.0,),
-         "criteria": ("noisy-l1",), "draws": 1, "retrain_seeds": 1, "min_distinct": 6, "exhaustive_limit": 200,
-         "samples": 3, "gan_steps": 10, "gan_seeds": 3, "critic_steps": 20, "critic_candidates": 3, "epochs": 1,
-         "entropy_weights": (0.0, 0.1), "critic_weights": (1.0,)}
+         "criteria": ("noisy-l1",), "draws": 1, "retrain_seeds": 1, "min_distinct": 6,
+         "exhaustive_limit": 200, "samples": 3, "gan_steps": 10, "gan_seeds": 3, "critic_steps": 20,
+         "critic_candidates": 3, "epochs": 1, "entropy_weights": (0.0, 0.1), "critic_weights": (1.0,)}
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,12 @@ class Configs:
         return max(self.sparsities)
 
 
-def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epochs: int = 10, networks: int = 10,
-            held_out: int = 2, n_val: int = DEFAULT_N_VAL, sparsities=(0.8, 0.9), temperatures=(0.0, 1.0),
-            criteria=CRITERIA, draws: int = 2, retrain_epochs: int = 1, retrain_seeds: int = 3, min_distinct: int = 24,
-            exhaustive_limit: int = 200, gan_steps: int = 300, gan_seeds: int = 20, entropy_weights=(0.0, 0.1, 0.3),
-            critic_weights=(0.0, 1.0), critic_steps: int = 500, samples: int = 20, critic_candidates: int = 16,
+def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epochs: int = 10,
+            networks: int = 10, held_out: int = 2, n_val: int = DEFAULT_N_VAL, sparsities=(0.8, 0.9),
+            temperatures=(0.0, 1.0), criteria=CRITERIA, draws: int = 2, retrain_epochs: int = 1,
+            retrain_seeds: int = 3, min_distinct: int = 24, exhaustive_limit: int = 200, gan_steps: int = 300,
+            gan_seeds: int = 20, entropy_weights=(0.0, 0.1, 0.3), critic_weights=(0.0, 1.0),
+            critic_steps: int = 500, samples: int = 20, critic_candidates: int = 16,
             transfer_model: str = "lenet5-caffe") -> Configs:
     """Notebook 06's configs from plain parameter values (``smoke=True``: see :data:`SMOKE`).
     ``seed`` is the replicate: it shifts every seed family (networks, bank draws and retraining
@@ -121,9 +122,10 @@ def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epoch
         s = SMOKE
         networks, held_out, n_val, sparsities, temperatures = (s["networks"], s["held_out"], s["n_val"],
                                                                 s["sparsities"], s["temperatures"])
-        criteria, draws, retrain_seeds, min_distinct = s["criteria"], s["draws"], s["retrain_seeds"], s["min_distinct"]
-        exhaustive_limit, samples, gan_steps, gan_seeds = (s["exhaustive_limit"], s["samples"], s["gan_steps"],
-                                                           s["gan_seeds"])
+        criteria, draws, retrain_seeds, min_distinct = (s["criteria"], s["draws"], s["retrain_seeds"],
+                                                        s["min_distinct"])
+        exhaustive_limit, samples, gan_steps, gan_seeds = (s["exhaustive_limit"], s["samples"],
+                                                           s["gan_steps"], s["gan_seeds"])
         critic_steps, critic_candidates, epochs, retrain_epochs = (s["critic_steps"], s["critic_candidates"],
                                                                    s["epochs"], 1)
         entropy_weights, critic_weights = s["entropy_weights"], s["critic_weights"]
@@ -136,20 +138,22 @@ def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epoch
     check_int("gan_seeds", gan_seeds, 2)
     limits = {"networks": (networks, SEED_STRIDE), "gan_seeds": (gan_seeds, SEED_STRIDE - 1),
               "retrain_seeds": (retrain_seeds, BANK_STRIDE),
-              "samples × critic_candidates": (samples * critic_candidates, PROTOCOL_STRIDE - CANDIDATE_OFFSET)}
+              "samples × critic_candidates": (samples * critic_candidates,
+                                              PROTOCOL_STRIDE - CANDIDATE_OFFSET)}
     for name, (value, most) in limits.items():
         if value > most:
             raise ValueError(f"{name}={value} is above {most}: the seeds of two replicates would meet")
     if samples != gan_seeds:
-        raise ValueError(f"samples={samples} must equal gan_seeds={gan_seeds}: pair i uses the generator of seed i")
+        raise ValueError(f"samples={samples} must equal gan_seeds={gan_seeds}: "
+                         "pair i uses the generator of seed i")
     base = seed * SEED_STRIDE
     bases = tuple(replace(baseline_config(data=data, epochs=epochs, seed=base + i, smoke=smoke), n_val=n_val)
                   for i in range(networks))
     bank_retrain = TrainConfig(epochs=retrain_epochs, seed=BANK_STRIDE * seed)
     banks = {name: BankConfig(baselines=bases, sparsities=tuple(sparsities), temperatures=tuple(temperatures),
-                              draws=draws, min_channels=(1,), include_linear=il, retrain=bank_retrain, seed=seed,
-                              retrain_seeds=retrain_seeds, criteria=tuple(criteria), min_distinct=min_distinct,
-                              exhaustive_limit=exhaustive_limit)
+                              draws=draws, min_channels=(1,), include_linear=il, retrain=bank_retrain,
+                              seed=seed, retrain_seeds=retrain_seeds, criteria=tuple(criteria),
+                              min_distinct=min_distinct, exhaustive_limit=exhaustive_limit)
              for name, il in SETTINGS.items()}
     train = tuple(range(networks - held_out))
     gan = GanConfig(networks=train, steps=gan_steps)
@@ -158,11 +162,12 @@ def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epoch
     proto = protocol.ProtocolConfig(samples=samples, retrain=TrainConfig(epochs=retrain_epochs, seed=first),
                                     seed=first, critic_candidates=critic_candidates)
     protocol.check_disjoint(proto, bank_retrain, retrain_seeds)
-    transfer = replace(baseline_config(model=transfer_model, data=data, epochs=epochs, seed=base, smoke=smoke),
+    transfer = replace(baseline_config(model=transfer_model, data=data, epochs=epochs, seed=base,
+                                       smoke=smoke),
                        n_val=n_val)
     return Configs(seed, bases, tuple(range(networks - held_out, networks)), tuple(sparsities), banks, gan,
-                   tuple(base + i for i in range(gan_seeds)), base + SEED_STRIDE - 1, grid, check_int("critic_steps", critic_steps, 1),
-                   proto, transfer)
+                   tuple(base + i for i in range(gan_seeds)), base + SEED_STRIDE - 1, grid,
+                   check_int("critic_steps", critic_steps, 1), proto, transfer)
 
 
 def split_sizes(cfg: Configs) -> dict[str, int]:
@@ -194,7 +199,8 @@ def bank_overview(bank) -> pd.DataFrame:
     return (u.groupby(["baseline", "sparsity"])
             .agg(distinct=("key", "size"), methods=("method", "nunique"), collapsed=("collapsed", "mean"),
                  best=(lab, "max"), median=(lab, "median"), worst=(lab, "min"),
-                 seed_sd=(f"{lab.removesuffix('_acc')}_acc_sd" if lab == "val_acc" else "retrained_acc_sd", "mean"))
+                 seed_sd=(f"{lab.removesuffix('_acc')}_acc_sd" if lab == "val_acc" else "retrained_acc_sd",
+                          "mean"))
             .reset_index().rename(columns={"baseline": "network"}))
 
 
@@ -206,8 +212,8 @@ def critic_quality(critic, held, setting: str = "") -> pd.DataFrame:
     for ex in held:
         ok = [i for i, m in enumerate(ex.masks) if all(p.sum() > 0 for p in m.split(list(ex.feats.sizes)))]
         free = replace(ex, masks=ex.masks[ok], accuracy=ex.accuracy[ok], weights=ex.weights[ok])
-        rows.append({"setting": setting, "network": ex.network, "sparsity": ex.sparsity, "masks": len(ex.masks),
-                     "spearman": critic.spearman(ex), "collapse_free": len(ok),
+        rows.append({"setting": setting, "network": ex.network, "sparsity": ex.sparsity,
+                     "masks": len(ex.masks), "spearman": critic.spearman(ex), "collapse_free": len(ok),
                      "spearman_collapse_free": critic.spearman(free) if len(ok) > 2 else float("nan")})
     return pd.DataFrame(rows)
 
@@ -229,8 +235,10 @@ def critic_summary(quality: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------- landscapes
 def landscape_rows(bank, sparsity: float, networks) -> pd.DataFrame:
     """The exhaustive landscape's rows (every collapse-free mask, once) of ``networks`` at ``sparsity``."""
-    f = bank.frame  # every draw: a landscape mask that a method drew first is a duplicate here, not in unique()
-    u = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], sparsity) & f["baseline"].isin(list(networks))]
+    # every draw: a landscape mask that a method drew first is a duplicate here, not in unique()
+    f = bank.frame
+    u = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], sparsity)
+          & f["baseline"].isin(list(networks))]
     return u.drop_duplicates(["baseline", "key"])
 
 
@@ -294,9 +302,10 @@ def design_choice(bank, cfg: Configs, features: tuple[str, ...], *, workers: int
                      workers, "critics (leave-one-out)", progress)
     critics = {j: gan.fit_critic(bank, networks=others, **kw) for j, others in folds.items()}
     jobs = [(e, c, j) for e, c in cfg.grid for j in folds]
-    configs = [replace(cfg.gan, networks=folds[j], features=tuple(features), entropy_weight=e, critic_weight=c,
-                       seed=seed) for e, c, j in jobs]
-    gens = gan.fit_many(bank, configs, critics=[critics[j] for _, _, j in jobs], workers=workers, progress=progress)
+    configs = [replace(cfg.gan, networks=folds[j], features=tuple(features), entropy_weight=e,
+                       critic_weight=c, seed=seed) for e, c, j in jobs]
+    gens = gan.fit_many(bank, configs, critics=[critics[j] for _, _, j in jobs], workers=workers,
+                        progress=progress)
     rows = []
     for (e, c, j), g in zip(jobs, gens):
         land = landscape_rows(bank, s, (j,))
@@ -354,7 +363,8 @@ def fit_learned(banks: dict, cfg: Configs, design: dict[str, GanConfig], *, prog
     for setting, b in banks.items():
         crit = gan.fit_critics(b, networks=cfg.train_networks, seeds=cfg.gan_seeds, steps=cfg.critic_steps,
                                features=features, progress=progress)
-        gens = {name: gan.fit_many(b, [replace(c, seed=s) for s in cfg.gan_seeds], critics=crit, progress=progress)
+        gens = {name: gan.fit_many(b, [replace(c, seed=s) for s in cfg.gan_seeds], critics=crit,
+                                   progress=progress)
                 for name, c in design.items()}
         held = gan.from_bank(b, networks=cfg.held_out, features=features)
         quality.append(pd.concat([critic_quality(c, held, setting).assign(seed=c.seed) for c in crit]))
@@ -374,7 +384,8 @@ def standard_methods(include_linear: bool) -> list[Method]:
             Method("tp-lamp", (), 1, il, name="tp-lamp-min1", label="TP LAMP, min 1/layer"),
             Method("tp-fpgm", (), 1, il, name="tp-fpgm-min1", label="TP FPGM, min 1/layer"),
             Method("uniform-l1", (), 1, il, name="uniform-l1", label="layer-wise uniform, L1 within"),
-            Method("uniform-random", (), 1, il, name="uniform-random", label="layer-wise uniform, random within")]
+            Method("uniform-random", (), 1, il, name="uniform-random",
+                   label="layer-wise uniform, random within")]
 
 
 #: Deterministic standard criteria (one mask per network): the candidates for the best one.
@@ -400,7 +411,8 @@ def criterion_choice(cfg: Configs, setting: str, *, progress: bool = True, execu
                 mask = m.prune(base.model, s, seed=0)
                 for r in range(bank_cfg.retrain_seeds):
                     jobs.append(runner.Job(mask, replace(bank_cfg.retrain, seed=bank_cfg.retrain.seed + r),
-                                           {"method": m.name, "network": n, "sparsity": s, "setting": setting}))
+                                           {"method": m.name, "network": n, "sparsity": s,
+                                            "setting": setting}))
         frames.append(runner.run(base, jobs, progress=progress, executor=executor, ray_address=ray_address))
     df = pd.concat(frames, ignore_index=True)
     return df.rename(columns={"retrained_val_acc": "val_acc"})
@@ -409,7 +421,8 @@ def criterion_choice(cfg: Configs, setting: str, *, progress: bool = True, execu
 def best_criteria(choice: pd.DataFrame) -> pd.DataFrame:
     """Per (setting, sparsity): each criterion's mean validation accuracy over the training networks
     and seeds, and the best one (``best``: True on its row)."""
-    t = choice.groupby(["setting", "sparsity", "method"], sort=False)["val_acc"].mean().rename("val_acc").reset_index()
+    t = (choice.groupby(["setting", "sparsity", "method"], sort=False)["val_acc"].mean()
+         .rename("val_acc").reset_index())
     t["best"] = t.groupby(["setting", "sparsity"])["val_acc"].transform("max") == t["val_acc"]
     t["best"] &= ~t.duplicated(["setting", "sparsity", "best"]) | ~t["best"]  # ties: the first in list order
     return t
@@ -453,8 +466,8 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
         out.append(protocol.entry(m, seed))
     if bank is not None:
         row = bank.best(sparsity, baseline=network)
-        out.append(protocol.Entry({"method": "best-bank", "label": "best bank mask (re-measured)", "strategy": "bank",
-                                   "min_channels_per_layer": None, "temperature": None,
+        out.append(protocol.Entry({"method": "best-bank", "label": "best bank mask (re-measured)",
+                                   "strategy": "bank", "min_channels_per_layer": None, "temperature": None,
                                    "bank_acc": float(row[bank.label])},
                                   protocol.fixed_proposer(ChannelMask.from_dict(row["mask"])), 0))
     return out
@@ -489,12 +502,14 @@ def with_best_criterion(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     extra = []
     for (setting, s), g in df.groupby(["setting", "sparsity"]):
         name = chosen_criterion(best, "conv" if setting == "transfer" else setting, s)
-        extra.append(g[g["method"] == name].assign(method="best-criterion", label=f"best standard criterion ({name})"))
+        extra.append(g[g["method"] == name].assign(method="best-criterion",
+                                                   label=f"best standard criterion ({name})"))
     return pd.concat([df, *extra], ignore_index=True)
 
 
 # ------------------------------------------------------------------------------------- verdicts
-def statistics(df: pd.DataFrame, expected: pd.DataFrame | None, reported_landscapes: pd.DataFrame | None) -> pd.DataFrame:
+def statistics(df: pd.DataFrame, expected: pd.DataFrame | None,
+               reported_landscapes: pd.DataFrame | None) -> pd.DataFrame:
     """Every statistic a target can judge: paired differences of each learned variant against every
     other method, and (where exhaustive landscapes exist) the exact expected accuracy and the SD
     across seeds of the learned variants."""
@@ -528,7 +543,8 @@ def verdict(checks: pd.DataFrame, targets=TARGETS) -> str:
             continue
         status = "met" if g["met"].all() else "not met"
         cells = "; ".join(_cell_text(r) for r in g.itertuples())
-        lines.append(f"{t.name} ({t.describe()}): **{status}** ({int(g['met'].sum())}/{len(g)} cells) — {cells}.")
+        lines.append(f"{t.name} ({t.describe()}): **{status}** "
+                     f"({int(g['met'].sum())}/{len(g)} cells) — {cells}.")
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -556,9 +572,11 @@ def collapse_sweep(generators, models: dict, *, include_linear: bool, n: int = 2
                 with torch.no_grad():
                     vectors = g.distribution(feats, s).sample(n, torch.Generator().manual_seed(seed))
                 masks = [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
-                rows.append({"model": name, "sparsity": s, "generator_seed": g.config.seed, "masks": len(masks),
+                rows.append({"model": name, "sparsity": s, "generator_seed": g.config.seed,
+                             "masks": len(masks),
                              "collapsed": sum(bool(m.collapsed_layers()) for m in masks),
-                             "exact_count": all(m.n_pruned == counts.n_pruned(m.n_channels, s) for m in masks)})
+                             "exact_count": all(m.n_pruned == counts.n_pruned(m.n_channels, s)
+                                                for m in masks)})
     return pd.DataFrame(rows)
 
 
@@ -608,9 +626,12 @@ def extra_numbers(cfg: Configs, splits: dict, design: pd.DataFrame, chosen: tupl
     the critics' quality and the exact landscape results (mean over seeds and held-out networks)."""
     out: dict[str, float | str] = {
         "gan_retrain_epochs": float(retrain_epochs), "gan_replicate": float(cfg.seed),
-        "gan_n_train": float(splits["train"]), "gan_n_val": float(splits["val"]), "gan_n_test": float(splits["test"]),
-        "gan_networks_train": float(len(cfg.train_networks)), "gan_networks_held_out": float(len(cfg.held_out)),
-        "gan_seeds": float(len(cfg.gan_seeds)), "gan_entropy_weight": chosen[0], "gan_critic_weight": chosen[1],
+        "gan_n_train": float(splits["train"]), "gan_n_val": float(splits["val"]),
+        "gan_n_test": float(splits["test"]),
+        "gan_networks_train": float(len(cfg.train_networks)),
+        "gan_networks_held_out": float(len(cfg.held_out)),
+        "gan_seeds": float(len(cfg.gan_seeds)),
+        "gan_entropy_weight": chosen[0], "gan_critic_weight": chosen[1],
         "gan_features": ", ".join(f for f in features if f in CHANNEL_FEATURES) or "none",
         "gan_features_with_signal": float(signal_summary["signal"].sum()),
         "gan_features_tried": float(len(signal_summary))}

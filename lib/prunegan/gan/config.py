@@ -54,10 +54,12 @@ class GanConfig:
             if not nets or len(set(nets)) != len(nets):
                 raise ValueError(f"GanConfig.networks must be distinct bank indices, got {self.networks!r}")
             object.__setattr__(self, "networks", nets)
-        feats = check_sequence("GanConfig.features", (self.features,) if isinstance(self.features, str) else self.features)
+        feats = check_sequence("GanConfig.features",
+                               (self.features,) if isinstance(self.features, str) else self.features)
         unknown = [f for f in feats if f not in FEATURES]
         if unknown or len(set(feats)) != len(feats):
-            raise ValueError(f"GanConfig.features must be distinct names from {FEATURES}, got {self.features!r}")
+            raise ValueError(f"GanConfig.features must be distinct names from {FEATURES}, "
+                             f"got {self.features!r}")
         object.__setattr__(self, "features", feats)
         for name in ("hidden", "steps", "batch_size"):
             check_int(f"GanConfig.{name}", getattr(self, name), 1)

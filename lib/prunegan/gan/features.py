@@ -132,7 +132,8 @@ def _digest_tensors(items) -> str:
 
 def _model_digest(model: nn.Module) -> str:
     arch = f"{type(model).__module__}.{type(model).__qualname__}|{model!r}"
-    return hashlib.sha256(arch.encode()).hexdigest()[:16] + _digest_tensors(sorted(model.state_dict().items()))
+    return (hashlib.sha256(arch.encode()).hexdigest()[:16]
+            + _digest_tensors(sorted(model.state_dict().items())))
 
 
 class _LRU:
@@ -206,11 +207,13 @@ def _resolve_inputs(model: nn.Module, inputs) -> torch.Tensor:
     if inputs is None:
         if not _takes_mnist_images(model):
             raise ValueError(f"image channel features of {type(model).__name__} need the `inputs` argument "
-                             "(an (N, C, H, W) float tensor of images): the input shape this network wants is "
-                             "unknown (only networks taking 1×28×28 images default to prunegan.data.default_inputs())")
+                             "(an (N, C, H, W) float tensor of images): the input shape this network "
+                             "wants is unknown (only networks taking 1×28×28 images default to "
+                             "prunegan.data.default_inputs())")
         from ..data import default_inputs  # data imports torchvision lazily; keep features light to import
         return default_inputs()
-    if not isinstance(inputs, torch.Tensor) or inputs.ndim != 4 or not inputs.is_floating_point() or len(inputs) == 0:
+    if (not isinstance(inputs, torch.Tensor) or inputs.ndim != 4 or not inputs.is_floating_point()
+            or len(inputs) == 0):
         what = (f"a {inputs.dtype} tensor of shape {tuple(inputs.shape)}" if isinstance(inputs, torch.Tensor)
                 else type(inputs).__name__)
         raise ValueError(f"inputs must be a non-empty (N, C, H, W) float tensor of images, got {what}")
@@ -253,7 +256,8 @@ def _compute_statistics(model: nn.Module, layers: Mapping[str, nn.Module], input
     weighted = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     handles = [m.register_forward_hook(hook) for m in weighted]
     dev = _device(model)
-    sums = {n: {k: torch.zeros(m.weight.shape[0], dtype=torch.float64) for k in ("act", "nonpos", "taylor", "rank")}
+    sums = {n: {k: torch.zeros(m.weight.shape[0], dtype=torch.float64)
+                for k in ("act", "nonpos", "taylor", "rank")}
             for n, m in layers.items()}
     n_pos = dict.fromkeys(layers, 0)
     n_rank = dict.fromkeys(layers, 0)
@@ -265,11 +269,13 @@ def _compute_statistics(model: nn.Module, layers: Mapping[str, nn.Module], input
                 with torch.enable_grad():
                     logits = model(x)
                     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-                        raise ValueError(f"{type(model).__name__} must return (N, classes) logits for the Taylor "
-                                         f"feature, got {getattr(logits, 'shape', type(logits).__name__)}")
+                        raise ValueError(f"{type(model).__name__} must return (N, classes) logits for the "
+                                         "Taylor feature, got "
+                                         f"{getattr(logits, 'shape', type(logits).__name__)}")
                     missing = [n for n in layers if n not in captured]
                     if missing:
-                        raise ValueError(f"layers {missing} did not run in {type(model).__name__}'s forward pass")
+                        raise ValueError(f"layers {missing} did not run in "
+                                         f"{type(model).__name__}'s forward pass")
                     twice = [n for n, outs in captured.items() if len(outs) > 1]
                     if twice:
                         raise ValueError(f"layers {twice} run more than once per forward pass: their image "
@@ -310,12 +316,14 @@ def _compute_statistics(model: nn.Module, layers: Mapping[str, nn.Module], input
             "act_zero_share": (s["nonpos"] / n_pos[name]).to(torch.float32),
             "taylor": (s["taylor"] / n_pos[name]).to(torch.float32),
             "out_mass": _reader_mass(m, reader),
-            "hrank": (s["rank"] / n_rank[name]).to(torch.float32) if n_rank[name] else torch.zeros(len(s["rank"])),
+            "hrank": ((s["rank"] / n_rank[name]).to(torch.float32) if n_rank[name]
+                      else torch.zeros(len(s["rank"]))),
         }
     return stats
 
 
-def _statistics(model: nn.Module, layers: Mapping[str, nn.Module], inputs) -> dict[str, dict[str, torch.Tensor]]:
+def _statistics(model: nn.Module, layers: Mapping[str, nn.Module],
+                inputs) -> dict[str, dict[str, torch.Tensor]]:
     """``{layer: {statistic: (C,) tensor}}`` for :data:`STATISTICS`, memoised."""
     modules = list(model.modules())
     foreign = [n for n, m in layers.items() if all(m is not mm for mm in modules)]

@@ -5,9 +5,9 @@ masks drawn with the bank's soft weights, as many generated masks sampled exactl
 generator's distribution. The discriminator learns real against generated (cross-entropy). The
 generator's reward for a mask is the discriminator's logit on it (plus ``critic_weight`` × the
 accuracy critic's standardised prediction, if a critic is given, plus ``entropy_weight`` × the
-mask's surprisal ``−log P(mask)``, the score-function form of an entropy bonus); its gradient reaches the generator
-through the exact log-probability of the mask (score function, REINFORCE, with the batch's mean
-reward as baseline), so the per-layer counts and the channel choice both move.
+mask's surprisal ``−log P(mask)``, the score-function form of an entropy bonus); its gradient
+reaches the generator through the exact log-probability of the mask (score function, REINFORCE,
+with the batch's mean reward as baseline), so the per-layer counts and the channel choice both move.
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def fit(bank, config: GanConfig = GanConfig(), *, critic=None, progress: bool = 
     discriminator's mean probability on real and generated masks and their logit gap ``d_gap``,
     the mean reward, and ``seconds`` since the start."""
     if config.critic_weight > 0 and critic is None:
-        raise ValueError(f"GanConfig.critic_weight={config.critic_weight} needs critic=<trained AccuracyCritic>")
+        raise ValueError(f"GanConfig.critic_weight={config.critic_weight} "
+                         "needs critic=<trained AccuracyCritic>")
     if config.critic_weight > 0 and tuple(critic.feature_names) != tuple(config.features):
         raise ValueError(f"the critic reads features {list(critic.feature_names)}, the generator "
                          f"{list(config.features)}: fit the critic with features=config.features")
@@ -99,7 +100,8 @@ def fit_critic(bank, *, networks, steps: int = 500, seed: int = 0, hidden: int =
     return critic
 
 
-def _train(examples: list[Examples], config: GanConfig, include_linear: bool, critic, progress: bool) -> Generator:
+def _train(examples: list[Examples], config: GanConfig, include_linear: bool, critic,
+           progress: bool) -> Generator:
     rng = torch.Generator().manual_seed(config.seed)
     gen = Generator(config, include_linear=include_linear)
     with torch.random.fork_rng(devices=[]):
@@ -183,8 +185,9 @@ def in_processes(calls: list, workers: int | None = None, desc: str = "fits", pr
         _CALLS = []
 
 
-def fit_critics(bank, *, networks, seeds, steps: int = 500, hidden: int = 32, features: tuple[str, ...] = FEATURES,
-                workers: int | None = None, progress: bool = True) -> list[AccuracyCritic]:
+def fit_critics(bank, *, networks, seeds, steps: int = 500, hidden: int = 32,
+                features: tuple[str, ...] = FEATURES, workers: int | None = None,
+                progress: bool = True) -> list[AccuracyCritic]:
     """:func:`fit_critic` once per seed of ``seeds`` (fits not in the cache run in parallel
     processes; the critics are the same as fitted one by one)."""
     kw = {"networks": networks, "steps": steps, "hidden": hidden, "features": tuple(features)}
@@ -192,7 +195,8 @@ def fit_critics(bank, *, networks, seeds, steps: int = 500, hidden: int = 32, fe
     return [fit_critic(bank, **kw, seed=s) for s in seeds]
 
 
-def fit_many(bank, configs, *, critics=None, workers: int | None = None, progress: bool = True) -> list[Generator]:
+def fit_many(bank, configs, *, critics=None, workers: int | None = None,
+             progress: bool = True) -> list[Generator]:
     """:func:`fit` for every config (with ``critics[i]``, if given): fits not in the cache run in
     parallel processes, one thread each (the generators are those of fitting one by one)."""
     configs = list(configs)

@@ -23,7 +23,6 @@ the best bank mask) reads the label; reported numbers come from fresh retraining
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,7 +31,8 @@ import torch
 
 from ..core import counts
 from ..core.masks import ChannelMask, layer_sizes
-from ..core.validate import check_bool, check_instance, check_int, check_number, check_sequence, check_sparsities
+from ..core.validate import (check_bool, check_instance, check_int, check_number, check_sequence,
+                             check_sparsities)
 from ..pruning.engine import DEFAULT_RETRAIN
 from ..pruning.strategies import Method
 from ..train import TrainConfig
@@ -91,10 +91,12 @@ class BankConfig:
         check_int("BankConfig.retrain_seeds", self.retrain_seeds, 1)
         check_int("BankConfig.min_distinct", self.min_distinct, 0)
         check_int("BankConfig.exhaustive_limit", self.exhaustive_limit, 0)
-        crit = check_sequence("BankConfig.criteria", (self.criteria,) if isinstance(self.criteria, str) else self.criteria)
+        crit = check_sequence("BankConfig.criteria",
+                              (self.criteria,) if isinstance(self.criteria, str) else self.criteria)
         bad = [c for c in crit if c not in CRITERIA]
         if bad or len(set(crit)) != len(crit):
-            raise ValueError(f"BankConfig.criteria must be distinct names from {CRITERIA}, got {self.criteria!r}")
+            raise ValueError(f"BankConfig.criteria must be distinct names from {CRITERIA}, "
+                             f"got {self.criteria!r}")
         object.__setattr__(self, "criteria", crit)
         baselines = check_sequence("BankConfig.baselines", self.baselines)
         for b in baselines:
@@ -108,7 +110,8 @@ class BankConfig:
         object.__setattr__(self, "temperatures", tuple(check_number("BankConfig.temperatures entry", t, 0)
                                                        for t in temps))
         mins = check_sequence("BankConfig.min_channels", self.min_channels)
-        object.__setattr__(self, "min_channels", tuple(check_int("BankConfig.min_channels", m, 0) for m in mins))
+        object.__setattr__(self, "min_channels", tuple(check_int("BankConfig.min_channels", m, 0)
+                                                       for m in mins))
         check_int("BankConfig.draws", self.draws, 1)
         check_int("BankConfig.seed", self.seed, 0)
         check_bool("BankConfig.include_linear", self.include_linear)
@@ -149,7 +152,8 @@ class Bank:
     def label(self) -> str:
         """The column that chooses: ``"val_acc"`` (mean validation accuracy over the retraining seeds)
         when the baselines have a validation split, else ``"retrained_acc"`` (test)."""
-        return "val_acc" if "val_acc" in self.frame and self.frame["val_acc"].notna().all() else "retrained_acc"
+        return ("val_acc" if "val_acc" in self.frame and self.frame["val_acc"].notna().all()
+                else "retrained_acc")
 
     def unique(self) -> pd.DataFrame:
         """One row per distinct (baseline, mask), with ``n_draws`` (how often it was drawn) and
@@ -169,7 +173,8 @@ class Bank:
         temperature = check_number("temperature", temperature, 0, low_open=True)
         u = self.unique()
         if u.empty:
-            raise ValueError("the mask bank is empty: build it with prunegan.runs.bank.build(BankConfig(...))")
+            raise ValueError("the mask bank is empty: "
+                             "build it with prunegan.runs.bank.build(BankConfig(...))")
         gap = u[self.label] - u.groupby(["baseline", "sparsity"])[self.label].transform("max")
         w = np.exp(gap / temperature)
         return u.assign(weight=w / w.groupby([u["baseline"], u["sparsity"]]).transform("sum"))
@@ -178,7 +183,8 @@ class Bank:
         """The row of the distinct mask with the highest :attr:`label` at ``sparsity`` on
         ``baseline`` (its mask: ``ChannelMask.from_dict(row["mask"])``)."""
         if self.frame.empty:
-            raise ValueError("the mask bank is empty: build it with prunegan.runs.bank.build(BankConfig(...))")
+            raise ValueError("the mask bank is empty: "
+                             "build it with prunegan.runs.bank.build(BankConfig(...))")
         u = self.unique()
         u = u[(u["baseline"] == baseline) & np.isclose(u["sparsity"], sparsity)]
         if u.empty:
@@ -220,7 +226,8 @@ def build_one(config: BankConfig, index: int, *, progress: bool = True, workers:
                 add(mask, {**method.labels(), **common, "sparsity": sparsity, "draw": draw, "seed": seed})
         for mask, labels in _extra_masks(config, base, sizes, sparsity, seen):
             add(mask, {**labels, **common, "sparsity": sparsity})
-    rows = runner.run(base, jobs, workers=workers, progress=progress, executor=executor, ray_address=ray_address)
+    rows = runner.run(base, jobs, workers=workers, progress=progress, executor=executor,
+                      ray_address=ray_address)
     return base, mean_over_seeds(rows)
 
 
@@ -266,7 +273,8 @@ def mean_over_seeds(rows: pd.DataFrame) -> pd.DataFrame:
     out["retrained_accs"] = grouped["retrained_acc"].agg(list)
     out["retrained_acc"] = grouped["retrained_acc"].mean()
     out["retrained_acc_sd"] = grouped["retrained_acc"].std(ddof=1)
-    val = rows["retrained_val_acc"].astype(float) if "retrained_val_acc" in rows else pd.Series(np.nan, rows.index)
+    val = (rows["retrained_val_acc"].astype(float) if "retrained_val_acc" in rows
+           else pd.Series(np.nan, rows.index))
     vgrouped = val.groupby(rows["draw_index"], sort=False)
     out["val_acc"] = vgrouped.mean()
     out["val_acc_sd"] = vgrouped.std(ddof=1)

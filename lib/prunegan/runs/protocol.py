@@ -129,6 +129,6 @@ def jobs(model: nn.Module, sparsity: float, entries: list[Entry], config: Protoc
             mask = e.propose(model, sparsity, i)
             seconds = time.perf_counter() - start
             retrain = replace(config.retrain, seed=config.retrain.seed + i)
-            out.append(runner.Job(mask, retrain, {**e.labels, **(labels or {}), "sparsity": sparsity, "trial": i,
-                                                  "propose_seconds": seconds}))
+            out.append(runner.Job(mask, retrain, {**e.labels, **(labels or {}), "sparsity": sparsity,
+                                                  "trial": i, "propose_seconds": seconds}))
     return out
