@@ -247,6 +247,16 @@ def test_replicate_numbers_are_checked_when_the_replicate_ran_and_skipped_otherw
     assert not book.check_readme(readme, executed, replicates)[0]["ok"]
 
 
+def test_a_name_in_backticks_is_checked_against_a_text_scrap(executed, tmp_path):
+    write_executed(executed, "06_gan", {"best": "tp-lamp-min1"})
+    readme = tmp_path / "README.md"
+    readme.write_text("best `tp-lamp-min1` <!-- scrap 06_gan best s --> "
+                      "and `l1-min1` <!-- scrap 06_gan best s -->")
+    quotes = book.readme_quotes(readme.read_text())
+    assert [q["readme"] for q in quotes] == ["tp-lamp-min1", "l1-min1"]
+    assert [r["ok"] for r in book.check_readme(readme, executed, None)] == [True, False]
+
+
 def test_check_readme_without_a_build_says_so(tmp_path, capsys):
     assert book.main(["check-readme", "--executed", str(tmp_path / "nothing")]) == 1
     assert "no executed notebook" in capsys.readouterr().out
@@ -277,7 +287,7 @@ def test_the_readme_results_table_is_wired_to_scraps():
         assert q["readme"] is not None, q
         assert q["notebook"] in stems or (book.REPLICATE_NAME.fullmatch(q["notebook"])
                                           and q["notebook"].rsplit("_seed", 1)[0] in stems), q
-        format(1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format spec
+        format("a" if q["fmt"] == "s" else 1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format
         names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split()
                  if n[0] in string.ascii_letters}
         assert names and book.evaluate(q["expr"], dict.fromkeys(names, 1.0)) is not None

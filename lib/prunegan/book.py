@@ -219,7 +219,7 @@ def merge_parameters(nb):
 #: ``<!-- scrap NOTEBOOK EXPR FORMAT -->`` right after the number it wires (EXPR: a scrap name, or
 #: scrap names and numbers joined by + - * /, e.g. ``trials_collapse_rate*trials_n``).
 SCRAP_COMMENT = re.compile(r"<!--\s*scrap\s+(?P<notebook>\S+)\s+(?P<expr>\S+)\s+(?P<fmt>\S+)\s*-->")
-NUMBER_BEFORE = re.compile(r"(?P<number>[−-]?\d[\d,]*(?:\.\d+)?(?:\s?%)?)\s*$")
+NUMBER_BEFORE = re.compile(r"(?P<number>[−-]?\d[\d,]*(?:\.\d+)?(?:\s?%)?|`[^`\n]+`)\s*$")
 
 
 #: A replicate's notebook name: ``NN_name_seed<r>``.
@@ -260,7 +260,8 @@ def readme_quotes(text: str) -> list[dict]:
     for lineno, line in enumerate(text.splitlines(), 1):
         for m in SCRAP_COMMENT.finditer(line):
             number = NUMBER_BEFORE.search(line[:m.start()])
-            quotes.append({"line": lineno, "readme": number.group("number") if number else None,
+            # a number, or a name in backticks (a text scrap such as a criterion's name, format ``s``)
+            quotes.append({"line": lineno, "readme": number.group("number").strip("`") if number else None,
                            "notebook": m.group("notebook"), "expr": m.group("expr"), "fmt": m.group("fmt")})
     return quotes
 

@@ -583,7 +583,8 @@ def collapse_sweep(generators, models: dict, *, include_linear: bool, n: int = 2
 def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, best: pd.DataFrame,
               targets=TARGETS) -> dict[str, float | str]:
     """Values to glue: ``{setting}_{method}_acc_{pct}`` averaged over the held-out networks
-    (``conv+linear`` → ``linear``; ``-``/``+`` → ``_``); per target ``target_<slug>_met`` / ``_cells``;
+    (``conv+linear`` → ``linear``; ``-``/``+`` → ``_``); per target ``target_<slug>_met`` / ``_cells``
+    / ``_status`` (``"met"`` in every checked cell, ``"not met"``, ``"not checked"``);
     the best standard criterion's name per (setting, sparsity) (``best_criterion_{setting}_{pct}``)
     and the GAN's mean paired margin over it and over random-min1, in points, averaged over the
     held-out networks (``margin_best_{setting}_{pct}``, ``margin_random_{setting}_{pct}``)."""
@@ -595,6 +596,8 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
         g = checks[checks["target"] == t.name]
         out[f"target_{_slug(t.name)}_met"] = float(g["met"].sum())
         out[f"target_{_slug(t.name)}_cells"] = float(len(g))
+        out[f"target_{_slug(t.name)}_status"] = ("not checked" if g.empty
+                                                 else "met" if bool(g["met"].all()) else "not met")
     for r in best[best["best"]].itertuples():
         out[f"best_criterion_{short(r.setting)}_{round(r.sparsity * 100)}"] = str(r.method)
     paired = stats[(stats["statistic"] == "paired") & (stats["method"] == "gan")]

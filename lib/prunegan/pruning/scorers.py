@@ -174,7 +174,8 @@ _register_layerwise_uniform("random", random, "a uniformly random subset of chan
 def gan_scores(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
             generator: object = None, min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
     """One mask sampled from a trained generator (``generator=``: a :class:`prunegan.gan.Generator`,
-    or any object with ``scores(layers, sparsity, rng, min_channels_per_layer=...)``), as scores
+    or any object with ``scores(layers, sparsity, rng, min_channels_per_layer=..., model=...)``; ``model``
+    is the network the layers belong to, for image features), as scores
     (1 = kept, 0 = pruned); it keeps at least ``max(1, min_channels_per_layer)`` channels per layer."""
     if generator is None:
         raise ValueError("strategy 'gan' needs a trained generator: strategies.prune(model, 'gan', sparsity, "
