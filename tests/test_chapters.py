@@ -206,9 +206,9 @@ def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeyp
                         samples=2)
     feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
     critics, fits = [], []
-    monkeypatch.setattr(part2.gan, "in_processes", lambda *a, **k: None)
-    monkeypatch.setattr(part2.gan, "fit_critic", lambda b, **kw: critics.append(kw) or kw["networks"])
-    monkeypatch.setattr(part2.gan, "fit_many",
+    monkeypatch.setattr(part2.learned.gan, "in_processes", lambda *a, **k: None)
+    monkeypatch.setattr(part2.learned.gan, "fit_critic", lambda b, **kw: critics.append(kw) or kw["networks"])
+    monkeypatch.setattr(part2.learned.gan, "fit_many",
                         lambda b, configs, critics, **kw: fits.extend(zip(configs, critics))
                         or [Generator(c, history=[{"step": 0}]) for c in configs])
     choice = part2.design_choice(bank, cfg, feats, progress=False)
@@ -545,7 +545,7 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     # every target gets its counts, even with no cell checked
     empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
                             verdicts["best"])
-    assert all(empty[f"target_{part2._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
+    assert all(empty[f"target_{part2.report._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
 
 
 def test_collapse_sweep_covers_every_feasible_sparsity():

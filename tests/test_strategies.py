@@ -7,23 +7,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from prunegan import models
 from prunegan.core import masks
 from prunegan.pruning import strategies
 from prunegan.pruning.strategies import Method
 
+from toy_nets import mean_abs_weight
+
 STRATEGIES = ["l1", "random", "noisy-l1"]
 SPARSITIES = [round(0.05 * i, 2) for i in range(20)]  # 0.0 .. 0.95
-
-
-def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
-    """Independent L1 score: mean |w| over each output channel's weights."""
-    layers = dict(model.named_modules())
-    return {n: torch.stack([layers[n].weight[c].abs().mean()
-                            for c in range(layers[n].weight.shape[0])]).detach()
-            for n in names}
 
 
 @pytest.fixture(scope="module")

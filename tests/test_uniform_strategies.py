@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from prunegan import models
 from prunegan.core import counts, masks
@@ -16,18 +15,10 @@ from prunegan.pruning import strategies
 from prunegan.pruning.select import select_per_layer, uniform_kept_per_layer
 from prunegan.pruning.strategies import Method
 
-from toy_nets import SMALL_CONVS, small_net
+from toy_nets import SMALL_CONVS, mean_abs_weight, small_net
 
 UNIFORM = ["uniform-l1", "uniform-random"]
 SPARSITIES = [round(0.05 * i, 2) for i in range(20)]  # 0.0 .. 0.95
-
-
-def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
-    """Independent L1 score: mean |w| over each output channel's weights."""
-    layers = dict(model.named_modules())
-    return {n: torch.stack([layers[n].weight[c].abs().mean()
-                            for c in range(layers[n].weight.shape[0])]).detach()
-            for n in names}
 
 
 def quotas(sizes: dict[str, int], sparsity: float) -> dict[str, float]:

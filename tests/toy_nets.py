@@ -71,3 +71,11 @@ MISMATCHED_LENET_MASKS = [
      "fc1": torch.ones(120, dtype=torch.bool), "fc2": torch.ones(84, dtype=torch.bool),
      "out": torch.ones(10, dtype=torch.bool)},                                      # logits layer
 ]
+
+
+def mean_abs_weight(model: nn.Module, names) -> dict[str, torch.Tensor]:
+    """Independent L1 score: mean |w| over each output channel's weights."""
+    layers = dict(model.named_modules())
+    return {n: torch.stack([layers[n].weight[c].abs().mean()
+                            for c in range(layers[n].weight.shape[0])]).detach()
+            for n in names}

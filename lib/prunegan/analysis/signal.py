@@ -9,8 +9,9 @@ are not all equal), averaged over those layers weighted by their channel count
 excludes 0. :func:`lono` judges a feature *set* leave-one-network-out, so a choice never reads the
 network it is judged on.
 
-An *example* is ``(network id, ChannelFeatures, masks (M, C) 0/1, accuracy (M,))`` with the masks'
-columns in the features' channel order (:meth:`prunegan.core.masks.ChannelMask.to_vector`).
+An *example* is ``(network id, channel features, masks (M, C) 0/1, accuracy (M,))`` (the features: a
+:class:`prunegan.gan.features.ChannelFeatures`, or anything with its ``names``, ``x`` and ``sizes``)
+with the masks' columns in the features' channel order (:meth:`prunegan.core.masks.ChannelMask.to_vector`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import pandas as pd
 from scipy import stats as sstats
 
 from ..core.validate import check_number
-from ..gan.features import ChannelFeatures
 from .stats import mean_ci
 
 #: Layers with fewer channels than this are left out of every within-layer correlation.
@@ -111,7 +111,9 @@ def _check_examples(examples, features) -> tuple[list[tuple], tuple[str, ...]]:
                          "(network id, ChannelFeatures, masks, accuracy)")
     out, seen = [], set()
     for k, ex in enumerate(examples):
-        if not isinstance(ex, (tuple, list)) or len(ex) != 4 or not isinstance(ex[1], ChannelFeatures):
+        is_feats = len(ex) == 4 and all(hasattr(ex[1], a) for a in ("names", "x", "sizes")) \
+            if isinstance(ex, (tuple, list)) else False
+        if not is_feats:
             raise ValueError(f"examples[{k}] must be (network id, ChannelFeatures, masks, accuracy), "
                              f"got {ex!r:.80}")
         net, feats, masks, acc = ex
@@ -135,7 +137,7 @@ def _check_examples(examples, features) -> tuple[list[tuple], tuple[str, ...]]:
     return out, tuple(names)
 
 
-def _column(feats: ChannelFeatures, name: str) -> np.ndarray:
+def _column(feats, name: str) -> np.ndarray:
     return feats.x[:, feats.names.index(name)].detach().to("cpu").numpy().astype(float)
 
 

@@ -1,0 +1,33 @@
+"""Chapter 6 (Part 2): configs from the notebook's parameters, the methods compared, the choices made
+on the training networks only (channel features, GAN hyper-parameters, the best standard criterion),
+the statistics the targets judge, and the numbers glued for the findings page.
+
+Two settings of LeNet-5 (:data:`SETTINGS`): its conv channels only, and its conv channels plus the
+hidden Linear units. Networks ``0 … n−1`` are LeNet-5s trained from seeds ``100·seed + i`` (``seed``:
+the replicate) on the training images minus a validation split; the last ``held_out`` are never shown
+to anything that learns or chooses, and are where everything is measured (test images).
+``lenet5-caffe`` (conv only) is an architecture the generator never saw.
+
+Modules: :mod:`.config` (settings, seeds, targets, configs), :mod:`.learned` (landscapes, feature
+and design choices, per-seed fits), :mod:`.criteria` (standard criteria, the best one),
+:mod:`.methods` (the methods compared, the protocol), :mod:`.report` (statistics, verdicts, glue).
+"""
+from .config import (  # noqa: F401
+    SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
+    TARGETS, VARIANTS, SMOKE, Configs, configs, split_sizes, mask_space_overview, bank_overview,
+    STRUCTURAL_FEATURES, CHANNEL_FEATURES,
+)
+from .learned import (  # noqa: F401
+    critic_quality, critic_summary, landscape_rows, landscapes, landscape_examples, feature_choice,
+    expected_on_landscape, design_choice, chosen_design, expected_table, designs, fit_learned,
+    collapse_sweep,
+)
+from .criteria import (  # noqa: F401
+    standard_methods, CRITERION_CANDIDATES, criterion_choice, best_criteria, chosen_criterion,
+)
+from .methods import (  # noqa: F401
+    entries, evaluate, with_best_criterion,
+)
+from .report import (  # noqa: F401
+    statistics, ablation, verdict, headlines, one_off_costs, extra_numbers,
+)

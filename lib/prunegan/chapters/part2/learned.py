@@ -1,0 +1,207 @@
+"""The learned methods and the choices made for them on the *training* networks only: exhaustive
+landscapes, which channel features carry a signal, the design (entropy and critic weights) chosen
+leave-one-network-out, one critic and one generator per seed, the critics' quality, exact expected
+accuracy on a landscape, and the collapse property check."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ... import gan
+from ...analysis import comparison, signal
+from ...analysis.stats import mean_ci
+from ...core import counts
+from ...core.masks import ChannelMask, layer_sizes
+from ...gan import features as gan_features
+from ...gan.config import GanConfig
+from .config import CHANNEL_FEATURES, STRUCTURAL_FEATURES, Configs
+
+
+def critic_quality(critic, held, setting: str = "") -> pd.DataFrame:
+    """Spearman rank correlation of the critic's prediction with the bank label, per held-out
+    (network, sparsity) of ``held`` (:func:`prunegan.gan.from_bank` examples), over all its bank masks
+    and over the collapse-free ones only; ``setting`` labels the rows."""
+    rows = []
+    for ex in held:
+        ok = [i for i, m in enumerate(ex.masks) if all(p.sum() > 0 for p in m.split(list(ex.feats.sizes)))]
+        free = replace(ex, masks=ex.masks[ok], accuracy=ex.accuracy[ok], weights=ex.weights[ok])
+        rows.append({"setting": setting, "network": ex.network, "sparsity": ex.sparsity,
+                     "masks": len(ex.masks), "spearman": critic.spearman(ex), "collapse_free": len(ok),
+                     "spearman_collapse_free": critic.spearman(free) if len(ok) > 2 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def critic_summary(quality: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, network, sparsity): the critics' Spearman (all masks, collapse-free masks) as the
+    mean over critic seeds with its 95 % CI."""
+    rows = []
+    for key, g in quality.groupby(["setting", "network", "sparsity"], sort=False):
+        row = dict(zip(["setting", "network", "sparsity"], key))
+        for col in ("spearman", "spearman_collapse_free"):
+            v = g[col].dropna()
+            mean, lo, hi = mean_ci(v) if len(v) else (np.nan, np.nan, np.nan)
+            row.update({col: mean, f"{col}_ci_low": lo, f"{col}_ci_high": hi})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def landscape_rows(bank, sparsity: float, networks) -> pd.DataFrame:
+    """The exhaustive landscape's rows (every collapse-free mask, once) of ``networks`` at ``sparsity``."""
+    # every draw: a landscape mask that a method drew first is a duplicate here, not in unique()
+    f = bank.frame
+    u = f[(f["method"] == "exhaustive") & np.isclose(f["sparsity"], sparsity)
+          & f["baseline"].isin(list(networks))]
+    return u.drop_duplicates(["baseline", "key"])
+
+
+def landscapes(bank, sparsity: float, networks, column: str, setting: str = "conv") -> pd.DataFrame:
+    """Per network: masks in the landscape and the 50th / 85th / 100th percentiles of ``column``
+    (``"val_acc"`` to choose, ``"retrained_acc"`` (test) to report)."""
+    rows = [{"setting": setting, "network": int(n), "sparsity": sparsity, "masks": len(g),
+             **comparison.landscape_percentiles(g[column])}
+            for n, g in landscape_rows(bank, sparsity, networks).groupby("baseline")]
+    return pd.DataFrame(rows, columns=["setting", "network", "sparsity", "masks", "p50", "p85", "p100"])
+
+
+def landscape_examples(bank, sparsity: float, networks, column: str, *, inputs=None) -> list:
+    """``(network, ChannelFeatures, masks (M, C) float, labels (M,))`` of every landscape, for
+    :mod:`prunegan.analysis.signal` (all candidate features)."""
+    out = []
+    for n, g in landscape_rows(bank, sparsity, networks).groupby("baseline"):
+        feats = gan_features.channel_features(bank.baselines[int(n)].model,
+                                              include_linear=bank.config.include_linear, inputs=inputs)
+        masks = torch.stack([ChannelMask.from_dict(m).to_vector().to(torch.float32) for m in g["mask"]])
+        out.append((int(n), feats, masks, torch.tensor(g[column].to_numpy(float), dtype=torch.float32)))
+    return out
+
+
+def feature_choice(bank, cfg: Configs) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
+    """Which channel features predict a channel's value on the *training* networks' landscapes
+    (validation labels): the per-network Spearman table, its summary with CIs over networks, and the
+    generator's features = the structural ones + the channel features whose CI excludes 0."""
+    ex = landscape_examples(bank, cfg.landscape_sparsity, cfg.train_networks, "val_acc")
+    per_net = signal.feature_signal(ex, features=CHANNEL_FEATURES)
+    table = signal.signal_table(per_net)
+    chosen = tuple(f for f in signal.select_features(table) if f in CHANNEL_FEATURES)
+    return per_net, table, STRUCTURAL_FEATURES + chosen
+
+
+def expected_on_landscape(generator, bank, network: int, sparsity: float, column: str) -> float:
+    """Exact expected ``column`` of a mask drawn by ``generator`` on ``network``'s landscape
+    (probabilities from the exact distribution; they sum to 1 over the collapse-free masks)."""
+    rows = landscape_rows(bank, sparsity, (network,))
+    masks = [ChannelMask.from_dict(m) for m in rows["mask"]]
+    p = generator.mask_probabilities(bank.baselines[network].model, masks, sparsity)
+    return comparison.expected_accuracy(p.numpy(), rows[column].to_numpy(float))
+
+
+def design_choice(bank, cfg: Configs, features: tuple[str, ...], *, workers: int | None = None,
+                  progress: bool = True) -> pd.DataFrame:
+    """Each (entropy_weight, critic_weight) of ``cfg.grid``, leave-one-network-out on the *training*
+    networks' landscapes: for each training network ``j``, a critic and a generator (seed
+    ``cfg.choice_seed``, reading ``features``) fitted on the other training networks, scored by the
+    exact expected validation accuracy of its masks on ``j``'s landscape and that value's percentile
+    there. One row per (grid point, network)."""
+    s, train, seed = cfg.landscape_sparsity, cfg.train_networks, cfg.choice_seed
+    folds = {j: tuple(n for n in train if n != j) for j in train}
+    kw = {"steps": cfg.critic_steps, "seed": seed, "features": tuple(features)}
+    gan.in_processes([(gan.fit_critic, (bank,), {**kw, "networks": others}) for others in folds.values()],
+                     workers, "critics (leave-one-out)", progress)
+    critics = {j: gan.fit_critic(bank, networks=others, **kw) for j, others in folds.items()}
+    jobs = [(e, c, j) for e, c in cfg.grid for j in folds]
+    configs = [replace(cfg.gan, networks=folds[j], features=tuple(features), entropy_weight=e,
+                       critic_weight=c, seed=seed) for e, c, j in jobs]
+    gens = gan.fit_many(bank, configs, critics=[critics[j] for _, _, j in jobs], workers=workers,
+                        progress=progress)
+    rows = []
+    for (e, c, j), g in zip(jobs, gens):
+        land = landscape_rows(bank, s, (j,))
+        exp = expected_on_landscape(g, bank, j, s, "val_acc")
+        rows.append({"entropy_weight": e, "critic_weight": c, "network": j, "expected_val_acc": exp,
+                     "percentile": comparison.percentile_of(exp, land["val_acc"])})
+    return pd.DataFrame(rows)
+
+
+def chosen_design(choice: pd.DataFrame) -> tuple[float, float]:
+    """The (entropy_weight, critic_weight) with the highest mean expected validation accuracy over the
+    left-out training networks (ties: the first in grid order)."""
+    means = choice.groupby(["entropy_weight", "critic_weight"], sort=False)["expected_val_acc"].mean()
+    e, c = means.idxmax()
+    return float(e), float(c)
+
+
+def expected_table(generators: dict, bank, cfg: Configs, reported: pd.DataFrame) -> pd.DataFrame:
+    """Per learned method (name → generators) of ``generators``, held-out network and generator seed:
+    the exact expected test accuracy of its masks on the network's landscape (labels: the bank's
+    test accuracy, ``reported``'s networks) and its percentile there."""
+    rows = []
+    s = cfg.landscape_sparsity
+    for r in reported.itertuples():
+        labels = landscape_rows(bank, s, (r.network,))["retrained_acc"]
+        for method, gens in generators.items():
+            for g in gens:
+                exp = expected_on_landscape(g, bank, r.network, s, "retrained_acc")
+                rows.append({"method": method, "setting": r.setting, "network": r.network, "sparsity": s,
+                             "seed": g.config.seed, "expected_acc": exp,
+                             "percentile": comparison.percentile_of(exp, labels)})
+    return pd.DataFrame(rows, columns=["method", "setting", "network", "sparsity", "seed", "expected_acc",
+                                       "percentile"])
+
+
+def designs(cfg: Configs, features: tuple[str, ...], chosen: tuple[float, float]) -> dict[str, GanConfig]:
+    """The learned designs compared: ``"gan"`` (the chosen entropy and critic weights, reading
+    ``features``) and the ablation's variant with the other critic weight
+    (``"gan-discriminator-only"`` when the chosen design uses the critic, else ``"gan-critic-reward"``)."""
+    entropy, critic = chosen
+    main = replace(cfg.gan, features=tuple(features), entropy_weight=entropy, critic_weight=critic)
+    alt_name = "gan-discriminator-only" if critic > 0 else "gan-critic-reward"
+    return {"gan": main, alt_name: replace(main, critic_weight=0.0 if critic > 0 else 1.0)}
+
+
+def fit_learned(banks: dict, cfg: Configs, design: dict[str, GanConfig], *, progress: bool = True):
+    """Per setting: one critic per generator seed (reading the designs' features), and per design one
+    generator per seed (generator ``i`` with critic ``i``). Returns ``(critics, generators,
+    quality, seconds)``: setting → list of critics; setting → design name → list of generators; the
+    critics' Spearman on the held-out networks' bank masks (:func:`critic_quality`, one row per critic
+    seed); setting → mean fit seconds of one critic and one main generator (of the fits that made
+    them, also when loaded from the cache)."""
+    features = design["gan"].features
+    critics, generators, quality, seconds = {}, {}, [], {}
+    for setting, b in banks.items():
+        crit = gan.fit_critics(b, networks=cfg.train_networks, seeds=cfg.gan_seeds, steps=cfg.critic_steps,
+                               features=features, progress=progress)
+        gens = {name: gan.fit_many(b, [replace(c, seed=s) for s in cfg.gan_seeds], critics=crit,
+                                   progress=progress)
+                for name, c in design.items()}
+        held = gan.from_bank(b, networks=cfg.held_out, features=features)
+        quality.append(pd.concat([critic_quality(c, held, setting).assign(seed=c.seed) for c in crit]))
+        critics[setting], generators[setting] = crit, gens
+        seconds[setting] = {"critic": float(np.mean([c.seconds for c in crit])),
+                            "gan": float(np.mean([g.history[-1]["seconds"] for g in gens["gan"]]))}
+    return critics, generators, pd.concat(quality, ignore_index=True), seconds
+
+
+def collapse_sweep(generators, models: dict, *, include_linear: bool, n: int = 20, seed: int = 0,
+                   step: float = 0.05) -> pd.DataFrame:
+    """Sample ``n`` masks from every generator on every model (name → network) at every sparsity
+    ``step, 2·step, …`` feasible with one channel per layer; count the masks with a collapsed layer
+    (a property check of the generator: collapse is impossible by construction)."""
+    rows = []
+    grid = [round(step * i, 6) for i in range(1, int(round(1 / step)))]
+    for name, model in models.items():
+        sizes = layer_sizes(model, include_linear=include_linear)
+        for s in counts.feasible_sparsities(sizes, 1, grid):
+            for g in generators:  # one batch of n draws (a property check needs no per-mask seeds)
+                feats = g.features(model, include_linear=include_linear)
+                with torch.no_grad():
+                    vectors = g.distribution(feats, s).sample(n, torch.Generator().manual_seed(seed))
+                masks = [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
+                rows.append({"model": name, "sparsity": s, "generator_seed": g.config.seed,
+                             "masks": len(masks),
+                             "collapsed": sum(bool(m.collapsed_layers()) for m in masks),
+                             "exact_count": all(m.n_pruned == counts.n_pruned(m.n_channels, s)
+                                                for m in masks)})
+    return pd.DataFrame(rows)

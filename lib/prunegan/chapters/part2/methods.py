@@ -1,0 +1,83 @@
+"""The methods compared on each held-out network (pair ``i`` of a learned method uses its seed-``i``
+instance) and the protocol run over the held-out networks or the transfer network."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ...core.masks import ChannelMask
+from ...pruning.strategies import Method
+from ...runs import protocol, runner
+from ...runs.baseline import baseline
+from .config import CANDIDATE_OFFSET, SETTINGS, VARIANTS, Configs
+from .criteria import chosen_criterion, standard_methods
+
+
+def entries(*, include_linear: bool, generators: dict, critics: list, bank=None, network: int | None = None,
+            sparsity: float, cfg: Configs) -> list[protocol.Entry]:
+    """The methods compared on one network at one sparsity. ``generators``: method name → list of
+    generators, generator ``i`` proposes mask ``i`` (pair ``i``); ``critics[i]`` ranks the candidates of
+    pair ``i`` for the critic-ranked methods. Then the untrained generator (uniform over collapse-free
+    masks), random-min1, random-min1 + critic, every standard criterion and the best bank mask of
+    ``network`` re-measured (when ``bank`` is given)."""
+    seed, k, il = cfg.protocol.seed, cfg.protocol.critic_candidates, include_linear
+    cand = seed + CANDIDATE_OFFSET  # candidates of the critic-ranked methods: no mask of another method
+    feats = lambda model: critics[0].features(model, include_linear=il)  # noqa: E731
+    out = []
+    for name, gens in generators.items():
+        m = Method("gan", (), 1, il, name=name, label=VARIANTS.get(name, name))
+        out.append(protocol.Entry(m.labels(), protocol.per_trial_proposer(
+            lambda i, m=m, gens=gens: protocol.method_proposer(m, seed, generator=gens[i])), 1))
+    main = generators["gan"]
+    pick = Method("gan", (), 1, il, name="gan+critic", label=f"GAN + critic, best of {k}")
+    out.append(protocol.Entry(pick.labels(), protocol.per_trial_proposer(
+        lambda i: protocol.critic_proposer(lambda model, s, first, n: main[i].sample(model, s, n, seed=first,
+                                                                                     include_linear=il),
+                                           critics[i], feats, k, cand)), 1))
+    rm = Method("random", (), 1, il, name="random-min1", label="random, min 1/layer")
+    rc = Method("random", (), 1, il, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
+    out.append(protocol.Entry(rc.labels(), protocol.per_trial_proposer(
+        lambda i: protocol.critic_proposer(protocol.method_candidates(rm), critics[i], feats, k, cand)), 1))
+    for m in (Method("uniform-collapse-free", (), 1, il, name="uniform-collapse-free",
+                     label=VARIANTS["uniform-collapse-free"]), rm, *standard_methods(il)):
+        out.append(protocol.entry(m, seed))
+    if bank is not None:
+        row = bank.best(sparsity, baseline=network)
+        out.append(protocol.Entry({"method": "best-bank", "label": "best bank mask (re-measured)",
+                                   "strategy": "bank", "min_channels_per_layer": None, "temperature": None,
+                                   "bank_acc": float(row[bank.label])},
+                                  protocol.fixed_proposer(ChannelMask.from_dict(row["mask"])), 0))
+    return out
+
+
+def evaluate(cfg: Configs, setting: str, generators: dict, critics: list, *, bank=None, progress: bool = True,
+             executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
+    """The protocol in one setting: every method of :func:`entries` at every sparsity on every
+    held-out network of ``bank`` (``setting`` ``"conv"`` or ``"conv+linear"``), or on the transfer
+    network when ``setting == "transfer"`` (conv channels, no bank). One row per mask, with
+    ``setting`` and ``network`` (the bank index; 0 for the transfer network)."""
+    if setting == "transfer":
+        nets, il = [(0, baseline(cfg.transfer, progress=progress), None)], False
+    else:
+        il = SETTINGS[setting]
+        nets = [(n, bank.baselines[n], bank) for n in cfg.held_out]
+    frames = []
+    for net, base, b in nets:
+        jobs = []
+        for s in cfg.sparsities:
+            es = entries(include_linear=il, generators=generators, critics=critics, bank=b, network=net,
+                         sparsity=s, cfg=cfg)
+            jobs += protocol.jobs(base.model, s, es, cfg.protocol, include_linear=il,
+                                  labels={"setting": setting, "network": net, "model": base.config.model})
+        frames.append(runner.run(base, jobs, progress=progress, executor=executor, ray_address=ray_address))
+    return pd.concat(frames, ignore_index=True)
+
+
+def with_best_criterion(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
+    """``df`` plus a copy of the chosen standard criterion's rows per (setting, sparsity) as method
+    ``best-criterion`` (transfer uses the conv setting's choice)."""
+    extra = []
+    for (setting, s), g in df.groupby(["setting", "sparsity"]):
+        name = chosen_criterion(best, "conv" if setting == "transfer" else setting, s)
+        extra.append(g[g["method"] == name].assign(method="best-criterion",
+                                                   label=f"best standard criterion ({name})"))
+    return pd.concat([df, *extra], ignore_index=True)
