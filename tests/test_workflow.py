@@ -54,7 +54,8 @@ def test_the_workflow_tests_builds_checks_and_deploys_the_book_from_main_only():
     uses = [s.get("uses", "").split("@")[0] for s in build["steps"]]
     runs = [s.get("run") for s in build["steps"]]
     order = ["actions/checkout", "actions/setup-python", "actions/cache", "make test",
-             "make book CHECK_README=strict", "actions/upload-pages-artifact"]
+             "make book CHECK_README=strict", "make replicate CHECK_README=strict",
+             "actions/upload-pages-artifact"]
     seen = [u or r for u, r in zip(uses, runs)]
     assert seen == order, seen
     python = build["steps"][1]["with"]
