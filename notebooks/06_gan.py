@@ -248,7 +248,7 @@ best.pivot_table(index=["setting", "sparsity"], columns="method", values="val_ac
 # `best-bank` is the bank's best mask of that network by validation label, re-measured with fresh seeds.
 
 # %%
-df = pd.concat([chapter.evaluate(cfg, setting, generators[setting], critics[setting], bank=banks[setting],
+df = pd.concat([chapter.run_protocol(cfg, setting, generators[setting], critics[setting], bank=banks[setting],
                                  executor=executor, ray_address=ray_address)
                 for setting in chapter.SETTINGS], ignore_index=True)
 df = chapter.with_best_criterion(df, best)
@@ -293,7 +293,7 @@ expected.groupby(["method", "network"])[["expected_acc", "percentile"]].describe
 # conv setting's choice.
 
 # %%
-tdf = chapter.with_best_criterion(chapter.evaluate(cfg, "transfer", generators["conv"], critics["conv"],
+tdf = chapter.with_best_criterion(chapter.run_protocol(cfg, "transfer", generators["conv"], critics["conv"],
                                                    executor=executor, ray_address=ray_address), best)
 tcells = comparison.cell_table(tdf)
 tcells.drop(columns=["label", "setting", "network"])

@@ -262,15 +262,15 @@ def test_check_readme_without_a_build_says_so(tmp_path, capsys):
     assert "no executed notebook" in capsys.readouterr().out
 
 
-def test_evaluate_is_a_calculator_not_eval():
+def test_calculate_is_a_calculator_not_eval():
     scraps = {"a": 0.65, "n": 20}
-    assert book.evaluate("a*n", scraps) == pytest.approx(13)
-    assert book.evaluate("-(a - 1) / 2", scraps) == pytest.approx(0.175)
+    assert book.calculate("a*n", scraps) == pytest.approx(13)
+    assert book.calculate("-(a - 1) / 2", scraps) == pytest.approx(0.175)
     for bad in ("__import__('os')", "a.real", "n ** 2", "[a]"):
         with pytest.raises(ValueError):
-            book.evaluate(bad, scraps)
+            book.calculate(bad, scraps)
     with pytest.raises(KeyError):
-        book.evaluate("b", scraps)
+        book.calculate("b", scraps)
 
 
 def test_the_readme_results_table_is_wired_to_scraps():
@@ -290,7 +290,7 @@ def test_the_readme_results_table_is_wired_to_scraps():
         format("a" if q["fmt"] == "s" else 1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format
         names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split()
                  if n[0] in string.ascii_letters}
-        assert names and book.evaluate(q["expr"], dict.fromkeys(names, 1.0)) is not None
+        assert names and book.calculate(q["expr"], dict.fromkeys(names, 1.0)) is not None
 
 
 # ------------------------------------------------------------------------------- make book on CI

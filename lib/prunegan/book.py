@@ -231,7 +231,7 @@ def normalise(number: str) -> str:
     return number.replace("−", "-").replace("\u202f", "").replace("\xa0", "").replace(" ", "")
 
 
-def evaluate(expr: str, scraps: dict):
+def calculate(expr: str, scraps: dict):
     """The value of ``expr`` (a scrap name, or names and numbers joined by + - * / and parentheses)
     over ``scraps``. Nothing else is accepted: this is a tiny calculator, not ``eval``."""
     ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
@@ -294,7 +294,7 @@ def check_readme(readme: Path = README, executed_dir: Path = EXECUTED,
             build = f"no executed notebook {q['notebook']}"
         else:
             try:
-                value = evaluate(q["expr"], scraps[q["notebook"]])
+                value = calculate(q["expr"], scraps[q["notebook"]])
                 build = "None" if value is None else format(value, q["fmt"])
             except KeyError as exc:
                 build = f"no scrap {exc.args[0]} in {q['notebook']}"

@@ -31,7 +31,8 @@ def sweep_config(base: BaselineConfig, *, strategy: str, retrain_epochs: int = 3
     at most :data:`SMOKE_TRIALS` trials and one retraining epoch."""
     if smoke:
         sparsities = tuple(s for s in sparsities if s in SMOKE_SPARSITIES) or SMOKE_SPARSITIES
-    return SweepConfig(baseline=base, method=Method(strategy, options, min_channels_per_layer),
+    method = Method(strategy, options, min_channels_per_layer=min_channels_per_layer)
+    return SweepConfig(baseline=base, method=method,
                        sparsities=tuple(sparsities), trials=smoke_trials(trials, smoke),
                        retrain=TrainConfig(epochs=1 if smoke else retrain_epochs, seed=seed), seed=seed)
 

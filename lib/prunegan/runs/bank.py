@@ -121,9 +121,10 @@ class BankConfig:
         """The methods drawn at every sparsity: each of ``criteria`` at each temperature, then
         ``random``, each with every per-layer minimum."""
         il = self.include_linear
-        return ([Method(c, {"temperature": t}, m, il) for c in self.criteria for t in self.temperatures
+        return ([Method(c, {"temperature": t}, min_channels_per_layer=m, include_linear=il)
+                 for c in self.criteria for t in self.temperatures
                  for m in self.min_channels]
-                + [Method("random", (), m, il) for m in self.min_channels])
+                + [Method("random", min_channels_per_layer=m, include_linear=il) for m in self.min_channels])
 
 
 def draw_seed(seed: int, init_seed: int, sparsity: float, strategy: str, temperature: float | None,
@@ -250,7 +251,7 @@ def _extra_masks(config: BankConfig, base: Baseline, sizes: dict[str, int], spar
             seen.add(mask.key())
             yield mask, {**EXHAUSTIVE, "draw": j, "seed": None}
         return
-    method = Method("random", (), 1, config.include_linear)
+    method = Method("random", min_channels_per_layer=1, include_linear=config.include_linear)
     draw = config.draws
     while len(seen) < min(config.min_distinct, space):
         seed = draw_seed(config.seed, base.config.init_seed, sparsity, "random", None, 1, draw)

@@ -26,7 +26,7 @@ from .criteria import (  # noqa: F401
     standard_methods, CRITERION_CANDIDATES, criterion_choice, best_criteria, chosen_criterion,
 )
 from .methods import (  # noqa: F401
-    entries, evaluate, with_best_criterion,
+    entries, run_protocol, with_best_criterion,
 )
 from .report import (  # noqa: F401
     statistics, ablation, verdict, headlines, one_off_costs, extra_numbers,

@@ -18,14 +18,13 @@ from .config import SETTINGS, Configs
 def standard_methods(include_linear: bool) -> list[Method]:
     """The standard criteria the GAN is held against: the bank's criteria at temperature 0 with one
     channel per layer, and layer-wise uniform pruning (L1 or random within each layer)."""
-    il = include_linear
-    return [Method("l1", (), 1, il, name="l1-min1", label="L1, min 1/layer"),
-            Method("tp-magnitude", (), 1, il, name="tp-magnitude-min1", label="TP magnitude, min 1/layer"),
-            Method("tp-lamp", (), 1, il, name="tp-lamp-min1", label="TP LAMP, min 1/layer"),
-            Method("tp-fpgm", (), 1, il, name="tp-fpgm-min1", label="TP FPGM, min 1/layer"),
-            Method("uniform-l1", (), 1, il, name="uniform-l1", label="layer-wise uniform, L1 within"),
-            Method("uniform-random", (), 1, il, name="uniform-random",
-                   label="layer-wise uniform, random within")]
+    one = {"min_channels_per_layer": 1, "include_linear": include_linear}
+    return [Method("l1", **one, name="l1-min1", label="L1, min 1/layer"),
+            Method("tp-magnitude", **one, name="tp-magnitude-min1", label="TP magnitude, min 1/layer"),
+            Method("tp-lamp", **one, name="tp-lamp-min1", label="TP LAMP, min 1/layer"),
+            Method("tp-fpgm", **one, name="tp-fpgm-min1", label="TP FPGM, min 1/layer"),
+            Method("uniform-l1", **one, name="uniform-l1", label="layer-wise uniform, L1 within"),
+            Method("uniform-random", **one, name="uniform-random", label="layer-wise uniform, random within")]
 
 
 #: Deterministic standard criteria (one mask per network): the candidates for the best one.

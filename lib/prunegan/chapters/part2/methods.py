@@ -20,24 +20,25 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
     masks), random-min1, random-min1 + critic, every standard criterion and the best bank mask of
     ``network`` re-measured (when ``bank`` is given)."""
     seed, k, il = cfg.protocol.seed, cfg.protocol.critic_candidates, include_linear
+    one = {"min_channels_per_layer": 1, "include_linear": il}
     cand = seed + CANDIDATE_OFFSET  # candidates of the critic-ranked methods: no mask of another method
     feats = lambda model: critics[0].features(model, include_linear=il)  # noqa: E731
     out = []
     for name, gens in generators.items():
-        m = Method("gan", (), 1, il, name=name, label=VARIANTS.get(name, name))
+        m = Method("gan", **one, name=name, label=VARIANTS.get(name, name))
         out.append(protocol.Entry(m.labels(), protocol.per_trial_proposer(
             lambda i, m=m, gens=gens: protocol.method_proposer(m, seed, generator=gens[i])), 1))
     main = generators["gan"]
-    pick = Method("gan", (), 1, il, name="gan+critic", label=f"GAN + critic, best of {k}")
+    pick = Method("gan", **one, name="gan+critic", label=f"GAN + critic, best of {k}")
     out.append(protocol.Entry(pick.labels(), protocol.per_trial_proposer(
         lambda i: protocol.critic_proposer(lambda model, s, first, n: main[i].sample(model, s, n, seed=first,
                                                                                      include_linear=il),
                                            critics[i], feats, k, cand)), 1))
-    rm = Method("random", (), 1, il, name="random-min1", label="random, min 1/layer")
-    rc = Method("random", (), 1, il, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
+    rm = Method("random", **one, name="random-min1", label="random, min 1/layer")
+    rc = Method("random", **one, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
     out.append(protocol.Entry(rc.labels(), protocol.per_trial_proposer(
         lambda i: protocol.critic_proposer(protocol.method_candidates(rm), critics[i], feats, k, cand)), 1))
-    for m in (Method("uniform-collapse-free", (), 1, il, name="uniform-collapse-free",
+    for m in (Method("uniform-collapse-free", **one, name="uniform-collapse-free",
                      label=VARIANTS["uniform-collapse-free"]), rm, *standard_methods(il)):
         out.append(protocol.entry(m, seed))
     if bank is not None:
@@ -49,7 +50,7 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
     return out
 
 
-def evaluate(cfg: Configs, setting: str, generators: dict, critics: list, *, bank=None, progress: bool = True,
+def run_protocol(cfg: Configs, setting: str, generators: dict, critics: list, *, bank=None, progress: bool = True,
              executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
     """The protocol in one setting: every method of :func:`entries` at every sparsity on every
     held-out network of ``bank`` (``setting`` ``"conv"`` or ``"conv+linear"``), or on the transfer
