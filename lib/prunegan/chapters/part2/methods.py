@@ -51,7 +51,8 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
 
 
 def run_protocol(cfg: Configs, setting: str, generators: dict, critics: list, *, bank=None,
-                 progress: bool = True, executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
+                 progress: bool = True, executor: str = "local",
+                 ray_address: str | None = None) -> pd.DataFrame:
     """The protocol in one setting: every method of :func:`entries` at every sparsity on every
     held-out network of ``bank`` (``setting`` ``"conv"`` or ``"conv+linear"``), or on the transfer
     network when ``setting == "transfer"`` (conv channels, no bank). One row per mask, with
