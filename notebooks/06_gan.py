@@ -64,7 +64,7 @@ gan_seeds = 20             # generators (and critics) per design: pair i uses se
 entropy_weights = [0.0, 0.1, 0.3]   # tried leave-one-network-out on the training networks
 critic_weights = [0.0, 1.0]
 critic_steps = 500
-samples = 20               # masks (paired retraining seeds) per method, network and sparsity (= gan_seeds)
+samples = 20               # masks (paired retraining seeds) per method, network and sparsity; equals gan_seeds
 critic_candidates = 16     # best-of-K for the critic-ranked methods
 transfer_model = "lenet5-caffe"
 executor = "local"         # where masks are evaluated: "local" (this machine) or "ray" (a Ray cluster)
