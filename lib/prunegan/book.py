@@ -219,7 +219,7 @@ def merge_parameters(nb):
 #: ``<!-- scrap NOTEBOOK EXPR FORMAT -->`` right after the number it wires (EXPR: a scrap name, or
 #: scrap names and numbers joined by + - * /, e.g. ``trials_collapse_rate*trials_n``).
 SCRAP_COMMENT = re.compile(r"<!--\s*scrap\s+(?P<notebook>\S+)\s+(?P<expr>\S+)\s+(?P<fmt>\S+)\s*-->")
-NUMBER_BEFORE = re.compile(r"(?P<number>[−-]?\d[\d,]*(?:\.\d+)?(?:\s?%)?|`[^`\n]+`)\s*$")
+NUMBER_BEFORE = re.compile(r"(?P<number>[−+-]?\d[\d,]*(?:\.\d+)?(?:\s?%)?|`[^`\n]+`)\s*$")
 
 
 #: A replicate's notebook name: ``NN_name_seed<r>``.
