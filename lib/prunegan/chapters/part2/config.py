@@ -199,8 +199,7 @@ def bank_overview(bank) -> pd.DataFrame:
     return (u.groupby(["baseline", "sparsity"])
             .agg(distinct=("key", "size"), methods=("method", "nunique"), collapsed=("collapsed", "mean"),
                  best=(lab, "max"), median=(lab, "median"), worst=(lab, "min"),
-                 seed_sd=(f"{lab.removesuffix('_acc')}_acc_sd" if lab == "val_acc" else "retrained_acc_sd",
-                          "mean"))
+                 seed_sd=(f"{lab}_sd", "mean"))
             .reset_index().rename(columns={"baseline": "network"}))
 
 

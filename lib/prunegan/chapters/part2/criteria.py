@@ -62,8 +62,8 @@ def best_criteria(choice: pd.DataFrame) -> pd.DataFrame:
     and seeds, and the best one (``best``: True on its row)."""
     t = (choice.groupby(["setting", "sparsity", "method"], sort=False)["val_acc"].mean()
          .rename("val_acc").reset_index())
-    t["best"] = t.groupby(["setting", "sparsity"])["val_acc"].transform("max") == t["val_acc"]
-    t["best"] &= ~t.duplicated(["setting", "sparsity", "best"]) | ~t["best"]  # ties: the first in list order
+    first_best = t.groupby(["setting", "sparsity"], sort=False)["val_acc"].idxmax()  # ties: the first
+    t["best"] = t.index.isin(first_best)
     return t
 
 
