@@ -14,7 +14,6 @@ within its layer; ``act_zero_share`` is kept raw in [0, 1].
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..core.masks import prunable_layers
+from ..core.store import config_digest, weights_digest
 
 #: Bump whenever :func:`channel_features` changes; a saved generator of another version won't load.
 #: Version 2 adds :data:`IMAGE_FEATURES` (issue 13); the weight features are unchanged.
@@ -121,19 +121,9 @@ def _rank01_avg(v: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------- image statistics
-def _digest_tensors(items) -> str:
-    h = hashlib.sha256()
-    for name, t in items:
-        t = t.detach().to("cpu").contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
 def _model_digest(model: nn.Module) -> str:
     arch = f"{type(model).__module__}.{type(model).__qualname__}|{model!r}"
-    return (hashlib.sha256(arch.encode()).hexdigest()[:16]
-            + _digest_tensors(sorted(model.state_dict().items())))
+    return config_digest(arch) + weights_digest(model, n=64)
 
 
 class _LRU:
@@ -330,7 +320,7 @@ def _statistics(model: nn.Module, layers: Mapping[str, nn.Module],
     if foreign:
         raise ValueError(f"layers {foreign} are not modules of the given model {type(model).__name__}")
     inputs = _resolve_inputs(model, inputs)
-    key = (_model_digest(model), tuple(layers), _digest_tensors([("inputs", inputs)]))
+    key = (_model_digest(model), tuple(layers), weights_digest([inputs], n=64))
     hit = _STATS_CACHE.get(key)
     if hit is None:
         hit = _compute_statistics(model, layers, inputs)
