@@ -57,14 +57,23 @@ def fit(bank, config: GanConfig = GanConfig(), *, critic=None, progress: bool = 
     ``config.critic_weight > 0``. ``generator.history`` holds, per step, the losses, the
     discriminator's mean probability on real and generated masks and their logit gap ``d_gap``,
     the mean reward, and ``seconds`` since the start."""
+    _check_critic(config, critic)
+    return _fit_examples(training_set(bank, config), bank.config.include_linear, config, critic,
+                         progress, cache)
+
+
+def _check_critic(config: GanConfig, critic) -> None:
     if config.critic_weight > 0 and critic is None:
         raise ValueError(f"GanConfig.critic_weight={config.critic_weight} "
                          "needs critic=<trained AccuracyCritic>")
     if config.critic_weight > 0 and tuple(critic.feature_names) != tuple(config.features):
         raise ValueError(f"the critic reads features {list(critic.feature_names)}, the generator "
                          f"{list(config.features)}: fit the critic with features=config.features")
-    examples = training_set(bank, config)
-    include_linear = bank.config.include_linear
+
+
+def _fit_examples(examples, include_linear: bool, config: GanConfig, critic, progress: bool,
+                  cache: bool) -> Generator:
+    """:func:`fit` on a training set already built (``examples``, from :func:`training_set`)."""
     run = Run("gan", _run_key(examples, include_linear, config, critic)) if cache else None
     if run is not None and run.exists("generator.pt"):
         try:
@@ -203,11 +212,14 @@ def fit_many(bank, configs, *, critics=None, workers: int | None = None,
     critics = list(critics) if critics is not None else [None] * len(configs)
     if len(critics) != len(configs):
         raise ValueError(f"got {len(configs)} configs but {len(critics)} critics; give one critic per config")
-    todo = []
     for c, cr in zip(configs, critics):
-        run = Run("gan", _run_key(training_set(bank, c), bank.config.include_linear, c, cr))
-        if not run.exists("generator.pt"):
-            todo.append((fit, (bank, c), {"critic": cr, "progress": False}))
+        _check_critic(c, cr)
+    include_linear = bank.config.include_linear
+    sets = [training_set(bank, c) for c in configs]
+    todo = [(fit, (bank, c), {"critic": cr, "progress": False})
+            for ex, c, cr in zip(sets, configs, critics)
+            if not Run("gan", _run_key(ex, include_linear, c, cr)).exists("generator.pt")]
     in_processes(todo, workers, "GAN fits", progress)
-    return [fit(bank, c, critic=cr, progress=False) for c, cr in zip(configs, critics)]
+    return [_fit_examples(ex, include_linear, c, cr, progress=False, cache=True)
+            for ex, c, cr in zip(sets, configs, critics)]
 
