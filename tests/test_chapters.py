@@ -206,8 +206,9 @@ def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeyp
                         samples=2)
     feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
     critics, fits = [], []
-    monkeypatch.setattr(part2.learned.gan, "in_processes", lambda *a, **k: None)
-    monkeypatch.setattr(part2.learned.gan, "fit_critic", lambda b, **kw: critics.append(kw) or kw["networks"])
+    monkeypatch.setattr(part2.learned.gan, "fit_critics",
+                        lambda b, networks, seeds, **kw: [critics.append({**kw, "networks": n, "seed": s})
+                                                          or n for n, s in zip(networks, seeds)])
     monkeypatch.setattr(part2.learned.gan, "fit_many",
                         lambda b, configs, critics, **kw: fits.extend(zip(configs, critics))
                         or [Generator(c, history=[{"step": 0}]) for c in configs])

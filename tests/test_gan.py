@@ -503,6 +503,20 @@ def test_fit_critics_equal_fit_critic_seed_by_seed(landscape_bank, tmp_path, mon
     assert not _same_weights(critics[0], critics[1])
 
 
+def test_fit_critics_takes_one_tuple_of_networks_per_seed(landscape_bank, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
+    folds = [(0,), (1,)]
+    critics = gan.fit_critics(landscape_bank, networks=folds, seeds=(5, 5), steps=10, hidden=8,
+                              features=WEIGHT_ONLY, workers=1, progress=False)
+    for c, fold in zip(critics, folds):
+        alone = gan.fit_critic(landscape_bank, networks=fold, steps=10, seed=5, hidden=8,
+                               features=WEIGHT_ONLY, cache=False)
+        assert _same_weights(c, alone)
+    assert not _same_weights(critics[0], critics[1])  # other networks, same seed: another critic
+    with pytest.raises(ValueError, match="got 2 tuples of networks but 3 seeds; give one per seed"):
+        gan.fit_critics(landscape_bank, networks=folds, seeds=(1, 2, 3), steps=10, progress=False)
+
+
 def test_a_critic_reads_the_features_it_was_fitted_on(landscape_bank, tmp_path, monkeypatch):
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path))
     net = models.build("lenet5", seed=4)

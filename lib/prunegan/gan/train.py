@@ -197,11 +197,17 @@ def in_processes(calls: list, workers: int | None = None, desc: str = "fits", pr
 def fit_critics(bank, *, networks, seeds, steps: int = 500, hidden: int = 32,
                 features: tuple[str, ...] = FEATURES, workers: int | None = None,
                 progress: bool = True) -> list[AccuracyCritic]:
-    """:func:`fit_critic` once per seed of ``seeds`` (fits not in the cache run in parallel
-    processes; the critics are the same as fitted one by one)."""
-    kw = {"networks": networks, "steps": steps, "hidden": hidden, "features": tuple(features)}
-    in_processes([(fit_critic, (bank,), {**kw, "seed": s}) for s in seeds], workers, "critics", progress)
-    return [fit_critic(bank, **kw, seed=s) for s in seeds]
+    """:func:`fit_critic` on ``networks`` once per seed of ``seeds`` (fits not in the cache run in
+    parallel processes; the critics are the same as fitted one by one). ``networks`` may also be one
+    tuple of networks per seed (e.g. leave-one-network-out folds)."""
+    seeds = tuple(seeds)
+    folds = list(networks) if networks and isinstance(networks[0], (tuple, list)) else [networks] * len(seeds)
+    if len(folds) != len(seeds):
+        raise ValueError(f"got {len(folds)} tuples of networks but {len(seeds)} seeds; give one per seed")
+    kw = {"steps": steps, "hidden": hidden, "features": tuple(features)}
+    fits = [{**kw, "networks": tuple(n), "seed": s} for n, s in zip(folds, seeds)]
+    in_processes([(fit_critic, (bank,), f) for f in fits], workers, "critics", progress)
+    return [fit_critic(bank, **f) for f in fits]
 
 
 def fit_many(bank, configs, *, critics=None, workers: int | None = None,

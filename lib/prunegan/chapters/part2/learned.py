@@ -107,10 +107,10 @@ def design_choice(bank, cfg: Configs, features: tuple[str, ...], *, workers: int
     there. One row per (grid point, network)."""
     s, train, seed = cfg.landscape_sparsity, cfg.train_networks, cfg.choice_seed
     folds = {j: tuple(n for n in train if n != j) for j in train}
-    kw = {"steps": cfg.critic_steps, "seed": seed, "features": tuple(features)}
-    gan.in_processes([(gan.fit_critic, (bank,), {**kw, "networks": others}) for others in folds.values()],
-                     workers, "critics (leave-one-out)", progress)
-    critics = {j: gan.fit_critic(bank, networks=others, **kw) for j, others in folds.items()}
+    fitted = gan.fit_critics(bank, networks=list(folds.values()), seeds=[seed] * len(folds),
+                             steps=cfg.critic_steps, features=tuple(features), workers=workers,
+                             progress=progress)
+    critics = dict(zip(folds, fitted))
     jobs = [(e, c, j) for e, c in cfg.grid for j in folds]
     configs = [replace(cfg.gan, networks=folds[j], features=tuple(features), entropy_weight=e,
                        critic_weight=c, seed=seed) for e, c, j in jobs]
