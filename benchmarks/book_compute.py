@@ -21,13 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-from prunegan import data  # noqa: E402
+from prunegan.runs.baseline import BaselineConfig, load_data  # noqa: E402
+from prunegan.train import TrainConfig  # noqa: E402
 
 
 def training_images(baseline: dict) -> int:
-    """Training images of a baseline config (``data``, ``n_train``, ``n_val``) after the validation cut."""
-    n = baseline["n_train"] if baseline["n_train"] is not None else len(data.load(baseline["data"]).y_train)
-    return n - (baseline.get("n_val") or 0)
+    """Training images of a stored baseline config (the library's own split: subset, validation cut)."""
+    config = BaselineConfig(**{**baseline, "train": TrainConfig(**baseline["train"])})
+    return len(load_data(config).y_train)
 
 
 def count(results: Path) -> Counter:
