@@ -6,6 +6,12 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 SMOKE   ?= False
+# torch's CPU kernels pinned to AVX2 in every process of every target, so that any x86-64 CPU computes
+# the README's numbers (lib/prunegan/kernels.py sets the same when prunegan is imported before torch).
+export ATEN_CPU_CAPABILITY ?= avx2
+export ONEDNN_MAX_CPU_ISA ?= AVX2
+export MKL_CBWR ?= AVX2,STRICT
+export OPENBLAS_CORETYPE ?= Haswell
 # CHECK_README=strict: `make book` fails when a README number differs from the build (CI sets it);
 # by default the differences are only printed.
 CHECK_README ?=

@@ -6,7 +6,15 @@ validation, registry, store and its one hash recipe, provenance) → ``data``, `
 Ray) → ``analysis`` (statistics, tables, collapse, mask spaces and maps) → ``runs`` (the runner;
 baseline, sweep, bank and protocol only build jobs) → ``gan`` → ``plots`` → ``chapters``
 (notebook-facing: configs from parameters, verdicts, glue values). ``book`` executes the notebooks.
+``kernels`` pins torch's CPU kernels to AVX2 when ``prunegan`` is imported before torch.
 """
-from .core.masks import ChannelMask  # noqa: F401
+# First, before anything imports torch: pin torch's CPU kernels to AVX2 (prunegan.kernels).
+from . import kernels as _kernels  # noqa: E402,I001
+
+_kernels.apply()
+
+from .core.masks import ChannelMask  # noqa: E402,F401
+
+_kernels.check()
 
 __version__ = "0.3.0"

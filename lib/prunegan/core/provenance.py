@@ -1,10 +1,12 @@
-"""Where a number was computed: torch's version and the processor (the CPU's model name, or the CUDA
-device's name) of the machine that computed it.
+"""Where a number was computed: torch's version, the processor (the CPU's model name, or the CUDA
+device's name) of the machine that computed it, the CPU kernels' instruction set in effect
+(``cpu_capability``: ``AVX2`` when :mod:`prunegan.kernels` pins them) and the highest one the CPU
+offers (``cpu_isa``: ``AVX512`` / ``AVX2``; two machines of one model name can differ here).
 
 Every cached evaluation row records it (:func:`describe`). It is provenance, not part of any cache
-key: the same config gives slightly different floats on different CPU kinds (oneDNN picks other
-instructions), so a row restored from a cache built elsewhere keeps the machine that made it, and a
-chapter can say which machines its numbers came from (:func:`summary`).
+key: the same config gives slightly different floats with different kernels (the pin makes every
+x86-64 CPU use the AVX2 ones), so a row restored from a cache built elsewhere keeps the machine that
+made it, and a chapter can say which machines its numbers came from (:func:`summary`).
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from pathlib import Path
 
 import torch
 
+from .. import kernels
+
 #: The fields :func:`describe` returns (and every cached evaluation row carries).
-FIELDS = ("torch_version", "device_name")
+FIELDS = ("torch_version", "device_name", "cpu_capability", "cpu_isa")
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -54,24 +58,36 @@ def device_name(device: torch.device | str | None = None) -> str:
 
 
 def describe(device: torch.device | str | None = None) -> dict[str, str]:
-    """``{"torch_version", "device_name"}`` of this process computing on ``device`` (default the CPU)."""
-    return {"torch_version": torch.__version__, "device_name": device_name(device)}
+    """``{"torch_version", "device_name", "cpu_capability", "cpu_isa"}`` of this process computing on
+    ``device`` (default the CPU); warns once if the kernels are not the pinned ones
+    (:func:`prunegan.kernels.check`)."""
+    kernels.check()
+    effect = kernels.in_effect()
+    return {"torch_version": torch.__version__, "device_name": device_name(device),
+            "cpu_capability": effect["cpu_capability"], "cpu_isa": effect["cpu_isa"]}
 
 
 def _known(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def _machine(ver, dev, capability=None, isa=None) -> str:
+    if not (_known(ver) and _known(dev)):
+        return "unknown machine"
+    cpu = f"{dev} ({isa} CPU)" if _known(isa) and isa != "unknown" else dev
+    return f"{cpu}, {capability} kernels, torch {ver}" if _known(capability) else f"{cpu}, torch {ver}"
+
+
 def summary(rows) -> str:
     """Which machines computed ``rows`` (a DataFrame with :data:`FIELDS` columns, or an iterable of
-    row dicts), most rows first: ``"AMD EPYC 7B13, torch 2.14.1 (1,200 rows); Intel Xeon, torch
-    2.14.1 (40 rows)"``. Rows without a record count as ``unknown machine``."""
+    row dicts), most rows first: ``"AMD EPYC 7B13 (AVX512 CPU), AVX2 kernels, torch 2.14.1 (1,200 rows);
+    Intel Xeon, torch 2.14.1 (40 rows)"`` (the kernels where recorded). Rows without a record count as
+    ``unknown machine``."""
     if hasattr(rows, "columns"):  # a DataFrame
-        pairs: Iterable = zip(*(rows[f] if f in rows.columns else [None] * len(rows) for f in FIELDS))
+        records: Iterable = zip(*(rows[f] if f in rows.columns else [None] * len(rows) for f in FIELDS))
     else:
-        pairs = ((row.get("torch_version"), row.get("device_name")) for row in rows)
-    counts = collections.Counter(
-        (f"{dev}, torch {ver}" if _known(ver) and _known(dev) else "unknown machine") for ver, dev in pairs)
+        records = (tuple(row.get(f) for f in FIELDS) for row in rows)
+    counts = collections.Counter(_machine(*record) for record in records)
     if not counts:
         return "no rows"
     return "; ".join(f"{name} ({n:,} row{'s' if n != 1 else ''})" for name, n in counts.most_common())

@@ -1,0 +1,108 @@
+"""kernels: torch's CPU kernels pinned to AVX2 before torch loads; rows and warnings say what is in effect."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from prunegan import kernels
+from prunegan.core import provenance
+
+AVX512_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw\n"
+AVX2_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+OLD_FLAGS = "processor\t: 0\nflags\t\t: fpu sse2 avx\n"
+
+needs_avx2 = pytest.mark.skipif(not kernels.is_x86() or kernels.cpu_isa() not in ("AVX2", "AVX512"),
+                                reason="the pin is about x86-64 CPUs with AVX2")
+
+
+def _clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in (*kernels.PIN, kernels.SWITCH)}
+    return {**env, **extra}
+
+
+def _run(code: str, **extra) -> dict:
+    out = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True,
+                         env=_clean_env(**extra), check=True, timeout=120)
+    return {"stdout": out.stdout.strip().splitlines()[-1], "stderr": out.stderr}
+
+
+REPORT = ("import json, torch; from prunegan import kernels; "
+          "print(json.dumps({**kernels.in_effect(), 'problem': kernels.problem()}))")
+
+
+def test_cpu_isa_reads_the_highest_instruction_set(monkeypatch):
+    monkeypatch.setattr(kernels, "is_x86", lambda: True)
+    assert kernels.cpu_isa(kernels.cpu_flags(AVX512_FLAGS)) == "AVX512"
+    assert kernels.cpu_isa(kernels.cpu_flags(AVX2_FLAGS)) == "AVX2"
+    assert kernels.cpu_isa(kernels.cpu_flags(OLD_FLAGS)) == "below AVX2"
+    assert kernels.cpu_isa(set()) == "unknown"
+
+
+def test_apply_sets_the_pin_but_keeps_what_the_user_set():
+    env = {"MKL_CBWR": "COMPATIBLE"}
+    kernels.apply(env)
+    assert env == {**kernels.PIN, "MKL_CBWR": "COMPATIBLE"}
+    off = {kernels.SWITCH: "native"}
+    kernels.apply(off)
+    assert off == {kernels.SWITCH: "native"}
+    with pytest.raises(ValueError, match="PRUNEGAN_KERNELS must be one of .*'avx512'"):
+        kernels.apply({kernels.SWITCH: "avx512"})
+
+
+def test_problem_names_each_way_the_pin_can_fail(monkeypatch):
+    monkeypatch.setattr(kernels, "is_x86", lambda: True)
+    ok = {"cpu_capability": "AVX2", "cpu_isa": "AVX512"}
+    assert kernels.problem(ok, dict(kernels.PIN)) is None
+    late = kernels.problem({**ok, "cpu_capability": "AVX512"}, dict(kernels.PIN))
+    assert "before prunegan was imported" in late
+    assert "no AVX2" in kernels.problem({"cpu_capability": "DEFAULT", "cpu_isa": "below AVX2"}, {})
+    assert "native" in kernels.problem(ok, {kernels.SWITCH: "native"})
+    assert "MKL_CBWR" in kernels.problem(ok, {**kernels.PIN, "MKL_CBWR": "COMPATIBLE"})
+    monkeypatch.setattr(kernels, "is_x86", lambda: False)
+    assert kernels.problem({"cpu_capability": "DEFAULT", "cpu_isa": "unknown"}, {}) is None
+
+
+@needs_avx2
+def test_torch_imported_but_idle_before_prunegan_is_still_pinned():
+    effect = json.loads(_run("import torch; import prunegan; " + REPORT)["stdout"])
+    assert effect["cpu_capability"] == "AVX2" and effect["problem"] is None
+
+
+@needs_avx2
+def test_importing_prunegan_first_pins_torch_to_avx2_in_a_fresh_process():
+    out = _run("import prunegan; " + REPORT)
+    effect = json.loads(out["stdout"])
+    assert effect["cpu_capability"] == "AVX2" and effect["problem"] is None
+    assert effect["onednn_isa"] == "AVX2" and effect["mkl_cbwr"] == kernels.PIN["MKL_CBWR"]
+    assert "KernelPinWarning" not in out["stderr"]
+
+
+@needs_avx2
+def test_torch_that_computed_before_prunegan_on_an_avx512_cpu_is_said_not_silent():
+    out = _run("import torch; torch.randn(9).sum(); import prunegan; " + REPORT)
+    effect = json.loads(out["stdout"])
+    if kernels.cpu_isa() == "AVX512":
+        assert effect["cpu_capability"] == "AVX512"
+        assert "KernelPinWarning" in out["stderr"] and "before prunegan was imported" in effect["problem"]
+    else:  # an AVX2 machine computes with AVX2 kernels either way
+        assert effect["cpu_capability"] == "AVX2" and effect["problem"] is None
+
+
+@needs_avx2
+def test_native_switch_leaves_the_kernels_alone_and_says_so():
+    out = _run("import prunegan; " + REPORT, PRUNEGAN_KERNELS="native")
+    effect = json.loads(out["stdout"])
+    assert effect["cpu_capability"] == ("AVX512" if kernels.cpu_isa() == "AVX512" else "AVX2")
+    assert "native" in effect["problem"] and "KernelPinWarning" in out["stderr"]
+
+
+@needs_avx2
+def test_this_test_process_computes_with_the_pinned_kernels_and_rows_record_them():
+    d = provenance.describe()
+    assert d["cpu_capability"] == "AVX2" and d["cpu_isa"] == kernels.cpu_isa()
+    assert kernels.problem() is None
+    assert "AVX2 kernels" in provenance.summary([d])
