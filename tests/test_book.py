@@ -3,6 +3,7 @@ once, inputs collapsed, widgets dropped), verdicts glued as Markdown prose, scra
 and the README's wired numbers checked against executed notebooks."""
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
@@ -343,3 +344,54 @@ def test_execute_writes_the_prepared_notebook_atomically_and_nothing_when_it_fai
     with pytest.raises(Exception, match="boom"):
         book.execute(source / "02_bad.ipynb", out / "02_bad.ipynb", {})
     assert sorted(p.name for p in out.iterdir()) == ["01_ok.ipynb"]
+
+
+def test_execute_all_and_replicate_run_the_chosen_notebooks_framed_by_timing_lines(tmp_path, monkeypatch,
+                                                                                    capsys):
+    """Both go through one timed runner (no kernel: ``execute`` is replaced): ``--only`` prefixes pick
+    the notebooks in order, the parameters are smoke or seed, and each run prints a start line and a
+    ``done in N s`` line; a replicate of an unknown notebook names the valid ones."""
+    from prunegan.book import execution
+
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    for name in ("01_base", "02_sweep", "03_random", "99_summary"):
+        (source / f"{name}.ipynb").write_text("{}")
+    calls = []
+    monkeypatch.setattr(execution, "execute", lambda path, output, params: calls.append(
+        (path.name, output, params)) or output)
+    out = tmp_path / "executed"
+    done = book.execute_all(smoke=True, only=["01", "03_r"], source=source, target=out)
+    assert done == [out / "01_base.ipynb", out / "03_random.ipynb"]
+    assert calls == [("01_base.ipynb", out / "01_base.ipynb", {"smoke": True}),
+                     ("03_random.ipynb", out / "03_random.ipynb", {"smoke": True})]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "[book] executing 01_base.ipynb (smoke=True) ..."
+    assert re.fullmatch(r"\[book\] 01_base\.ipynb done in \d+ s", printed[1])
+    assert printed[2] == "[book] executing 03_random.ipynb (smoke=True) ..." and len(printed) == 4
+    assert len(book.execute_all(source=source, target=out)) == 4  # no prefix: every notebook
+    capsys.readouterr()
+
+    calls.clear()
+    reps = tmp_path / "replicates"
+    assert book.execute_replicate("02_sweep", 3, source=source, target=reps) == reps / "02_sweep_seed3.ipynb"
+    assert calls == [("02_sweep.ipynb", reps / "02_sweep_seed3.ipynb", {"seed": 3})]
+    first, second = capsys.readouterr().out.splitlines()
+    assert first == "[book] executing 02_sweep.ipynb with seed=3 (replicate) ..."
+    assert re.fullmatch(r"\[book\] replicate 02_sweep seed 3 done in \d+ s", second)
+    with pytest.raises(FileNotFoundError, match="valid: 01_base, 02_sweep, 03_random, 99_summary"):
+        book.execute_replicate("04_none", 1, source=source, target=reps)
+
+
+def test_the_package_runs_as_a_command(tmp_path):
+    """``python -m prunegan.book`` (the package's ``__main__``) answers like :func:`prunegan.book.main`:
+    exit 0 on pairs in step, 1 on a text file without its notebook."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "prunegan.book", "check-pairs", "--source", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0 and done.stdout.strip() == "notebook pairs: all in step", done
+    (tmp_path / "01_lonely.py").write_text("# %%\nx = 1\n")
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 1 and done.stdout.startswith("01_lonely: missing "), done
