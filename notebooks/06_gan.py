@@ -45,7 +45,7 @@
 # independent replicate on other networks.
 
 # %% tags=["parameters"]
-smoke = False              # tiny fast run for tests
+smoke = False              # tiny fast run (chapter.SMOKE_PARAMS); a size passed with it must keep its default
 seed = 0                   # replicate: shifts networks, bank draws, generators, critics and protocol seeds
 data = "mnist-5k"          # "mnist-5k" (embedded, offline), "mnist", "fashion-mnist"
 epochs = 10                # baseline training epochs (every network)
@@ -89,13 +89,14 @@ from prunegan.runs.baseline import baseline
 pd.set_option("display.precision", 3)
 pd.set_option("display.width", 160)
 t0 = time.perf_counter()
-cfg = chapter.configs(smoke=smoke, seed=seed, data=data, epochs=epochs, networks=networks, held_out=held_out,
-                       n_val=n_val, sparsities=sparsities, temperatures=temperatures, draws=draws,
-                       retrain_epochs=retrain_epochs, retrain_seeds=retrain_seeds, min_distinct=min_distinct,
-                       exhaustive_limit=exhaustive_limit, gan_steps=gan_steps, gan_seeds=gan_seeds,
-                       entropy_weights=entropy_weights, critic_weights=critic_weights,
-                       critic_steps=critic_steps, samples=samples, critic_candidates=critic_candidates,
-                       transfer_model=transfer_model)
+params = chapter.params_from_cell(
+    smoke=smoke, seed=seed, data=data, epochs=epochs, networks=networks, held_out=held_out, n_val=n_val,
+    sparsities=sparsities, temperatures=temperatures, draws=draws, retrain_epochs=retrain_epochs,
+    retrain_seeds=retrain_seeds, min_distinct=min_distinct, exhaustive_limit=exhaustive_limit,
+    gan_steps=gan_steps, gan_seeds=gan_seeds, entropy_weights=entropy_weights, critic_weights=critic_weights,
+    critic_steps=critic_steps, samples=samples, critic_candidates=critic_candidates,
+    transfer_model=transfer_model)
+cfg = chapter.configs(params)
 splits = chapter.split_sizes(cfg)
 print(f"replicate {cfg.seed}: networks trained from seeds "
       f"{cfg.networks[0].init_seed}..{cfg.networks[-1].init_seed};"
@@ -344,7 +345,7 @@ compute
 print("the comparison's rows were computed on:", provenance.summary(pd.concat([df, tdf], ignore_index=True)))
 numbers = chapter.headlines(pd.concat([cells, tcells], ignore_index=True), checks, stats, best)
 numbers.update(chapter.extra_numbers(cfg, splits, design_table, chosen, signal_summary,
-                                     chosen_features, quality, expected, retrain_epochs))
+                                     chosen_features, quality, expected))
 for name, value in numbers.items():
     sb.glue(name, value)
 sb.glue("gan_verdict", chapter.verdict(checks))

@@ -1,6 +1,8 @@
 """Chapter code: configs from notebook parameters, verdicts (Markdown), glue values."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,19 +42,49 @@ def test_collapse_verdict_follows_the_counts():
 
 
 # ---------------------------------------------------------------------------------------- part 2: configs
+def _cfg(base=None, **kw):
+    """Chapter 6's configs from ``base`` (default: the full chapter's parameters) with ``kw`` replaced."""
+    return part2.configs(replace(base or part2.DEFAULTS, **kw))
+
+
+#: Today's parameter values of the full chapter (the notebook's cell): a default that changes changes
+#: every number of the chapter.
+CELL = {"seed": 0, "data": "mnist-5k", "epochs": 10, "networks": 10, "held_out": 2, "n_val": 500,
+        "sparsities": [0.8, 0.9], "temperatures": [0.0, 1.0], "criteria": part2.CRITERIA, "draws": 2,
+        "retrain_epochs": 1, "retrain_seeds": 3, "min_distinct": 24, "exhaustive_limit": 200,
+        "gan_steps": 300, "gan_seeds": 20, "entropy_weights": [0.0, 0.1, 0.3], "critic_weights": [0.0, 1.0],
+        "critic_steps": 500, "samples": 20, "critic_candidates": 16, "transfer_model": "lenet5-caffe"}
+
+
+def test_part2_defaults_are_the_notebooks_cell_and_build_the_same_configs():
+    assert part2.params_from_cell(smoke=False, **CELL) == part2.DEFAULTS == part2.Chapter6Params()
+    assert part2.DEFAULTS.sparsities == (0.8, 0.9) and isinstance(part2.DEFAULTS.entropy_weights, tuple)
+    cfg = part2.configs()
+    assert cfg.params is part2.DEFAULTS and cfg.seed == 0 and cfg.sparsities == (0.8, 0.9)
+    # the networks are exactly Part 1's baseline config with a validation split (same cache, same numbers)
+    assert cfg.networks == tuple(replace(part1.baseline_config(seed=i), n_val=DEFAULT_N_VAL)
+                                 for i in range(10))
+    assert cfg.transfer == replace(part1.baseline_config(model="lenet5-caffe", seed=0), n_val=DEFAULT_N_VAL)
+    smoke = part2.configs(part2.SMOKE_PARAMS)
+    assert smoke.networks[1] == replace(part1.baseline_config(seed=1, smoke=True), n_val=100)
+    assert cfg.retrain_epochs == cfg.protocol.retrain.epochs == cfg.banks["conv"].retrain.epochs == 1
+
+
 def test_part2_configs_and_overview():
-    cfg = part2.configs(smoke=True)
-    assert len(cfg.networks) == part2.SMOKE["networks"]
+    smoke = part2.SMOKE_PARAMS
+    cfg = part2.configs(smoke)
+    assert len(cfg.networks) == smoke.networks == 3
     assert cfg.held_out == (2,) and cfg.train_networks == (0, 1)
-    assert all(n.n_val == part2.SMOKE["n_val"]
-               for n in cfg.networks) and cfg.transfer.n_val == part2.SMOKE["n_val"]
+    assert all(n.n_val == smoke.n_val == 100 for n in cfg.networks) and cfg.transfer.n_val == smoke.n_val
+    assert all(n.n_train == 400 and n.train.epochs == 1 for n in (*cfg.networks, cfg.transfer))
     assert cfg.banks["conv+linear"].include_linear and not cfg.banks["conv"].include_linear
-    assert cfg.protocol.samples == len(cfg.gan_seeds) == part2.SMOKE["gan_seeds"]
+    assert cfg.protocol.samples == len(cfg.gan_seeds) == smoke.gan_seeds == 3
     full = part2.configs()
     assert len(full.networks) == 10 and full.held_out == (8, 9) and full.train_networks == tuple(range(8))
     assert full.gan.networks == full.train_networks  # the held-out networks are never trained on
     assert full.protocol.samples == 20 == len(full.gan_seeds)
-    assert all(n.n_val == DEFAULT_N_VAL for n in full.networks) and full.transfer.model == "lenet5-caffe"
+    assert all(n.n_val == DEFAULT_N_VAL and n.n_train is None for n in full.networks)
+    assert full.transfer.model == "lenet5-caffe"
     assert full.banks["conv"].retrain_seeds == 3 and full.banks["conv"].criteria == part2.CRITERIA
     # a landscape on every network
     assert full.banks["conv"].exhaustive_limit >= 96 and full.landscape_sparsity == 0.9
@@ -61,6 +93,29 @@ def test_part2_configs_and_overview():
     over = part2.mask_space_overview(full)
     row = over[(over["model"] == "lenet5") & (over["setting"] == "conv") & np.isclose(over["sparsity"], 0.9)]
     assert int(row["n_masks_no_collapse"].iloc[0]) == 96
+    with pytest.raises(ValueError, match="configs takes a Chapter6Params"):
+        part2.configs({"networks": 3})
+
+
+def test_a_size_passed_with_smoke_is_refused_never_dropped():
+    # the issue's example: before, smoke silently gave 3 networks, 3 seeds and 1 epoch
+    with pytest.raises(ValueError, match=r"smoke=True fixes networks=3, gan_seeds=3, samples=3, "
+                                         r"but networks=6, gan_seeds=5, samples=5 was passed too"):
+        part2.params_from_cell(smoke=True, networks=6, gan_seeds=5, samples=5, retrain_epochs=4)
+    # retrain_epochs: smoke keeps the default (1), so a value passed with smoke is applied
+    four = part2.params_from_cell(smoke=True, retrain_epochs=4)
+    assert four == replace(part2.SMOKE_PARAMS, retrain_epochs=4)
+    # the cell's defaults with smoke: the smoke run; what smoke does not set is applied
+    assert part2.params_from_cell(smoke=True, **CELL) == part2.SMOKE_PARAMS
+    one = part2.params_from_cell(smoke=True, **{**CELL, "seed": 1, "sparsities": [0.9]})
+    assert one == replace(part2.SMOKE_PARAMS, seed=1, sparsities=(0.9,))
+    assert "seed" not in part2.smoke_sets() and "networks" in part2.smoke_sets()
+    # without smoke every value is taken as given
+    assert part2.params_from_cell(smoke=False, networks=6).networks == 6
+    with pytest.raises(ValueError, match=r"unknown chapter 6 parameters \['netwoks'\]"):
+        part2.params_from_cell(smoke=False, netwoks=6)
+    with pytest.raises(ValueError, match="smoke must be True or False"):
+        part2.params_from_cell(smoke="yes")
 
 
 @pytest.mark.parametrize("kw, needle", [
@@ -68,17 +123,29 @@ def test_part2_configs_and_overview():
     ({"networks": 3, "held_out": 2}, "held_out=2 must leave at least two of networks=3"),
     ({"samples": 10}, "samples=10 must equal gan_seeds=20"),
     ({"gan_seeds": 5}, "samples=20 must equal gan_seeds=5"),
-    ({"gan_seeds": 1, "samples": 1}, "gan_seeds"),
-    ({"seed": -1}, "seed"),
+    ({"gan_seeds": 1, "samples": 1}, r"Chapter6Params.gan_seeds must be an integer >= 2, got 1"),
+    ({"seed": -1}, r"Chapter6Params.seed must be an integer >= 0, got -1"),
     ({"held_out": 0}, "held_out"),
+    ({"n_val": 0}, r"Chapter6Params.n_val must be an integer >= 1, got 0"),
+    ({"retrain_epochs": 0}, "retrain_epochs"),
+    ({"sparsities": (0.8, 1.0)}, r"sparsities entry must be in \[0, 1\)"),
+    ({"sparsities": ()}, "sparsities is empty"),
+    ({"entropy_weights": (0.0, -0.1)}, "entropy_weights entry"),
+    ({"criteria": ("l1",)}, "criteria must be distinct names from"),
+    ({"criteria": ("tp-lamp", "tp-lamp")}, "criteria must be distinct names from"),
+    ({"smoke": 1}, "smoke must be True or False"),
+    ({"data": "cifar"}, "cifar"),
+    ({"transfer_model": "resnet"}, "resnet"),
 ])
-def test_part2_configs_reject_bad_parameters(kw, needle):
+def test_part2_params_reject_bad_values(kw, needle):
     with pytest.raises(ValueError, match=needle):
-        part2.configs(**kw)
+        part2.Chapter6Params(**kw)
 
 
-def test_part2_configs_leave_two_training_networks_at_least():
-    cfg = part2.configs(networks=4, held_out=2)
+def test_part2_params_accept_the_edges():
+    p = part2.Chapter6Params(networks=4, held_out=2, n_val=1, gan_seeds=2, samples=2, sparsities=[0.0])
+    assert p.sparsities == (0.0,) and p.n_val == 1
+    cfg = part2.configs(p)
     assert cfg.train_networks == (0, 1) and cfg.held_out == (2, 3)
 
 
@@ -98,7 +165,8 @@ def _seed_families(cfg) -> dict[str, set[int]]:
 
 @pytest.mark.parametrize("smoke", [False, True])
 def test_replicates_share_no_seed(smoke):
-    first, second = part2.configs(smoke=smoke, seed=0), part2.configs(smoke=smoke, seed=1)
+    base = part2.SMOKE_PARAMS if smoke else part2.DEFAULTS
+    first, second = _cfg(base, seed=0), _cfg(base, seed=1)
     assert (first.seed, second.seed) == (0, 1)
     a, b = _seed_families(first), _seed_families(second)
     for family in a:
@@ -112,7 +180,7 @@ def test_replicates_share_no_seed(smoke):
 
 
 def test_critic_candidates_meet_no_other_seed_within_or_across_replicates():
-    first, second = part2.configs(seed=0), part2.configs(seed=1)
+    first, second = _cfg(seed=0), _cfg(seed=1)
 
     def masks(cfg):  # every method's mask i is drawn with seed protocol.seed + i
         return set(range(cfg.protocol.seed, cfg.protocol.seed + cfg.protocol.samples))
@@ -133,8 +201,9 @@ def test_configs_refuse_sizes_that_would_make_replicates_share_seeds():
                {"gan_seeds": part2.SEED_STRIDE, "samples": part2.SEED_STRIDE},
                {"critic_candidates": (part2.PROTOCOL_STRIDE - part2.CANDIDATE_OFFSET) // 20 + 1}):
         with pytest.raises(ValueError, match="replicates would meet"):
-            part2.configs(**kw)
-    part2.configs(retrain_seeds=part2.BANK_STRIDE)  # at the limit: allowed
+            part2.Chapter6Params(**kw)
+    part2.Chapter6Params(retrain_seeds=part2.BANK_STRIDE)  # at the limit: allowed
+    part2.Chapter6Params(networks=part2.SEED_STRIDE)
 
 
 # ---------------------------------------------------------------------------------------- part 2: landscapes
@@ -187,7 +256,7 @@ def test_an_untrained_generator_expects_the_landscape_mean():
     g = Generator(GanConfig(features=part2.STRUCTURAL_FEATURES), history=[{"step": 0}])  # uniform
     labels = part2.landscape_rows(bank, 0.9, (2,))["retrained_acc"]
     assert part2.expected_on_landscape(g, bank, 2, 0.9, "retrained_acc") == pytest.approx(labels.mean())
-    cfg = part2.configs(networks=3, held_out=1, gan_seeds=2, samples=2)
+    cfg = _cfg(networks=3, held_out=1, gan_seeds=2, samples=2)
     reported = pd.DataFrame({"setting": ["conv"], "network": [2]})
     gens = [Generator(GanConfig(features=part2.STRUCTURAL_FEATURES, seed=s), history=[{"step": 0}])
             for s in (0, 1)]
@@ -201,9 +270,8 @@ def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeyp
     from prunegan.gan import Generator
 
     bank, _ = _landscape_bank(networks=(0, 1, 2, 3))
-    cfg = part2.configs(networks=4, held_out=1, entropy_weights=(0.0, 0.5), critic_weights=(0.0,),
-                        gan_seeds=2,
-                        samples=2)
+    cfg = _cfg(networks=4, held_out=1, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
+               samples=2)
     feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
     critics, fits = [], []
     monkeypatch.setattr(part2.learned.gan, "fit_critics",
@@ -326,7 +394,7 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
     from prunegan.pruning.strategies import Method
     from prunegan.runs import protocol
 
-    cfg = part2.configs(smoke=True)  # 3 pairs, 3 critic candidates
+    cfg = part2.configs(part2.SMOKE_PARAMS)  # 3 pairs, 3 critic candidates
     net = models.build("lenet5", seed=0)
     n = cfg.protocol.samples
     gens = {"gan": [KeepChannel(i) for i in range(n)],
@@ -558,3 +626,19 @@ def test_collapse_sweep_covers_every_feasible_sparsity():
     # 95 % leaves 1 of 22
     assert sweep["sparsity"].tolist() == pytest.approx([0.05 * i for i in range(1, 19)])
     assert (sweep["collapsed"] == 0).all() and sweep["exact_count"].all() and (sweep["masks"] == 5).all()
+
+
+def test_extra_numbers_read_the_configs_the_chapter_ran():
+    cfg = _cfg(retrain_epochs=2, networks=6, held_out=2, gan_seeds=4, samples=4, seed=1)
+    signal_summary = pd.DataFrame({"feature": ["l1_z_layer", "bias"], "mean": [0.3, 0.0],
+                                   "signal": [True, False]})
+    quality = pd.DataFrame({"setting": ["conv", "conv+linear"], "spearman_collapse_free": [0.5, 0.2]})
+    expected = pd.DataFrame({"method": ["gan"], "expected_acc": [0.7], "percentile": [40.0]})
+    out = part2.extra_numbers(cfg, {"train": 3500, "val": 500, "test": 1000}, pd.DataFrame(), (0.1, 0.0),
+                              signal_summary, part2.STRUCTURAL_FEATURES + ("l1_z_layer",), quality, expected)
+    assert out["gan_retrain_epochs"] == 2.0 == cfg.protocol.retrain.epochs
+    assert out["gan_samples"] == 4.0 and out["gan_seeds"] == 4.0 and out["gan_replicate"] == 1.0
+    assert (out["gan_networks_train"], out["gan_networks_held_out"]) == (4.0, 2.0)
+    assert out["gan_features"] == "l1_z_layer" and out["gan_features_with_signal"] == 1.0
+    assert out["critic_spearman_collapse_free_linear"] == pytest.approx(0.2)
+    assert out["landscape_gan_percentile"] == 40.0

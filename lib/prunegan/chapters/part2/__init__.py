@@ -8,15 +8,18 @@ the replicate) on the training images minus a validation split; the last ``held_
 to anything that learns or chooses, and are where everything is measured (test images).
 ``lenet5-caffe`` (conv only) is an architecture the generator never saw.
 
-Modules: :mod:`.config` (settings, seeds, targets, configs), :mod:`.learned` (landscapes, feature
-and design choices, per-seed fits), :mod:`.criteria` (standard criteria, the best one),
-:mod:`.methods` (the methods compared, the protocol), :mod:`.report` (statistics, verdicts, glue).
+Modules: :mod:`.config` (settings, seeds, targets, the parameters :class:`Chapter6Params` and the
+configs built from them), :mod:`.overview` (tables of the splits, mask spaces and banks),
+:mod:`.learned` (landscapes, feature and design choices, per-seed fits), :mod:`.criteria` (standard
+criteria, the best one), :mod:`.methods` (the methods compared, the protocol), :mod:`.report`
+(statistics, verdicts, glue).
 """
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
-    TARGETS, VARIANTS, SMOKE, Configs, configs, split_sizes, mask_space_overview, bank_overview,
-    STRUCTURAL_FEATURES, CHANNEL_FEATURES,
+    TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell, Configs,
+    configs, network_config, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
 )
+from .overview import split_sizes, mask_space_overview, bank_overview  # noqa: F401
 from .learned import (  # noqa: F401
     critic_quality, critic_summary, landscape_rows, landscapes, landscape_examples, feature_choice,
     expected_on_landscape, design_choice, chosen_design, expected_table, designs, fit_learned,

@@ -1,23 +1,23 @@
-"""Chapter 6's settings and configs: the two LeNet-5 settings, the seed families of a replicate,
-the targets (data), the smoke sizes, :func:`configs` from the notebook's parameters, and overview tables."""
+"""Chapter 6's settings and parameters: the two LeNet-5 settings, the seed families of a replicate,
+the targets (data), the chapter's parameters as one frozen object (:class:`Chapter6Params`, with
+:data:`DEFAULTS` and the smoke run's :data:`SMOKE_PARAMS`) and the configs built from it
+(:func:`configs`)."""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
-import pandas as pd
-
-from ...analysis.masks import mask_space_table
 from ...analysis.targets import Target
-from ...core.validate import check_int
-from ...data import DEFAULT_N_VAL
+from ...core.validate import check_bool, check_int, check_number, check_sequence, check_sparsities
+from ...data import DEFAULT_N_VAL, LOADERS
 from ...gan import features as gan_features
 from ...gan.config import GanConfig
+from ...models import MODELS
 from ...runs import protocol
+from ...runs.bank import CRITERIA as BANK_CRITERIA
 from ...runs.bank import BankConfig
-from ...runs.baseline import BaselineConfig, baseline
+from ...runs.baseline import BaselineConfig
 from ...train import TrainConfig
-from ..part1 import baseline_config
+from ..part1 import SMOKE_DATA
 
 
 #: The two LeNet-5 settings: name → include_linear.
@@ -30,10 +30,10 @@ CRITERIA = ("noisy-l1", "tp-magnitude", "tp-lamp", "tp-fpgm")
 
 #: Seeds of replicate ``r``: networks, generators and critics ``r · SEED_STRIDE + i`` (the
 #: leave-one-network-out choice uses ``r · SEED_STRIDE + SEED_STRIDE − 1``, never a measuring seed);
-#: bank retraining ``BANK_STRIDE · r + j``; the protocol's masks and retraining
-#: ``PROTOCOL_SEED + r · PROTOCOL_STRIDE + i``, its critic-ranked candidates from
-#: ``… + CANDIDATE_OFFSET`` on. :func:`configs` checks that the families of two replicates, and the
-#: families within one, never meet.
+#: bank retraining ``BANK_STRIDE · r + j``; the protocol's masks and
+#: retraining ``PROTOCOL_SEED + r · PROTOCOL_STRIDE + i``, its critic-ranked candidates from
+#: ``… + CANDIDATE_OFFSET`` on. :class:`Chapter6Params` checks that the families of two replicates,
+#: and the families within one, never meet.
 SEED_STRIDE = 100
 
 
@@ -75,21 +75,138 @@ VARIANTS = {"gan": "GAN (chosen design)", "gan-discriminator-only": "GAN, discri
             "uniform-collapse-free": "uniform collapse-free (untrained generator)"}
 
 
+@dataclass(frozen=True)
+class Chapter6Params:
+    """Every parameter of chapter 6 (the notebook's ``parameters`` cell, minus where it runs).
+
+    - ``seed``: the replicate; it shifts every seed family (networks, bank draws and
+      retraining, generators, critics, protocol; see :data:`SEED_STRIDE`).
+    - ``smoke``: the networks train on the shared 400 / 200-image subset (``part1.SMOKE_DATA``).
+    - ``data``, ``epochs``: the data set and every network's training epochs; ``networks`` LeNet-5s,
+      the last ``held_out`` never trained or chosen on; ``n_val`` (≥ 1) validation images carved from
+      the training images (everything that chooses reads them).
+    - Banks: ``sparsities``, ``temperatures`` and ``criteria`` of the noisy criteria, ``draws`` per
+      (criterion, temperature, minimum), ``retrain_seeds`` per label, topped up to ``min_distinct``
+      masks, every collapse-free mask where there are at most ``exhaustive_limit``.
+    - ``retrain_epochs``: the one retraining budget of every mask in the chapter.
+    - Learned methods: ``gan_steps``, ``gan_seeds`` generators (and critics) per design, the grid
+      ``entropy_weights`` × ``critic_weights`` tried leave-one-network-out, ``critic_steps``.
+    - Protocol: ``samples`` masks per (method, network, sparsity) (= ``gan_seeds``: pair ``i`` uses
+      seed ``i``), ``critic_candidates`` for best-of-K; ``transfer_model`` is the unseen architecture.
+
+    Lists are stored as tuples; a bad value raises ``ValueError`` naming it and the allowed range."""
+
+    seed: int = 0
+    smoke: bool = False
+    data: str = "mnist-5k"
+    epochs: int = 10
+    networks: int = 10
+    held_out: int = 2
+    n_val: int = DEFAULT_N_VAL
+    sparsities: tuple[float, ...] = (0.8, 0.9)
+    temperatures: tuple[float, ...] = (0.0, 1.0)
+    criteria: tuple[str, ...] = CRITERIA
+    draws: int = 2
+    retrain_epochs: int = 1
+    retrain_seeds: int = 3
+    min_distinct: int = 24
+    exhaustive_limit: int = 200
+    gan_steps: int = 300
+    gan_seeds: int = 20
+    entropy_weights: tuple[float, ...] = (0.0, 0.1, 0.3)
+    critic_weights: tuple[float, ...] = (0.0, 1.0)
+    critic_steps: int = 500
+    samples: int = 20
+    critic_candidates: int = 16
+    transfer_model: str = "lenet5-caffe"
+
+    def __post_init__(self) -> None:
+        p = "Chapter6Params."
+        check_bool(p + "smoke", self.smoke)
+        LOADERS.get(self.data)
+        MODELS.get(self.transfer_model)
+        for name, low in (("seed", 0), ("epochs", 1), ("networks", 2), ("held_out", 1), ("n_val", 1),
+                          ("draws", 1), ("retrain_epochs", 1), ("retrain_seeds", 1), ("min_distinct", 0),
+                          ("exhaustive_limit", 0), ("gan_steps", 1), ("gan_seeds", 2), ("critic_steps", 1),
+                          ("samples", 1), ("critic_candidates", 1)):
+            check_int(p + name, getattr(self, name), low)
+        object.__setattr__(self, "sparsities", check_sparsities(p + "sparsities", self.sparsities))
+        for name in ("temperatures", "entropy_weights", "critic_weights"):
+            values = check_sequence(p + name, getattr(self, name))
+            object.__setattr__(self, name, tuple(check_number(f"{p}{name} entry", v, 0) for v in values))
+        crit = check_sequence(p + "criteria",
+                              (self.criteria,) if isinstance(self.criteria, str) else self.criteria)
+        if any(c not in BANK_CRITERIA for c in crit) or len(set(crit)) != len(crit):
+            raise ValueError(f"{p}criteria must be distinct names from {BANK_CRITERIA}, "
+                             f"got {self.criteria!r}")
+        object.__setattr__(self, "criteria", crit)
+        if self.networks - self.held_out < 2:
+            raise ValueError(f"held_out={self.held_out} must leave at least two of networks={self.networks} "
+                             "to train on (choices are made leave-one-network-out)")
+        limits = {"networks": (self.networks, SEED_STRIDE), "gan_seeds": (self.gan_seeds, SEED_STRIDE - 1),
+                  "retrain_seeds": (self.retrain_seeds, BANK_STRIDE),
+                  "samples × critic_candidates": (self.samples * self.critic_candidates,
+                                                  PROTOCOL_STRIDE - CANDIDATE_OFFSET)}
+        for name, (value, most) in limits.items():
+            if value > most:
+                raise ValueError(f"{name}={value} is above {most}: the seeds of two replicates would meet")
+        if self.samples != self.gan_seeds:
+            raise ValueError(f"samples={self.samples} must equal gan_seeds={self.gan_seeds}: "
+                             "pair i uses the generator of seed i")
+
+
+#: The full chapter's parameters (the notebook's parameters cell holds these values).
+DEFAULTS = Chapter6Params()
+
+
 #: Smoke runs: everything tiny (the shared 400/200-image subset, 100 validation images, one epoch).
-SMOKE = {"networks": 3, "held_out": 1, "n_val": 100, "sparsities": (0.8, 0.9), "temperatures": (0.0,),
-         "criteria": ("noisy-l1",), "draws": 1, "retrain_seeds": 1, "min_distinct": 6,
-         "exhaustive_limit": 200, "samples": 3, "gan_steps": 10, "gan_seeds": 3, "critic_steps": 20,
-         "critic_candidates": 3, "epochs": 1, "entropy_weights": (0.0, 0.1), "critic_weights": (1.0,)}
+SMOKE_PARAMS = replace(DEFAULTS, smoke=True, networks=3, held_out=1, n_val=100, temperatures=(0.0,),
+                       criteria=("noisy-l1",), draws=1, retrain_epochs=1, retrain_seeds=1, min_distinct=6,
+                       samples=3, gan_steps=10, gan_seeds=3, critic_steps=20, critic_candidates=3,
+                       epochs=1, entropy_weights=(0.0, 0.1), critic_weights=(1.0,))
+
+
+def smoke_sets() -> tuple[str, ...]:
+    """The parameters that :data:`SMOKE_PARAMS` sets (those that differ from :data:`DEFAULTS`)."""
+    return tuple(f.name for f in fields(Chapter6Params)
+                 if f.name != "smoke" and getattr(SMOKE_PARAMS, f.name) != getattr(DEFAULTS, f.name))
+
+
+def params_from_cell(*, smoke: bool, **values) -> Chapter6Params:
+    """The chapter's parameters from the notebook's plain values: ``Chapter6Params(**values)``, or
+    with ``smoke=True`` :data:`SMOKE_PARAMS` with ``values`` applied. A value passed with smoke that
+    smoke sets (:func:`smoke_sets`) and that differs from its default raises ``ValueError``: smoke
+    fixes it, and the run would otherwise not be the one asked for. (A value equal to its default is the
+    cell's default: smoke's value stands; every other value — ``seed``, ``data``, … — is applied.)"""
+    smoke = check_bool("smoke", smoke)
+    unknown = sorted(set(values) - {f.name for f in fields(Chapter6Params)})
+    if unknown:
+        raise ValueError(f"unknown chapter 6 parameters {unknown}; "
+                         f"valid: {[f.name for f in fields(Chapter6Params) if f.name != 'smoke']}")
+    if not smoke:
+        return Chapter6Params(**values)
+    given = {k: v for k, v in values.items()
+             if _normal(v) != _normal(getattr(DEFAULTS, k))}
+    clash = {k: v for k, v in given.items() if k in smoke_sets()}
+    if clash:
+        fixed = ", ".join(f"{k}={getattr(SMOKE_PARAMS, k)!r}" for k in clash)
+        asked = ", ".join(f"{k}={v!r}" for k, v in clash.items())
+        raise ValueError(f"smoke=True fixes {fixed}, but {asked} was passed too: "
+                         "drop smoke to run those sizes, or leave them at their defaults")
+    return replace(SMOKE_PARAMS, **given)
+
+
+def _normal(v):
+    return tuple(v) if isinstance(v, list) else v
 
 
 @dataclass(frozen=True)
 class Configs:
-    """Every config of notebook 06, built by :func:`configs`."""
+    """Every config of notebook 06, built by :func:`configs` from ``params``."""
 
-    seed: int
+    params: Chapter6Params
     networks: tuple[BaselineConfig, ...]
     held_out: tuple[int, ...]
-    sparsities: tuple[float, ...]
     banks: dict = field(hash=False)              # setting → BankConfig
     gan: GanConfig                               # seed, features, entropy and critic weights set later
     gan_seeds: tuple[int, ...]
@@ -100,6 +217,20 @@ class Configs:
     transfer: BaselineConfig
 
     @property
+    def seed(self) -> int:
+        """The replicate."""
+        return self.params.seed
+
+    @property
+    def sparsities(self) -> tuple[float, ...]:
+        return self.params.sparsities
+
+    @property
+    def retrain_epochs(self) -> int:
+        """Epochs of every retraining in the chapter (bank labels and protocol)."""
+        return self.protocol.retrain.epochs
+
+    @property
     def train_networks(self) -> tuple[int, ...]:
         return tuple(i for i in range(len(self.networks)) if i not in self.held_out)
 
@@ -108,99 +239,40 @@ class Configs:
         return max(self.sparsities)
 
 
-def configs(*, smoke: bool = False, seed: int = 0, data: str = "mnist-5k", epochs: int = 10,
-            networks: int = 10, held_out: int = 2, n_val: int = DEFAULT_N_VAL, sparsities=(0.8, 0.9),
-            temperatures=(0.0, 1.0), criteria=CRITERIA, draws: int = 2, retrain_epochs: int = 1,
-            retrain_seeds: int = 3, min_distinct: int = 24, exhaustive_limit: int = 200, gan_steps: int = 300,
-            gan_seeds: int = 20, entropy_weights=(0.0, 0.1, 0.3), critic_weights=(0.0, 1.0),
-            critic_steps: int = 500, samples: int = 20, critic_candidates: int = 16,
-            transfer_model: str = "lenet5-caffe") -> Configs:
-    """Notebook 06's configs from plain parameter values (``smoke=True``: see :data:`SMOKE`).
-    ``seed`` is the replicate: it shifts every seed family (networks, bank draws and retraining
-    seeds, generators, critics, protocol)."""
-    if smoke:
-        s = SMOKE
-        networks, held_out, n_val, sparsities, temperatures = (s["networks"], s["held_out"], s["n_val"],
-                                                                s["sparsities"], s["temperatures"])
-        criteria, draws, retrain_seeds, min_distinct = (s["criteria"], s["draws"], s["retrain_seeds"],
-                                                        s["min_distinct"])
-        exhaustive_limit, samples, gan_steps, gan_seeds = (s["exhaustive_limit"], s["samples"],
-                                                           s["gan_steps"], s["gan_seeds"])
-        critic_steps, critic_candidates, epochs, retrain_epochs = (s["critic_steps"], s["critic_candidates"],
-                                                                   s["epochs"], 1)
-        entropy_weights, critic_weights = s["entropy_weights"], s["critic_weights"]
-    seed = check_int("seed", seed, 0)
-    networks = check_int("networks", networks, 2)
-    held_out = check_int("held_out", held_out, 1)
-    if networks - held_out < 2:
-        raise ValueError(f"held_out={held_out} must leave at least two of networks={networks} to train on "
-                         "(choices are made leave-one-network-out)")
-    check_int("gan_seeds", gan_seeds, 2)
-    limits = {"networks": (networks, SEED_STRIDE), "gan_seeds": (gan_seeds, SEED_STRIDE - 1),
-              "retrain_seeds": (retrain_seeds, BANK_STRIDE),
-              "samples × critic_candidates": (samples * critic_candidates,
-                                              PROTOCOL_STRIDE - CANDIDATE_OFFSET)}
-    for name, (value, most) in limits.items():
-        if value > most:
-            raise ValueError(f"{name}={value} is above {most}: the seeds of two replicates would meet")
-    if samples != gan_seeds:
-        raise ValueError(f"samples={samples} must equal gan_seeds={gan_seeds}: "
-                         "pair i uses the generator of seed i")
-    base = seed * SEED_STRIDE
-    bases = tuple(replace(baseline_config(data=data, epochs=epochs, seed=base + i, smoke=smoke), n_val=n_val)
-                  for i in range(networks))
-    bank_retrain = TrainConfig(epochs=retrain_epochs, seed=BANK_STRIDE * seed)
-    banks = {name: BankConfig(baselines=bases, sparsities=tuple(sparsities), temperatures=tuple(temperatures),
-                              draws=draws, min_channels=(1,), include_linear=il, retrain=bank_retrain,
-                              seed=seed, retrain_seeds=retrain_seeds, criteria=tuple(criteria),
-                              min_distinct=min_distinct, exhaustive_limit=exhaustive_limit)
+def network_config(params: Chapter6Params, model: str, init_seed: int) -> BaselineConfig:
+    """One network of the chapter: ``model`` from ``init_seed`` (also its training order), on the
+    chapter's data split with ``params.n_val`` validation images."""
+    train = TrainConfig(epochs=params.epochs, seed=init_seed)
+    return BaselineConfig(model=model, data=params.data, init_seed=init_seed,
+                          train=train, n_val=params.n_val, **(SMOKE_DATA if params.smoke else {}))
+
+
+def configs(params: Chapter6Params = DEFAULTS) -> Configs:
+    """Notebook 06's configs from its parameters (:class:`Chapter6Params`)."""
+    if not isinstance(params, Chapter6Params):
+        raise ValueError("configs takes a Chapter6Params (e.g. DEFAULTS, SMOKE_PARAMS or "
+                         f"params_from_cell(…)), got {params!r}")
+    p = params
+    base = p.seed * SEED_STRIDE
+    bases = tuple(network_config(p, "lenet5", base + i) for i in range(p.networks))
+    bank_retrain = TrainConfig(epochs=p.retrain_epochs, seed=BANK_STRIDE * p.seed)
+    banks = {name: BankConfig(baselines=bases, sparsities=p.sparsities, temperatures=p.temperatures,
+                              draws=p.draws, min_channels=(1,), include_linear=il, retrain=bank_retrain,
+                              seed=p.seed, retrain_seeds=p.retrain_seeds, criteria=p.criteria,
+                              min_distinct=p.min_distinct, exhaustive_limit=p.exhaustive_limit)
              for name, il in SETTINGS.items()}
-    train = tuple(range(networks - held_out))
-    gan = GanConfig(networks=train, steps=gan_steps)
-    grid = tuple((float(e), float(c)) for c in critic_weights for e in entropy_weights)
-    first = PROTOCOL_SEED + seed * PROTOCOL_STRIDE
-    proto = protocol.ProtocolConfig(samples=samples, retrain=TrainConfig(epochs=retrain_epochs, seed=first),
-                                    seed=first, critic_candidates=critic_candidates)
-    protocol.check_disjoint(proto, bank_retrain, retrain_seeds)
-    transfer = replace(baseline_config(model=transfer_model, data=data, epochs=epochs, seed=base,
-                                       smoke=smoke),
-                       n_val=n_val)
-    return Configs(seed, bases, tuple(range(networks - held_out, networks)), tuple(sparsities), banks, gan,
-                   tuple(base + i for i in range(gan_seeds)), base + SEED_STRIDE - 1, grid,
-                   check_int("critic_steps", critic_steps, 1), proto, transfer)
-
-
-def split_sizes(cfg: Configs) -> dict[str, int]:
-    """Images in the training, validation and test splits of the chapter's networks."""
-    data = baseline(cfg.networks[0], progress=False).data
-    return {"train": len(data.y_train), "val": data.n_val, "test": len(data.y_test)}
-
-
-def mask_space_overview(cfg: Configs) -> pd.DataFrame:
-    """Size of the mask space in the three settings at the chapter's sparsities."""
-    parts = [("conv", cfg.networks[0].model, False), ("conv+linear", cfg.networks[0].model, True),
-             ("conv", cfg.transfer.model, False)]
-    frames = [mask_space_table(model, cfg.sparsities, include_linear=il).assign(model=model, setting=setting)
-              for setting, model, il in parts]
-    out = pd.concat(frames, ignore_index=True)
-    for col in ("n_masks", "n_masks_no_collapse"):
-        out[f"log10_{col[2:]}"] = out[col].map(lambda v: math.log10(v) if v else float("-inf"))
-    out["n_masks_no_collapse"] = out["n_masks_no_collapse"].astype(float)  # shown as 4.7e+47, not 48 digits
-    return out[["model", "setting", "sparsity", "n_channels", "n_kept", "n_masks_no_collapse",
-                "log10_masks", "log10_masks_no_collapse"]]
-
-
-def bank_overview(bank) -> pd.DataFrame:
-    """Per (network, sparsity): distinct masks, methods that drew them, collapse share, the best /
-    median / worst label (validation accuracy, mean over the bank's retraining seeds) and the mean
-    standard deviation between those seeds."""
-    u = bank.unique()
-    lab = bank.label
-    return (u.groupby(["baseline", "sparsity"])
-            .agg(distinct=("key", "size"), methods=("method", "nunique"), collapsed=("collapsed", "mean"),
-                 best=(lab, "max"), median=(lab, "median"), worst=(lab, "min"),
-                 seed_sd=(f"{lab}_sd", "mean"))
-            .reset_index().rename(columns={"baseline": "network"}))
+    train = tuple(range(p.networks - p.held_out))
+    first = PROTOCOL_SEED + p.seed * PROTOCOL_STRIDE
+    proto = protocol.ProtocolConfig(samples=p.samples, seed=first, critic_candidates=p.critic_candidates,
+                                    retrain=TrainConfig(epochs=p.retrain_epochs, seed=first))
+    protocol.check_disjoint(proto, bank_retrain, p.retrain_seeds)
+    return Configs(params=p, networks=bases, held_out=tuple(range(p.networks - p.held_out, p.networks)),
+                   banks=banks, gan=GanConfig(networks=train, steps=p.gan_steps),
+                   gan_seeds=tuple(base + i for i in range(p.gan_seeds)),
+                   choice_seed=base + SEED_STRIDE - 1,
+                   grid=tuple((e, c) for c in p.critic_weights for e in p.entropy_weights),
+                   critic_steps=p.critic_steps, protocol=proto,
+                   transfer=network_config(p, p.transfer_model, base))
 
 
 #: Features of a channel's layer (the allocation across layers reads them) and of the channel itself.

@@ -104,11 +104,13 @@ def one_off_costs(bank_evaluations: int, fit_seconds: dict, cfg: Configs) -> dic
 
 def extra_numbers(cfg: Configs, splits: dict, design: pd.DataFrame, chosen: tuple[float, float],
                   signal_summary: pd.DataFrame, features: tuple[str, ...], quality: pd.DataFrame,
-                  expected: pd.DataFrame, retrain_epochs: int) -> dict[str, float | str]:
-    """The chapter's other glued values: split sizes, networks, seeds, the chosen design and features,
-    the critics' quality and the exact landscape results (mean over seeds and held-out networks)."""
+                  expected: pd.DataFrame) -> dict[str, float | str]:
+    """The chapter's other glued values: split sizes, networks, seeds, the retraining budget and pairs
+    (read from ``cfg``, the configs the chapter ran), the chosen design and features, the critics'
+    quality and the exact landscape results (mean over seeds and held-out networks)."""
     out: dict[str, float | str] = {
-        "gan_retrain_epochs": float(retrain_epochs), "gan_replicate": float(cfg.seed),
+        "gan_retrain_epochs": float(cfg.retrain_epochs), "gan_samples": float(cfg.protocol.samples),
+        "gan_replicate": float(cfg.seed),
         "gan_n_train": float(splits["train"]), "gan_n_val": float(splits["val"]),
         "gan_n_test": float(splits["test"]),
         "gan_networks_train": float(len(cfg.train_networks)),
