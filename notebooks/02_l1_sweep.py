@@ -36,7 +36,6 @@ ray_address = None      # with "ray": None (start a local Ray), "auto", or the h
 import pandas as pd
 import scrapbook as sb
 
-from prunegan.analysis import collapse
 from prunegan.chapters import part1 as chapter
 from prunegan.plots import part1 as plots
 from prunegan.runs import baseline, sweep
@@ -67,10 +66,7 @@ fig = plots.accuracy_vs_sparsity(df, title="Global L1 channel pruning")
 # shows which layer empties, and `collapsed_layers` names the layers left with no channel at all.
 
 # %%
-at90 = df.loc[df["sparsity"] == 0.9].iloc[0]
-first = collapse.first_collapse(df)
-sb.glue("l1_retrained_acc_90", float(at90["retrained_acc"]))
-sb.glue("l1_pruned_acc_90", float(at90["pruned_acc"]))
-sb.glue("l1_collapsed_90", int(at90["n_collapsed"]))
-sb.glue("l1_first_collapse", first)
-print("first sparsity at which a layer collapses:", first)
+headlines = chapter.l1_sweep_headlines(df, sparsity=0.9)
+for name, value in headlines.items():
+    sb.glue(name, value)
+print("first sparsity at which a layer collapses:", headlines["l1_first_collapse"])

@@ -66,8 +66,7 @@ fig = plots.accuracy_vs_sparsity(df, title=f"Global random channel pruning, {tri
 # chapter 5 tests whether collapse explains every stuck run.
 
 # %%
-at90 = df.loc[df["sparsity"] == 0.9]
 sb.glue("random_trials", int(trials))
-sb.glue("random_retrained_acc_90", float(at90["retrained_acc"].mean()))
-sb.glue("random_collapse_rate", float(df["collapsed"].mean()))
+for name, value in chapter.random_sweep_headlines(df, sparsity=0.9).items():
+    sb.glue(name, value)
 collapse.collapse_table(df)

@@ -67,12 +67,6 @@ fig = plots.trials_strip(df, title=f"{len(df)} random masks at sparsity {sparsit
 
 # %%
 answer = collapse.collapse_explains_stuck(df)
-sb.glue("trials_n", int(len(df)))
-sb.glue("trials_sparsity", float(sparsity))
-sb.glue("trials_collapse_rate", float(df["collapsed"].mean()))
-sb.glue("trials_retrained_mean", float(df["retrained_acc"].mean()))
-sb.glue("trials_retrained_mean_no_collapse", float(df.loc[~df["collapsed"], "retrained_acc"].mean())
-        if (~df["collapsed"]).any() else None)
-sb.glue("trials_stuck", answer["stuck"])
-sb.glue("trials_stuck_and_collapsed", answer["stuck_and_collapsed"])
+for name, value in chapter.trials_headlines(df, sparsity=sparsity).items():
+    sb.glue(name, value)
 pd.DataFrame([answer])

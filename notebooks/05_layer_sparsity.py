@@ -53,16 +53,11 @@ base = baseline.baseline(base_config)
 print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
-runs = []
-for strategy, n in (("l1", 1), ("random", trials)):
-    for min_channels in (0, 1):
-        sparsities = chapter.feasible_sparsities(model, min_channels)  # a minimum of 1 allows at most 90 %
-        config = chapter.sweep_config(base_config, strategy=strategy, retrain_epochs=retrain_epochs, trials=n,
-                                    sparsities=sparsities, min_channels_per_layer=min_channels, smoke=smoke)
-        runs.append(sweep.sweep(config, executor=executor, ray_address=ray_address))
-        if strategy == "random":  # the 20 trials at 90 % of chapter 4, and the same with the minimum
-            runs.append(sweep.trials(config, 0.9, chapter.smoke_trials(trials_90, smoke), executor=executor,
-                                     ray_address=ray_address))
+# L1 and random, each with a minimum of 0 and of 1 channel per layer (a minimum of 1 allows at most
+# 90 %), and after each random sweep the trials at 90 % (with the minimum 0: chapter 4's runs)
+configs = chapter.layer_sparsity_configs(base_config, retrain_epochs=retrain_epochs, trials=trials,
+                                         trials_90=trials_90, sparsity=0.9, smoke=smoke)
+runs = [sweep.sweep(config, executor=executor, ray_address=ray_address) for config in configs]
 df = collapse.unique_runs(pd.concat(runs, ignore_index=True))
 df.groupby("label").size()
 
@@ -103,7 +98,7 @@ fig = plots.recovery_scatter(df, title="Recovery after retraining")
 # can route around would show up there; in LeNet-5 none can).
 
 # %%
-answer = {m: collapse.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in (0, 1)}
+answer = chapter.collapse_answers(df)
 display(MarkdownText(chapter.collapse_verdict(answer[0])))
 pd.DataFrame(answer).T.convert_dtypes().rename_axis("min_channels_per_layer")
 
@@ -114,21 +109,5 @@ pd.DataFrame(answer).T.convert_dtypes().rename_axis("min_channels_per_layer")
 table.pivot(index="sparsity", columns="label", values="retrained_acc")
 
 # %%
-random90 = df[(df["strategy"] == "random") & (df["sparsity"] == 0.9)]
-rate90 = random90.groupby("min_channels_per_layer")["collapsed"].mean()
-acc90 = random90.groupby("min_channels_per_layer")["retrained_acc"].mean()
-sb.glue("collapse_verdict", chapter.collapse_verdict(answer[0]))
-sb.glue("stuck_min0", answer[0]["stuck"])
-sb.glue("stuck_collapsed_min0", answer[0]["stuck_and_collapsed"])
-sb.glue("stuck_without_collapse_min0", answer[0]["stuck_without_collapse"])
-sb.glue("collapsed_recovered_min0", answer[0]["collapsed_but_recovered"])
-sb.glue("runs_min0", answer[0]["runs"])
-sb.glue("stuck_min1", answer[1]["stuck"])
-sb.glue("runs_min1", answer[1]["runs"])
-sb.glue("random90_runs", int((random90["min_channels_per_layer"] == 0).sum()))
-sb.glue("random90_collapse_rate_min0", float(rate90.get(0)))
-sb.glue("random90_acc_min0", float(acc90.get(0)))
-sb.glue("random90_acc_min1", float(acc90.get(1)))
-l1_90 = df[(df["strategy"] == "l1") & (df["sparsity"] == 0.9)]
-l1_90 = l1_90.set_index("min_channels_per_layer")["retrained_acc"]
-sb.glue("l1_90_acc_min1", float(l1_90.get(1)))
+for name, value in chapter.layer_sparsity_headlines(df, sparsity=0.9).items():
+    sb.glue(name, value)

@@ -1,8 +1,15 @@
 """Chapters 1-5 (Part 1): configs from the plain values of a notebook's parameters cell
-(``smoke=True`` shrinks everything for a fast test run), and the collapse verdict."""
+(``smoke=True`` shrinks everything for a fast test run), the collapse verdict, and the numbers each
+chapter glues (computed from its tidy rows: one row per run, see :func:`prunegan.runs.runner.result_row`)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
 from .. import models
+from ..analysis import collapse
 from ..core import counts
 from ..core.masks import layer_sizes
 from ..pruning.strategies import Method
@@ -61,3 +68,125 @@ def collapse_verdict(answer: dict[str, float]) -> str:
         return ("**Partly**: every stuck run had a collapsed layer, but some runs with a collapsed layer "
                 "still recovered.")
     return "**No**: some runs were stuck without any collapsed layer."
+
+
+# ------------------------------------------------------------------------------- glued numbers
+#: Two sparsities closer than this are the same one (sparsities are fractions in [0, 1]).
+SPARSITY_ATOL = 1e-6
+
+
+def rows_at(df: pd.DataFrame, sparsity: float) -> pd.DataFrame:
+    """The rows of ``df`` at ``sparsity``, matched within :data:`SPARSITY_ATOL` (a sparsity that went
+    through a float sum, 0.9000000001, is 0.9). ValueError naming the sparsities present when none
+    matches."""
+    at = df[np.isclose(df["sparsity"].astype(float), float(sparsity), rtol=0.0, atol=SPARSITY_ATOL)]
+    if at.empty:
+        present = sorted({round(float(s), 6) for s in df["sparsity"]})
+        raise ValueError(f"no run at sparsity {sparsity!r}; the runs have sparsities {present}")
+    return at
+
+
+def _pct(sparsity: float) -> int:
+    return round(float(sparsity) * 100)
+
+
+def _first_run(rows: pd.DataFrame) -> pd.Series:
+    """The run of the lowest trial (a global L1 sweep is deterministic and has one trial)."""
+    return rows.sort_values("trial", kind="stable").iloc[0]
+
+
+def l1_sweep_headlines(df: pd.DataFrame, *, sparsity: float = 0.9) -> dict[str, float | int | None]:
+    """Chapter 2's glued numbers from its L1 sweep: at ``sparsity`` (suffix ``_90`` for 0.9) the retrained
+    and pruned accuracy and the number of collapsed layers of the run (``l1_retrained_acc_90``,
+    ``l1_pruned_acc_90``, ``l1_collapsed_90``), and the smallest sparsity at which a layer collapses
+    (``l1_first_collapse``, ``None`` when none does)."""
+    run, pct = _first_run(rows_at(df, sparsity)), _pct(sparsity)
+    return {f"l1_retrained_acc_{pct}": float(run["retrained_acc"]),
+            f"l1_pruned_acc_{pct}": float(run["pruned_acc"]),
+            f"l1_collapsed_{pct}": int(run["n_collapsed"]),
+            "l1_first_collapse": collapse.first_collapse(df)}
+
+
+def random_sweep_headlines(df: pd.DataFrame, *, sparsity: float = 0.9) -> dict[str, float]:
+    """Chapter 3's glued numbers from its random sweep: the retrained accuracy at ``sparsity`` averaged
+    over the trials (``random_retrained_acc_90``) and the share of all runs with a collapsed layer
+    (``random_collapse_rate``)."""
+    return {f"random_retrained_acc_{_pct(sparsity)}": float(rows_at(df, sparsity)["retrained_acc"].mean()),
+            "random_collapse_rate": float(df["collapsed"].astype(bool).mean())}
+
+
+def trials_headlines(df: pd.DataFrame, *, sparsity: float) -> dict[str, float | int | None]:
+    """Chapter 4's glued numbers from its trials at ``sparsity``: the number of runs (``trials_n``), the
+    sparsity, the share with a collapsed layer (``trials_collapse_rate``), the mean retrained accuracy of
+    all runs and of those without a collapsed layer (``None`` when every run collapsed), and the stuck
+    runs, all and those with a collapsed layer
+    (:func:`prunegan.analysis.collapse.collapse_explains_stuck`)."""
+    at = rows_at(df, sparsity)
+    collapsed = at["collapsed"].astype(bool)
+    answer = collapse.collapse_explains_stuck(at)
+    return {"trials_n": int(len(at)), "trials_sparsity": float(sparsity),
+            "trials_collapse_rate": float(collapsed.mean()),
+            "trials_retrained_mean": float(at["retrained_acc"].mean()),
+            "trials_retrained_mean_no_collapse": (float(at.loc[~collapsed, "retrained_acc"].mean())
+                                                  if (~collapsed).any() else None),
+            "trials_stuck": answer["stuck"], "trials_stuck_and_collapsed": answer["stuck_and_collapsed"]}
+
+
+def layer_sparsity_configs(base: BaselineConfig, *, retrain_epochs: int = 3, trials: int = 5,
+                           trials_90: int = 20, sparsity: float = 0.9,
+                           smoke: bool = False) -> list[SweepConfig]:
+    """Chapter 5's runs: global L1 (one trial) and random (``trials`` trials) over every sparsity the
+    per-layer minimum allows, with a minimum of 0 and of 1 channel per layer; after each random sweep,
+    ``trials_90`` random trials at ``sparsity`` (the config :func:`prunegan.runs.sweep.trials` runs; with
+    the minimum 0 they are chapter 4's runs)."""
+    out = []
+    for strategy, n in (("l1", 1), ("random", trials)):
+        for min_channels in (0, 1):
+            config = sweep_config(base, strategy=strategy, retrain_epochs=retrain_epochs, trials=n,
+                                  sparsities=feasible_sparsities(base.model, min_channels),
+                                  min_channels_per_layer=min_channels, smoke=smoke)
+            out.append(config)
+            if strategy == "random":
+                out.append(replace(config, sparsities=(sparsity,), trials=smoke_trials(trials_90, smoke)))
+    return out
+
+
+def collapse_answers(df: pd.DataFrame, minima: tuple[int, ...] = (0, 1)) -> dict[int, dict[str, float]]:
+    """:func:`prunegan.analysis.collapse.collapse_explains_stuck` over the runs of each per-layer minimum
+    (``min_channels_per_layer``), by minimum. ValueError when a minimum has no run."""
+    found = sorted(int(m) for m in df["min_channels_per_layer"].unique())
+    missing = [m for m in minima if m not in found]
+    if missing:
+        raise ValueError(f"no run with min_channels_per_layer {missing}; the runs have {found}")
+    return {m: collapse.collapse_explains_stuck(df[df["min_channels_per_layer"] == m]) for m in minima}
+
+
+def layer_sparsity_headlines(df: pd.DataFrame, *, sparsity: float = 0.9) -> dict[str, float | int | str]:
+    """Chapter 5's glued numbers from its runs (:func:`layer_sparsity_configs`, one row per unique run):
+    the collapse verdict and the stuck/collapse counts of :func:`collapse_answers` (minimum 0:
+    ``stuck_min0``, ``stuck_collapsed_min0``, ``stuck_without_collapse_min0``, ``collapsed_recovered_min0``,
+    ``runs_min0``; minimum 1: ``stuck_min1``, ``runs_min1``); of the random runs at ``sparsity``
+    (``random90_...`` for 0.9) the number with minimum 0, their collapse rate and the mean retrained
+    accuracy with each minimum; and the retrained accuracy of the L1 run at ``sparsity`` with minimum 1
+    (``l1_90_acc_min1``)."""
+    answer = collapse_answers(df)
+    pct = _pct(sparsity)
+    random_at = rows_at(df[df["strategy"] == "random"], sparsity)
+    by_min = {m: random_at[random_at["min_channels_per_layer"] == m] for m in (0, 1)}
+    for m, rows in by_min.items():
+        if rows.empty:
+            raise ValueError(f"no random run at sparsity {sparsity!r} with min_channels_per_layer {m}")
+    l1_at = rows_at(df[df["strategy"] == "l1"], sparsity)
+    l1_min1 = l1_at[l1_at["min_channels_per_layer"] == 1]
+    if l1_min1.empty:
+        raise ValueError(f"no l1 run at sparsity {sparsity!r} with min_channels_per_layer 1")
+    return {"collapse_verdict": collapse_verdict(answer[0]),
+            "stuck_min0": answer[0]["stuck"], "stuck_collapsed_min0": answer[0]["stuck_and_collapsed"],
+            "stuck_without_collapse_min0": answer[0]["stuck_without_collapse"],
+            "collapsed_recovered_min0": answer[0]["collapsed_but_recovered"], "runs_min0": answer[0]["runs"],
+            "stuck_min1": answer[1]["stuck"], "runs_min1": answer[1]["runs"],
+            f"random{pct}_runs": int(len(by_min[0])),
+            f"random{pct}_collapse_rate_min0": float(by_min[0]["collapsed"].astype(bool).mean()),
+            f"random{pct}_acc_min0": float(by_min[0]["retrained_acc"].mean()),
+            f"random{pct}_acc_min1": float(by_min[1]["retrained_acc"].mean()),
+            f"l1_{pct}_acc_min1": float(_first_run(l1_min1)["retrained_acc"])}
