@@ -76,6 +76,24 @@ def test_cell_pivot_has_one_column_per_method_in_order():
     assert C.cell_pivot(cells, "n").loc[("conv+linear", 3, 0.9), "gan"] == 40
 
 
+def test_cost_columns_sit_beside_the_accuracy():
+    df = protocol_frame()
+    # hand-made costs: the fixed l1-min1 mask keeps 30 % of MACs, the GAN's masks alternate 20 % / 40 %
+    df["macs_kept"] = np.where(df["method"] == "gan", np.where(df["trial"] % 2 == 0, 0.2, 0.4), 0.3)
+    df["params_kept"] = np.where(df["network"] == 3, 0.5, 0.7)
+    cells = C.cell_table(df).set_index(["network", "method"])
+    assert cells.loc[(3, "gan"), "macs_kept"] == pytest.approx(0.3)
+    assert cells.loc[(4, "l1-min1"), "macs_kept"] == pytest.approx(0.3)
+    assert cells.loc[(4, "gan"), "params_kept"] == pytest.approx(0.7)
+    table = C.accuracy_and_cost(C.cell_table(df)).set_index("method")
+    assert list(table.index) == ["random-min1", "l1-min1", "best-bank", "random-min1+critic", "gan"]
+    assert table.loc["l1-min1", "accuracy"] == pytest.approx(0.80)  # mean of networks 3 (0.70) and 4 (0.90)
+    assert table.loc["gan", "params_kept"] == pytest.approx(0.6) and table.loc["gan", "networks"] == 2
+    assert list(table.columns) == ["setting", "sparsity", "accuracy", "macs_kept", "params_kept", "networks"]
+    # a frame without the cost columns: NaN, not an error
+    assert C.cell_table(protocol_frame())["macs_kept"].isna().all()
+
+
 # ------------------------------------------------------------------------------------ paired statistics
 def test_paired_stats_equal_paired_difference_of_the_per_trial_means_in_points():
     df = protocol_frame()

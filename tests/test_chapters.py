@@ -154,6 +154,7 @@ def _seed_families(cfg) -> dict[str, set[int]]:
     return {
         "network init": {n.init_seed for n in cfg.networks},
         "network training": {n.train.seed for n in cfg.networks},
+        "data split": {n.data_seed for n in (*cfg.networks, cfg.transfer)},
         "transfer network": {cfg.transfer.init_seed, cfg.transfer.train.seed},
         "bank draws": {b.seed for b in banks},
         "bank retraining": {b.retrain.seed + r for b in banks for r in range(b.retrain_seeds)},
@@ -177,6 +178,19 @@ def test_replicates_share_no_seed(smoke):
     # everything else is the same study
     assert second.sparsities == first.sparsities and second.grid == first.grid
     assert len(second.networks) == len(first.networks) and second.held_out == first.held_out
+
+
+def test_a_replicate_draws_its_own_data_split():
+    from prunegan.runs.baseline import load_data
+
+    first, second = part2.configs(part2.SMOKE_PARAMS), _cfg(part2.SMOKE_PARAMS, seed=1)
+    assert {n.data_seed for n in first.networks} == {0} and first.transfer.data_seed == 0  # Part 1's split
+    assert {n.data_seed for n in second.networks} == {1} and second.transfer.data_seed == 1
+    a, b = load_data(first.networks[0]), load_data(second.networks[0])
+    assert (a.n_val, len(a.y_test)) == (b.n_val, len(b.y_test)) == (100, 200)  # same sizes, other images
+    assert not torch.equal(a.x_val, b.x_val) and not torch.equal(a.x_test, b.x_test)
+    # within a replicate every network (and the transfer network) sees the same split
+    assert torch.equal(load_data(second.networks[2]).x_test, b.x_test)
 
 
 def test_critic_candidates_meet_no_other_seed_within_or_across_replicates():
@@ -339,14 +353,48 @@ def test_best_criteria_mean_over_networks_and_seeds_ties_first():
                            for m, vals in (("l1-min1", (0.95, 0.20)), ("uniform-l1", (0.60, 0.60)))
                            for n, v in enumerate(vals)])
     assert part2.chosen_criterion(part2.best_criteria(spread), "conv", 0.9) == "uniform-l1"
-    # ties: the first in list order, and only one row is marked
+    # ties: both marked tied, one row names both, the first in list order is the one measured
     tie = spread.assign(val_acc=0.6)
     t = part2.best_criteria(tie)
     assert t["best"].tolist() == [True, False] and part2.chosen_criterion(t, "conv", 0.9) == "l1-min1"
+    assert t["tied"].tolist() == [True, True] and t["ties"].tolist() == ["l1-min1 = uniform-l1", ""]
+    assert part2.chosen_criterion(t, "conv", 0.9, ties=True) == "l1-min1 = uniform-l1"
+    # float rounding below the tolerance is a tie; the smallest real difference (one image of 500 in
+    # one of 2 values) is not
+    for gap, tied in ((part2.TIE_ATOL / 10, True), (1 / (500 * 2), False)):
+        near = spread.assign(val_acc=np.where(spread["method"] == "uniform-l1", 0.6, 0.6 + gap))
+        t = part2.best_criteria(near)
+        assert t["tied"].tolist() == [True, tied], gap
+        assert t["ties"].iloc[0] == ("l1-min1 = uniform-l1" if tied else "l1-min1")
+    assert part2.chosen_criterion(best, "conv", 0.9, ties=True) == "tp-lamp-min1"  # no tie: one name
     with pytest.raises(ValueError, match="no standard criterion was chosen for 'conv' at sparsity 0.5"):
         part2.chosen_criterion(best, "conv", 0.5)
     with pytest.raises(ValueError, match="'transfer'"):
         part2.chosen_criterion(best, "transfer", 0.9)
+
+
+def test_criterion_ties_give_one_row_with_every_name_and_whether_the_masks_were_the_same():
+    rows = []
+    for m, acc in (("l1-min1", 0.7), ("tp-magnitude-min1", 0.7), ("tp-lamp-min1", 0.6), ("uniform-l1", 0.7)):
+        for n in (0, 1):
+            key = "A" if m in ("l1-min1", "uniform-l1") else f"{m}{n}"
+            rows.append({"setting": "conv", "sparsity": 0.9, "method": m, "network": n, "val_acc": acc,
+                         "key": key})
+    choice = pd.DataFrame(rows)
+    best = part2.best_criteria(choice)
+    ties = part2.criterion_ties(best, choice)
+    assert len(ties) == 1
+    row = ties.iloc[0]
+    assert row["criteria"] == "l1-min1 = tp-magnitude-min1 = uniform-l1" and row["n_tied"] == 3
+    assert row["measured"] == "l1-min1" and row["val_acc"] == pytest.approx(0.7)
+    assert not row["same_masks"]  # tp-magnitude's masks differ: the same accuracy by coincidence
+    same = choice[choice["method"] != "tp-magnitude-min1"]
+    assert part2.criterion_ties(part2.best_criteria(same), same).iloc[0]["same_masks"]
+    assert "same_masks" not in part2.criterion_ties(best)  # without the per-network rows
+    df = part2.with_best_criterion(pd.DataFrame([{"setting": "conv", "sparsity": 0.9, "method": "l1-min1",
+                                                  "label": "L1", "trial": 0, "retrained_acc": 0.5}]), best)
+    assert df.loc[df["method"] == "best-criterion", "label"].tolist() == [
+        "best standard criterion (l1-min1 = tp-magnitude-min1 = uniform-l1)"]
 
 
 def test_standard_methods_are_the_criteria_with_one_channel_per_layer_and_layerwise_uniform():
@@ -607,6 +655,7 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert h["target_at_least_l1_min1_met"] == 6
     assert h["target_at_least_the_landscape_s_85th_percentile_met"] == 1
     assert h["best_criterion_conv_90"] == "tp-lamp-min1" and h["best_criterion_linear_80"] == "l1-min1"
+    assert h["best_criterion_ties_conv_90"] == "tp-lamp-min1"  # no tie in this frame
     assert h["margin_best_conv_90"] == pytest.approx(4.0)
     assert h["margin_best_linear_90"] == pytest.approx(-1.0)
     assert h["margin_random_conv_80"] == pytest.approx(19.0)

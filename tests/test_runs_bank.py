@@ -1,8 +1,10 @@
-"""The mask bank: config validation, build/caching/resume/dedup, the label (validation accuracy when the
-baselines have a validation split, else test accuracy), best mask and soft weights by that label."""
+"""The mask bank: config validation, build/caching/resume/dedup, the label (validation accuracy; a row
+without it is an error; test accuracy only for a bank configured with no split), best mask and soft
+weights by that label."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -228,11 +230,21 @@ def test_best_and_weights_choose_by_validation_even_when_test_disagrees():
     w = bank.weighted(temperature=0.1).set_index("key")["weight"]
     assert w[masks[1].key()] == w.max()
     assert w[masks[0].key()] / w[masks[1].key()] == pytest.approx(np.exp((0.5 - 0.8) / 0.1))
-    # one mask without a validation label: the bank falls back to test accuracy for every mask
-    fallback, _ = _label_bank(val_acc=[0.5, 0.8, 0.6], test_acc=[0.9, 0.4, 0.7], label_missing=True)
-    assert fallback.label == "retrained_acc" and fallback.best(0.9)["key"] == masks[0].key()
+    # one mask without a validation label: an error naming the rows, never a switch to test accuracy
+    partial, _ = _label_bank(val_acc=[0.5, 0.8, 0.6], test_acc=[0.9, 0.4, 0.7], label_missing=True)
+    for use in (lambda b: b.label, lambda b: b.best(0.9), lambda b: b.weighted()):
+        with pytest.raises(ValueError, match=r"1 of 3 bank rows have no validation accuracy \(val_acc; "
+                                             r"networks \[0\].*never falls back to test"):
+            use(partial)
+    # a bank configured with no validation split at all (n_val=0 everywhere) is labelled by test, as declared
     no_column = Bank(bank.config, [], bank.frame.drop(columns="val_acc"))
     assert no_column.label == "retrained_acc" and no_column.best(0.9)["key"] == masks[0].key()
+    # ... but with a split configured, rows without val_acc (e.g. cached before the split) are an error
+    split = replace(bank.config, baselines=tuple(replace(b, n_val=50) for b in bank.config.baselines))
+    for frame in (bank.frame.drop(columns="val_acc"), bank.frame.assign(val_acc=np.nan)):
+        with pytest.raises(ValueError, match=r"3 of 3 bank rows .*validation images per baseline: \[50\]"):
+            Bank(split, [], frame).label
+    assert Bank(split, [], bank.frame).label == "val_acc"
 
 def test_best_is_the_highest_label_of_that_network_and_sparsity(tiny_bank):
     u = tiny_bank.unique()

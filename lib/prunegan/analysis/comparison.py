@@ -22,16 +22,34 @@ def per_trial(df: pd.DataFrame, method: str) -> pd.Series:
     return df[df["method"] == method].groupby("trial")["retrained_acc"].mean()
 
 
+#: Cost columns of a protocol frame (:func:`prunegan.runs.runner.rows_to_frame`): the compact network's
+#: MACs and parameters over the dense network's, in [0, 1].
+COST = ("macs_kept", "params_kept")
+
+
 def cell_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per (setting, network, sparsity, method): masks, distinct masks, collapse share, retrained
-    accuracy mean with its 95 % CI."""
+    accuracy mean with its 95 % CI, and the mean share of MACs and parameters its masks keep
+    (``macs_kept``, ``params_kept``; NaN where the frame has no such column)."""
     rows = []
     for key, g in df.groupby([*CELL, "method"], sort=False):
         mean, lo, hi = mean_ci(g["retrained_acc"])
         rows.append({**dict(zip([*CELL, "method"], key)), "label": g["label"].iloc[0], "n": len(g),
                      "distinct": g["key"].nunique(), "collapse_rate": float(g["collapsed"].mean()),
-                     "mean": mean, "ci_low": lo, "ci_high": hi})
+                     "mean": mean, "ci_low": lo, "ci_high": hi,
+                     **{c: float(g[c].mean()) if c in g else float("nan") for c in COST}})
     return pd.DataFrame(rows)
+
+
+def accuracy_and_cost(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, sparsity, method), in the cells' method order: the retrained test accuracy and the
+    shares of MACs and parameters kept, each the mean over the networks of :func:`cell_table`'s cells
+    (``networks``: how many). At an equal channel count methods keep different MACs and parameters
+    (a hidden Linear unit counts as one channel, like a conv channel), so accuracy is read beside them."""
+    g = cells.groupby(["setting", "sparsity", "method"], sort=False)
+    out = g.agg(accuracy=("mean", "mean"), macs_kept=("macs_kept", "mean"),
+                params_kept=("params_kept", "mean"), networks=("network", "nunique"))
+    return out.reset_index()
 
 
 def cell_pivot(cells: pd.DataFrame, value: str = "mean") -> pd.DataFrame:

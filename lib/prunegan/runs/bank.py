@@ -17,9 +17,10 @@ Sparsity is the fraction of prunable channels removed: ``n_pruned = round(sparsi
 (:mod:`prunegan.core.counts`).
 
 Every mask's *label* (:attr:`Bank.label`) is its retrained accuracy on the baselines' validation
-split, averaged over the bank's retraining seeds, when the baselines have one (``BaselineConfig.n_val``),
-else its test accuracy: everything that chooses with the bank (soft weights, the critic's targets,
-the best bank mask) reads the label; reported numbers come from fresh retraining seeds on the test split.
+split, averaged over the bank's retraining seeds (``BaselineConfig.n_val``; a row without it is an
+error; only a bank configured with no split at all is labelled by test accuracy): everything that
+chooses with the bank (soft weights, the critic's targets, the best bank mask) reads the label;
+reported numbers come from fresh retraining seeds on the test split.
 """
 from __future__ import annotations
 
@@ -151,10 +152,26 @@ class Bank:
 
     @property
     def label(self) -> str:
-        """The column that chooses: ``"val_acc"`` (mean validation accuracy over the retraining seeds)
-        when the baselines have a validation split, else ``"retrained_acc"`` (test)."""
-        return ("val_acc" if "val_acc" in self.frame and self.frame["val_acc"].notna().all()
-                else "retrained_acc")
+        """The column that chooses: ``"val_acc"`` (mean validation accuracy over the retraining seeds).
+        Only a bank that has no validation accuracy at all — no baseline configured with a split
+        (every ``BaselineConfig.n_val == 0``) and no row with ``val_acc`` — is labelled by test accuracy
+        (``"retrained_acc"``), as its config declares. Raises ``ValueError`` when a split exists but some
+        rows lack ``val_acc`` (never a silent switch to test)."""
+        f = self.frame
+        val = f["val_acc"] if "val_acc" in f else pd.Series(np.nan, index=f.index, dtype=float)
+        splits = [b.n_val for b in self.config.baselines]
+        if not any(splits) and val.isna().all():
+            return "retrained_acc"
+        missing = f[val.isna()]
+        if len(missing):
+            nets = sorted({int(n) for n in missing["baseline"]}) if "baseline" in missing else "?"
+            raise ValueError(
+                f"{len(missing)} of {len(f)} bank rows have no validation accuracy (val_acc; networks "
+                f"{nets}, validation images per baseline: {splits}): they were computed without a "
+                "validation split (rows cached before it existed, or a baseline with n_val=0). Rebuild "
+                "the bank with BaselineConfig.n_val > 0 for every baseline; the bank never falls back to "
+                "test accuracy.")
+        return "val_acc"
 
     def unique(self) -> pd.DataFrame:
         """One row per distinct (baseline, mask), with ``n_draws`` (how often it was drawn) and

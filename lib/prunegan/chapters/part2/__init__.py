@@ -26,7 +26,8 @@ from .learned import (  # noqa: F401
     collapse_sweep,
 )
 from .criteria import (  # noqa: F401
-    standard_methods, CRITERION_CANDIDATES, criterion_choice, best_criteria, chosen_criterion,
+    standard_methods, CRITERION_CANDIDATES, TIE_ATOL, criterion_choice, best_criteria, criterion_ties,
+    chosen_criterion,
 )
 from .methods import (  # noqa: F401
     entries, run_protocol, with_best_criterion,

@@ -30,7 +30,7 @@ CRITERIA = ("noisy-l1", "tp-magnitude", "tp-lamp", "tp-fpgm")
 
 #: Seeds of replicate ``r``: networks, generators and critics ``r · SEED_STRIDE + i`` (the
 #: leave-one-network-out choice uses ``r · SEED_STRIDE + SEED_STRIDE − 1``, never a measuring seed);
-#: bank retraining ``BANK_STRIDE · r + j``; the protocol's masks and
+#: the data split ``data_seed = r``; bank retraining ``BANK_STRIDE · r + j``; the protocol's masks and
 #: retraining ``PROTOCOL_SEED + r · PROTOCOL_STRIDE + i``, its critic-ranked candidates from
 #: ``… + CANDIDATE_OFFSET`` on. :class:`Chapter6Params` checks that the families of two replicates,
 #: and the families within one, never meet.
@@ -79,7 +79,7 @@ VARIANTS = {"gan": "GAN (chosen design)", "gan-discriminator-only": "GAN, discri
 class Chapter6Params:
     """Every parameter of chapter 6 (the notebook's ``parameters`` cell, minus where it runs).
 
-    - ``seed``: the replicate; it shifts every seed family (networks, bank draws and
+    - ``seed``: the replicate; it shifts every seed family (networks, data split, bank draws and
       retraining, generators, critics, protocol; see :data:`SEED_STRIDE`).
     - ``smoke``: the networks train on the shared 400 / 200-image subset (``part1.SMOKE_DATA``).
     - ``data``, ``epochs``: the data set and every network's training epochs; ``networks`` LeNet-5s,
@@ -241,9 +241,10 @@ class Configs:
 
 def network_config(params: Chapter6Params, model: str, init_seed: int) -> BaselineConfig:
     """One network of the chapter: ``model`` from ``init_seed`` (also its training order), on the
-    chapter's data split with ``params.n_val`` validation images."""
+    replicate's data split (``data_seed = params.seed``: replicate 0 keeps Part 1's split, replicate 1
+    draws other training / validation / test images) with ``params.n_val`` validation images."""
     train = TrainConfig(epochs=params.epochs, seed=init_seed)
-    return BaselineConfig(model=model, data=params.data, init_seed=init_seed,
+    return BaselineConfig(model=model, data=params.data, data_seed=params.seed, init_seed=init_seed,
                           train=train, n_val=params.n_val, **(SMOKE_DATA if params.smoke else {}))
 
 

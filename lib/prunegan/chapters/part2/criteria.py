@@ -57,18 +57,50 @@ def criterion_choice(cfg: Configs, setting: str, *, progress: bool = True, execu
     return df.rename(columns={"retrained_val_acc": "val_acc"})
 
 
+#: Two criteria tie when their mean validation accuracies differ by less than this. Validation accuracies
+#: are multiples of ``1 / n_val``, so two means over ``m`` values that differ do so by at least
+#: ``1 / (n_val · m)`` (500 images, 8 networks × 3 seeds: 8e-5); only float rounding is below 1e-9.
+TIE_ATOL = 1e-9
+
+
 def best_criteria(choice: pd.DataFrame) -> pd.DataFrame:
     """Per (setting, sparsity): each criterion's mean validation accuracy over the training networks
-    and seeds, and the best one (``best``: True on its row)."""
+    and seeds; ``best`` is True on the best one, ``tied`` on every criterion with the best mean (within
+    :data:`TIE_ATOL`: the same accuracies, typically the same masks); ``ties`` names them all on the
+    ``best`` row (``"l1-min1 = uniform-l1"``; the first in candidate order is the one measured)."""
     t = (choice.groupby(["setting", "sparsity", "method"], sort=False)["val_acc"].mean()
          .rename("val_acc").reset_index())
-    first_best = t.groupby(["setting", "sparsity"], sort=False)["val_acc"].idxmax()  # ties: the first
-    t["best"] = t.index.isin(first_best)
+    top = t.groupby(["setting", "sparsity"], sort=False)["val_acc"].transform("max")
+    t["tied"] = (top - t["val_acc"]) <= TIE_ATOL
+    t["best"] = t.index.isin(t[t["tied"]].groupby(["setting", "sparsity"], sort=False).head(1).index)
+    names = t[t["tied"]].groupby(["setting", "sparsity"], sort=False)["method"].agg(" = ".join)
+    t["ties"] = [names[(r.setting, r.sparsity)] if r.best else "" for r in t.itertuples()]
     return t
 
 
-def chosen_criterion(best: pd.DataFrame, setting: str, sparsity: float) -> str:
+def criterion_ties(best: pd.DataFrame, choice: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (setting, sparsity): the best standard criterion as every name that tied
+    (``criteria``, ``n_tied``), the one measured (``measured``: the first), their mean validation
+    accuracy, and — when ``choice`` (the per-network rows, with the masks' ``key``) is given —
+    ``same_masks``: whether the tied criteria chose the same mask on every training network."""
+    rows = []
+    for (setting, s), g in best.groupby(["setting", "sparsity"], sort=False):
+        tied = g[g["tied"]]
+        row = {"setting": setting, "sparsity": s, "criteria": " = ".join(tied["method"]),
+               "n_tied": len(tied), "measured": str(g.loc[g["best"], "method"].iloc[0]),
+               "val_acc": float(tied["val_acc"].iloc[0])}
+        if choice is not None and "key" in choice:
+            c = choice[(choice["setting"] == setting) & np.isclose(choice["sparsity"], s)
+                       & choice["method"].isin(tied["method"])]
+            row["same_masks"] = bool((c.groupby("network")["key"].nunique() == 1).all())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def chosen_criterion(best: pd.DataFrame, setting: str, sparsity: float, *, ties: bool = False) -> str:
+    """The measured best criterion of :func:`best_criteria` at (``setting``, ``sparsity``), or with
+    ``ties=True`` every name that tied with it (``"l1-min1 = uniform-l1"``)."""
     row = best[(best["setting"] == setting) & np.isclose(best["sparsity"], sparsity) & best["best"]]
     if row.empty:
         raise ValueError(f"no standard criterion was chosen for {setting!r} at sparsity {sparsity}")
-    return str(row["method"].iloc[0])
+    return str(row["ties" if ties else "method"].iloc[0])

@@ -76,10 +76,13 @@ def run_protocol(cfg: Configs, setting: str, generators: dict, critics: list, *,
 
 def with_best_criterion(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """``df`` plus a copy of the chosen standard criterion's rows per (setting, sparsity) as method
-    ``best-criterion`` (transfer uses the conv setting's choice)."""
+    ``best-criterion`` (transfer uses the conv setting's choice); its label names every criterion that
+    tied on the training networks (the rows are the first one's)."""
     extra = []
     for (setting, s), g in df.groupby(["setting", "sparsity"]):
-        name = chosen_criterion(best, "conv" if setting == "transfer" else setting, s)
+        chosen_in = "conv" if setting == "transfer" else setting
+        name = chosen_criterion(best, chosen_in, s)
+        ties = chosen_criterion(best, chosen_in, s, ties=True)
         extra.append(g[g["method"] == name].assign(method="best-criterion",
-                                                   label=f"best standard criterion ({name})"))
+                                                   label=f"best standard criterion ({ties})"))
     return pd.concat([df, *extra], ignore_index=True)

@@ -65,7 +65,8 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
     """Values to glue: ``{setting}_{method}_acc_{pct}`` averaged over the held-out networks
     (``conv+linear`` → ``linear``; ``-``/``+`` → ``_``); per target ``target_<slug>_met`` / ``_cells``
     / ``_status`` (``"met"`` in every checked cell, ``"not met"``, ``"not checked"``);
-    the best standard criterion's name per (setting, sparsity) (``best_criterion_{setting}_{pct}``)
+    the best standard criterion's name per (setting, sparsity) (``best_criterion_{setting}_{pct}``: the
+    one measured; ``best_criterion_ties_{setting}_{pct}``: every name that tied with it, ``" = "``-joined)
     and the GAN's mean paired margin over it and over random-min1, in points, averaged over the
     held-out networks (``margin_best_{setting}_{pct}``, ``margin_random_{setting}_{pct}``)."""
     out: dict[str, float | str] = {}
@@ -80,6 +81,7 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
                                                  else "met" if bool(g["met"].all()) else "not met")
     for r in best[best["best"]].itertuples():
         out[f"best_criterion_{short(r.setting)}_{round(r.sparsity * 100)}"] = str(r.method)
+        out[f"best_criterion_ties_{short(r.setting)}_{round(r.sparsity * 100)}"] = str(r.ties)
     paired = stats[(stats["statistic"] == "paired") & (stats["method"] == "gan")]
     for (setting, s, other), g in paired.groupby(["setting", "sparsity", "other"]):
         if other in ("best-criterion", "random-min1"):
