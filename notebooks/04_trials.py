@@ -38,9 +38,11 @@ import scrapbook as sb
 from prunegan.analysis import collapse
 from prunegan.chapters import part1 as chapter
 from prunegan.plots import part1 as plots
+from prunegan.pruning.executors import Execution
 from prunegan.runs import baseline, sweep
 
 pd.set_option("display.precision", 3)
+where = Execution(kind=executor, address=ray_address)  # where masks are evaluated, checked once
 
 # %%
 base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
@@ -49,8 +51,7 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 
 # %%
 config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
-df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke), executor=executor,
-                  ray_address=ray_address)
+df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke), execution=where)
 df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
     "params_kept", "kept", "collapsed_layers"]]
 

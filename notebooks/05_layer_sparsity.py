@@ -43,9 +43,11 @@ from prunegan.analysis import collapse
 from prunegan.chapters import part1 as chapter
 from prunegan.chapters.summary import MarkdownText
 from prunegan.plots import part1 as plots
+from prunegan.pruning.executors import Execution
 from prunegan.runs import baseline, sweep
 
 pd.set_option("display.precision", 3)
+where = Execution(kind=executor, address=ray_address)  # where masks are evaluated, checked once
 
 # %%
 base_config = chapter.baseline_config(model=model, data=data, epochs=epochs, seed=seed, smoke=smoke)
@@ -57,7 +59,7 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 # 90 %), and after each random sweep the trials at 90 % (with the minimum 0: chapter 4's runs)
 configs = chapter.layer_sparsity_configs(base_config, retrain_epochs=retrain_epochs, trials=trials,
                                          trials_90=trials_90, sparsity=0.9, smoke=smoke)
-runs = [sweep.sweep(config, executor=executor, ray_address=ray_address) for config in configs]
+runs = [sweep.sweep(config, execution=where) for config in configs]
 df = collapse.unique_runs(pd.concat(runs, ignore_index=True))
 df.groupby("label").size()
 

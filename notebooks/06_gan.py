@@ -83,10 +83,12 @@ from prunegan.chapters import part2 as chapter
 from prunegan.chapters.summary import MarkdownText
 from prunegan.core import provenance
 from prunegan.plots import part2 as plots
+from prunegan.pruning.executors import Execution
 from prunegan.runs import bank
 from prunegan.runs.baseline import baseline
 
 pd.set_option("display.precision", 3)
+where = Execution(kind=executor, address=ray_address)  # where masks are evaluated, checked once
 pd.set_option("display.width", 160)
 t0 = time.perf_counter()
 params = chapter.params_from_cell(
@@ -127,7 +129,7 @@ chapter.mask_space_overview(cfg)
 # standard deviation between them).
 
 # %%
-banks = {setting: bank.build(bc, executor=executor, ray_address=ray_address)
+banks = {setting: bank.build(bc, execution=where)
          for setting, bc in cfg.banks.items()}
 bank_evaluations = sum(int(b.unique()["n_seeds"].sum()) for b in banks.values())
 print(f"{bank_evaluations} retrainings in the two banks")
@@ -236,7 +238,7 @@ collapse = pd.concat(sweeps, ignore_index=True)
 # training network); the first name's masks are the ones measured.
 
 # %%
-choice = pd.concat([chapter.criterion_choice(cfg, s, executor=executor, ray_address=ray_address)
+choice = pd.concat([chapter.criterion_choice(cfg, s, execution=where)
                     for s in chapter.SETTINGS], ignore_index=True)
 best = chapter.best_criteria(choice)
 display(best.pivot_table(index=["setting", "sparsity"], columns="method", values="val_acc",
@@ -254,7 +256,7 @@ chapter.criterion_ties(best, choice)
 
 # %%
 df = pd.concat([chapter.run_protocol(cfg, setting, generators[setting], critics[setting], bank=banks[setting],
-                                 executor=executor, ray_address=ray_address)
+                                 execution=where)
                 for setting in chapter.SETTINGS], ignore_index=True)
 df = chapter.with_best_criterion(df, best)
 cells = comparison.cell_table(df)
@@ -307,7 +309,7 @@ expected.groupby(["method", "network"])[["expected_acc", "percentile"]].describe
 
 # %%
 tdf = chapter.with_best_criterion(chapter.run_protocol(cfg, "transfer", generators["conv"], critics["conv"],
-                                                   executor=executor, ray_address=ray_address), best)
+                                                   execution=where), best)
 tcells = comparison.cell_table(tdf)
 tcells.drop(columns=["label", "setting", "network"])
 

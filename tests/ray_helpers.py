@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from prunegan.core import provenance
 from prunegan.pruning import executors, strategies
 
 CLOSED = "127.0.0.1:1"  # a loopback port nothing listens on
@@ -43,8 +44,7 @@ def ray_with_hooks():
 def without_seconds(rows):
     """The rows without what differs between two runs of the same evaluation: the wall time, and the
     machine that computed it (a Ray task names its node's; :mod:`prunegan.core.provenance`)."""
-    return [{k: v for k, v in r.items() if k not in ("seconds", "torch_version", "device_name")}
-            for r in rows]
+    return [{k: v for k, v in r.items() if k != "seconds" and k not in provenance.FIELDS} for r in rows]
 
 
 def mask_list(model, n=4):

@@ -27,6 +27,7 @@ from ray_helpers import (CLOSED, _die_once, arm_after_first, import_ray, mask_li
 from prunegan import train
 from prunegan.core import provenance
 from prunegan.pruning import engine, executors
+from prunegan.pruning.executors import Execution
 from prunegan.pruning.executors import ray_connect, ray_tasks
 from prunegan.runs import baseline as baseline_mod
 from prunegan.runs import runner
@@ -53,15 +54,21 @@ def test_unknown_executor_lists_the_valid_ones(trained_lenet, data):
         engine.evaluate_masks(trained_lenet, [], data, RETRAIN, executor="dask")
 
 
-def test_runner_checks_the_executor_before_reading_the_cache(data, monkeypatch):
+def test_an_execution_is_checked_when_built_and_the_runner_takes_only_one(data, monkeypatch):
+    with pytest.raises(ValueError, match="unknown executor 'dask'; valid: local, ray"):
+        Execution(kind="dask")
+    with pytest.raises(ValueError, match="only used with executor='ray'"):
+        Execution(address="auto")
+    with pytest.raises(ValueError, match="workers"):
+        Execution(workers=0)
+    with pytest.raises(ValueError, match="progress must be True or False, got 'yes'"):
+        Execution(progress="yes")
     calls = []
     monkeypatch.setattr(runner, "_evaluations", lambda *a, **k: calls.append(1))
     base = baseline_mod.Baseline(baseline_mod.BaselineConfig(), None, data, {}, 0.0, None)
-    with pytest.raises(ValueError, match="unknown executor 'dask'; valid: local, ray"):
-        runner.run(base, [], executor="dask", progress=False)
-    with pytest.raises(ValueError, match="only used with executor='ray'"):
-        runner.run(base, [], ray_address="auto", progress=False)
-    assert calls == []
+    with pytest.raises(ValueError, match="execution must be a prunegan.pruning.executors.Execution, got 'ra"):
+        runner.run(base, [], execution="ray")
+    assert calls == []  # before the cache is read
 
 
 class _Reached(Exception):
@@ -74,7 +81,7 @@ def test_experiments_pass_the_executor_to_the_runner(monkeypatch):
     seen = []
 
     def fake_run(base, jobs, **kwargs):
-        seen.append((kwargs["executor"], kwargs["ray_address"], kwargs["workers"]))
+        seen.append(kwargs["execution"])
         raise _Reached
 
     monkeypatch.setattr(runner, "run", fake_run)
@@ -86,12 +93,14 @@ def test_experiments_pass_the_executor_to_the_runner(monkeypatch):
     calls = [lambda **kw: sweep.sweep(sweep_config, **kw),
              lambda **kw: sweep.trials(sweep_config, 0.5, 2, **kw),
              lambda **kw: bank.build(bank_config, **kw), lambda **kw: bank.build_one(bank_config, 0, **kw)]
+    where = Execution(kind="ray", address="10.0.0.1:6379", workers=3, progress=False)
     for call in calls:
         with pytest.raises(_Reached):
-            call(progress=False, workers=3, executor="ray", ray_address="10.0.0.1:6379")
+            call(execution=where)
         with pytest.raises(_Reached):
-            call(progress=False)
-    assert seen == [("ray", "10.0.0.1:6379", 3), ("local", None, None)] * len(calls)
+            call()
+    assert all(e is where for e in seen[::2])  # passed on unopened
+    assert seen[1::2] == [Execution()] * len(calls)
 
 
 @pytest.mark.parametrize("executor, address, needle", [
@@ -219,7 +228,7 @@ def test_inputs_are_checked_once_per_call(trained_lenet, data, monkeypatch):
     reads its cache, and hands the uncached ones on without checking them again."""
     checks = []
     real_check = executors.check
-    monkeypatch.setattr(executors, "check", lambda *a: (checks.append(a), real_check(*a))[1])
+    monkeypatch.setattr(executors.common, "check", lambda *a: (checks.append(a), real_check(*a))[1])
     masks = mask_list(trained_lenet, 2)
     assert len(engine.evaluate_masks(trained_lenet, masks, data, RETRAIN, workers=1)) == 2
     assert checks == [("local", None)]
@@ -229,8 +238,9 @@ def test_inputs_are_checked_once_per_call(trained_lenet, data, monkeypatch):
     monkeypatch.setattr(runner, "evaluate_checked", lambda m, ms, *a, **k: (handed_on.append(len(ms)),
                                                                            real_evaluate(m, ms, *a, **k))[1])
     checks.clear()
-    df = runner.run(base, [runner.Job(m, RETRAIN) for m in masks + masks[:1]], workers=1, progress=False)
-    assert len(df) == 3 and checks == [("local", None)] and handed_on == [2]
+    df = runner.run(base, [runner.Job(m, RETRAIN) for m in masks + masks[:1]],
+                    execution=Execution(workers=1, progress=False))
+    assert len(df) == 3 and checks == [("local", None)] and handed_on == [2]  # the Execution's check
     with pytest.raises(ValueError, match="one config or one per mask"):
         engine.check_request(trained_lenet, masks, [RETRAIN] * 3)
     with pytest.raises(ValueError, match="TrainConfig"):
@@ -258,8 +268,8 @@ def test_a_local_instance_has_the_requested_cpus(local_ray):
 def test_ray_rows_are_the_local_rows(local_ray, trained_lenet, data, monkeypatch, caplog):
     masks = mask_list(trained_lenet, 5)
     configs = [dataclasses.replace(RETRAIN, seed=s) for s in (3, 3, 7, 8, 3)]
-    expected = without_seconds([engine.evaluate_mask(trained_lenet, m, data, c)
-                                for m, c in zip(masks, configs)])
+    assert sorted(map(sorted, engine.groups(trained_lenet, masks, configs))) == [[0, 1, 4], [2], [3]]
+    expected = without_seconds(engine.evaluate_masks(trained_lenet, masks, data, configs, workers=1))
     assert len({r["retrained_acc"] for r in expected}) > 1
     before = copy.deepcopy(trained_lenet.state_dict())
     pooled = engine.evaluate_masks(trained_lenet, masks, data, configs, workers=2)
@@ -300,9 +310,10 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost(local_ray, trained_lenet
     marker = tmp_path / "kill"
     model = with_hook(trained_lenet, _die_once, marker)
     masks = mask_list(trained_lenet, 6)
-    expected = without_seconds(engine.evaluate_masks(model, masks, data, RETRAIN, workers=1))  # not armed
+    configs = _one_by_one(6)  # one mask per task: the hook runs in evaluate_mask's network
+    expected = without_seconds(engine.evaluate_masks(model, masks, data, configs, workers=1))  # not armed
     on_result, seen = arm_after_first(marker)
-    rows = engine.evaluate_masks(model, masks, data, RETRAIN, executor="ray", on_result=on_result)
+    rows = engine.evaluate_masks(model, masks, data, configs, executor="ray", on_result=on_result)
     assert not marker.exists(), "no worker was killed"
     assert without_seconds(rows) == expected
     assert sorted(seen) == list(range(6))  # each row reached the driver once
@@ -311,22 +322,28 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost(local_ray, trained_lenet
 BASE = baseline_mod.BaselineConfig(n_train=300, n_test=200, train=train.TrainConfig(epochs=1, device="cpu"))
 
 
+def _one_by_one(n):
+    """``n`` retraining configs that differ in their seed: each mask is its own group (not fused)."""
+    return [dataclasses.replace(RETRAIN, seed=100 + i) for i in range(n)]
+
+
 def _jobs(model, n):
-    return [runner.Job(m, RETRAIN, {"trial": i}) for i, m in enumerate(mask_list(model, n))]
+    masks = mask_list(model, n)
+    return [runner.Job(m, c, {"trial": i}) for i, (m, c) in enumerate(zip(masks, _one_by_one(n)))]
 
 
 def test_the_runner_on_ray_gives_the_local_frame(local_ray, tmp_path, monkeypatch):
     base = baseline_mod.baseline(BASE, progress=False)
     jobs = _jobs(base.model, 4)
-    local = runner.run(base, jobs, workers=2, progress=False)
+    local = runner.run(base, jobs, execution=Execution(workers=2, progress=False))
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "ray"))
-    on_ray = runner.run(base, jobs, executor="ray", progress=False)
+    on_ray = runner.run(base, jobs, execution=Execution(kind="ray", progress=False))
     cols = ["trial", "key", "pruned_acc", "retrained_acc", "macs", "params", "kept"]
     assert on_ray[cols].equals(local[cols])
     assert len(list(runner.evaluations(base).path.glob("rows/*.json"))) == 4
     # all cached: executor="ray" reads the rows back and needs no Ray at all
     monkeypatch.setitem(sys.modules, "ray", None)
-    again = runner.run(base, jobs, executor="ray", progress=False)
+    again = runner.run(base, jobs, execution=Execution(kind="ray", progress=False))
     assert again[cols].equals(local[cols])
 
 
@@ -334,7 +351,7 @@ def test_a_crashed_run_resumes_without_missing_or_half_rows(local_ray, tmp_path,
     # (last: the failure disconnects this process from Ray, which stops the local instance)
     base = baseline_mod.baseline(BASE, progress=False)
     jobs = _jobs(base.model, 6)
-    expected = runner.run(base, jobs, workers=1, progress=False)
+    expected = runner.run(base, jobs, execution=Execution(workers=1, progress=False))
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "ray"))
     marker = tmp_path / "kill"
     crashing = dataclasses.replace(base, model=with_hook(base.model, _die_once, marker))
@@ -349,7 +366,7 @@ def test_a_crashed_run_resumes_without_missing_or_half_rows(local_ray, tmp_path,
 
     monkeypatch.setattr(runner, "evaluate_checked", spy)
     with pytest.raises(local_ray.exceptions.RayError):
-        runner.run(crashing, jobs, executor="ray", progress=False)
+        runner.run(crashing, jobs, execution=Execution(kind="ray", progress=False))
     assert not marker.exists()
     cache = runner.evaluations(base)
     done = len(list(cache.path.glob("rows/*.json")))
@@ -357,7 +374,7 @@ def test_a_crashed_run_resumes_without_missing_or_half_rows(local_ray, tmp_path,
     assert not list(cache.path.rglob("*.tmp"))  # ... and nothing half-written
     assert not local_ray.is_initialized()  # the other tasks were stopped with the instance
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    resumed = runner.run(base, jobs, executor="ray", workers=2, progress=False)
+    resumed = runner.run(base, jobs, execution=Execution(kind="ray", workers=2, progress=False))
     assert asked == [6, 6 - done]  # only the missing rows were recomputed ...
     assert local_ray.cluster_resources()["CPU"] == 2  # ... on a new local instance with `workers` CPUs
     cols = ["trial", "key", "pruned_acc", "retrained_acc", "macs", "params"]

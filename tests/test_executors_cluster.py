@@ -14,6 +14,7 @@ import pytest
 from ray_helpers import _raise_once, mask_list, ray_with_hooks, wait_until_idle, with_hook
 
 from prunegan.pruning import engine
+from prunegan.pruning.executors import Execution
 from prunegan.runs import bank as bank_mod
 from prunegan.runs.bank import BankConfig
 from prunegan.runs.baseline import BaselineConfig
@@ -21,7 +22,8 @@ from prunegan.train import TrainConfig
 
 TINY_TRAIN = TrainConfig(epochs=1, device="cpu")
 #: Masks of about 5 s each on one core (1,000 images): 8 of them keep both nodes busy for 20 s.
-SLOW = TrainConfig(epochs=12, batch_size=32, seed=3, device="cpu")
+#: Eight slow configs that differ in their seed: one mask per Ray task (same-config masks are fused).
+SLOW_EACH = [TrainConfig(epochs=12, batch_size=32, seed=3 + i, device="cpu") for i in range(8)]
 
 
 def tiny_bank_config() -> BankConfig:
@@ -54,10 +56,11 @@ def test_a_bank_built_on_two_nodes_is_the_local_bank(cluster, tmp_path, monkeypa
     ray = ray_with_hooks()
     config = tiny_bank_config()
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "local"))
-    local = bank_mod.build(config, progress=False, workers=2)
+    local = bank_mod.build(config, execution=Execution(workers=2, progress=False))
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "cluster"))
     with caplog.at_level("INFO", logger="prunegan.pruning.executors"):
-        on_cluster = bank_mod.build(config, progress=False, executor="ray", ray_address=cluster.address)
+        on_cluster = bank_mod.build(config, execution=Execution(kind="ray", address=cluster.address,
+                                                                 progress=False))
     alive = [n for n in ray.nodes() if n["Alive"]]
     assert len(alive) == 2 and ray.cluster_resources()["CPU"] == 2
     assert "with Ray on 2 node(s)" in caplog.text  # both nodes evaluated masks
@@ -79,7 +82,7 @@ def test_ctrl_c_stops_the_work_on_the_cluster(cluster, trained_lenet, small_data
     masks = mask_list(trained_lenet, 8)
     seen = []
     with pytest.raises(KeyboardInterrupt):
-        engine.evaluate_masks(trained_lenet, masks, small_data, SLOW, executor="ray",
+        engine.evaluate_masks(trained_lenet, masks, small_data, SLOW_EACH, executor="ray",
                               ray_address=cluster.address,
                               on_result=_interrupt_after_first(seen))
     assert 1 <= len(seen) < len(masks)  # finished rows reached the driver, the rest did not run to the end
@@ -101,7 +104,7 @@ def test_a_python_error_in_a_task_is_raised_not_retried(cluster, trained_lenet, 
     marker.touch()
     start = time.perf_counter()
     with pytest.raises(RuntimeError, match="boom inside a Ray task"):
-        engine.evaluate_masks(model, mask_list(trained_lenet, 8), small_data, SLOW, executor="ray",
+        engine.evaluate_masks(model, mask_list(trained_lenet, 8), small_data, SLOW_EACH, executor="ray",
                               ray_address=cluster.address)
     assert not marker.exists()
     assert time.perf_counter() - start < 30

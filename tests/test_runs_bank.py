@@ -10,15 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from prunegan.core import counts
 from prunegan.core.masks import ChannelMask, layer_sizes
 from prunegan.pruning import engine
+from prunegan.pruning.executors import Execution
 from prunegan.runs import bank as bank_mod
 from prunegan.runs import runner
 from prunegan.runs.bank import Bank, BankConfig
 from prunegan.runs.baseline import BaselineConfig
 from prunegan.train import TrainConfig
+
+QUIET = Execution(progress=False)
 
 TINY_TRAIN = TrainConfig(epochs=1, device="cpu")
 
@@ -40,7 +42,7 @@ def tiny_config(**kw) -> BankConfig:
 def tiny_bank(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PRUNEGAN_RESULTS", str(tmp_path_factory.mktemp("bank_results")))
-        return bank_mod.build(tiny_config(), progress=False)
+        return bank_mod.build(tiny_config(), execution=QUIET)
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -114,9 +116,9 @@ def _count_masks(monkeypatch) -> list:
 
 def test_rebuild_recomputes_nothing_and_resume_recomputes_exactly_the_missing(monkeypatch):
     config = tiny_config(baselines=tiny_bases((0,)), draws=1)
-    first = bank_mod.build(config, progress=False)
+    first = bank_mod.build(config, execution=QUIET)
     calls = _count_masks(monkeypatch)
-    again = bank_mod.build(config, progress=False)
+    again = bank_mod.build(config, execution=QUIET)
     assert calls == []
     pd.testing.assert_frame_equal(first.frame, again.frame)
     # an "interrupted" build: delete two cached evaluations, exactly those two masks are recomputed
@@ -125,17 +127,17 @@ def test_rebuild_recomputes_nothing_and_resume_recomputes_exactly_the_missing(mo
     lost_keys = {json.loads(p.read_text())["key"] for p in lost}
     for p in lost:
         p.unlink()
-    resumed = bank_mod.build(config, progress=False)
+    resumed = bank_mod.build(config, execution=QUIET)
     assert {m.key() for m in calls} == lost_keys and len(calls) == 2
     pd.testing.assert_frame_equal(first.frame.drop(columns="seconds"), resumed.frame.drop(columns="seconds"))
 
 
 def test_enlarging_the_grid_or_adding_a_network_evaluates_only_new_masks(monkeypatch):
     small = tiny_config(baselines=tiny_bases((0,)), sparsities=(0.5,), draws=1)
-    first = bank_mod.build(small, progress=False)
+    first = bank_mod.build(small, execution=QUIET)
     calls = _count_masks(monkeypatch)
     bigger = bank_mod.build(tiny_config(baselines=tiny_bases((0, 1)), sparsities=(0.5, 0.9), draws=1),
-                            progress=False)
+                            execution=QUIET)
     known = set(first.frame["key"])
     new = bigger.frame[(bigger.frame["baseline"] == 1) | ~bigger.frame["key"].isin(known)]
     assert sorted(m.key() for m in calls) == sorted(new.drop_duplicates(["baseline", "key"])["key"])
@@ -167,7 +169,7 @@ def val_bank(tmp_path_factory):
         base = BaselineConfig(init_seed=0, n_train=300, n_test=100, n_val=100,
                               train=TrainConfig(epochs=1, seed=0, device="cpu"))
         return bank_mod.build(tiny_config(baselines=(base,), sparsities=(0.9,), draws=1, retrain_seeds=2),
-                              progress=False)
+                              execution=QUIET)
 
 
 def test_label_is_validation_accuracy_averaged_over_the_retraining_seeds(val_bank):
@@ -278,9 +280,9 @@ def test_rows_equal_a_direct_evaluation_with_the_bank_budget(tiny_bank):
 
 
 def test_retrain_seeds_average_each_mask_over_its_seeds(monkeypatch):
-    one = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1), progress=False)
+    one = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1), execution=QUIET)
     three = bank_mod.build(tiny_config(baselines=tiny_bases((0,)), sparsities=(0.9,), draws=1,
-                                       retrain_seeds=3), progress=False)
+                                       retrain_seeds=3), execution=QUIET)
     assert len(three.frame) == len(one.frame) and (three.frame["n_seeds"] == 3).all()
     assert three.frame["key"].tolist() == one.frame["key"].tolist()  # the same draws
     base = three.baselines[0]
@@ -315,7 +317,7 @@ def test_exhaustive_landscape_top_up_and_torch_pruning_criteria(tmp_path, monkey
     assert [m.name for m in cfg.methods()][:4] == ["noisy-l1-T0", "noisy-l1-T0-min1", "noisy-l1-T1",
                                                    "noisy-l1-T1-min1"]
     assert "tp-lamp-T1-min1" in [m.name for m in cfg.methods()]
-    b = bank_mod.build(cfg, progress=False)
+    b = bank_mod.build(cfg, execution=QUIET)
     u = b.unique()
     at90 = u[np.isclose(u["sparsity"], 0.9)]
     f = b.frame
@@ -328,7 +330,7 @@ def test_exhaustive_landscape_top_up_and_torch_pruning_criteria(tmp_path, monkey
     assert len(at80) >= 12 and "random-min1" in set(at80["method"])  # topped up with random-min1
     assert {"noisy-l1-T1", "tp-lamp-T1-min1"} <= set(at80["method"])
     # the top-up and the landscape are reproducible: a rebuild gives the same masks
-    again = bank_mod.build(cfg, progress=False)
+    again = bank_mod.build(cfg, execution=QUIET)
     assert again.frame["key"].tolist() == b.frame["key"].tolist()
     with pytest.raises(ValueError, match="criteria"):
         tiny_config(criteria=("l1",))

@@ -5,12 +5,14 @@ from dataclasses import replace
 
 import pytest
 import torch
-
 from prunegan.pruning import engine, strategies
+from prunegan.pruning.executors import Execution
 from prunegan.pruning.strategies import Method
 from prunegan.runs import baseline as baseline_mod
 from prunegan.runs import runner, sweep
 from prunegan.train import TrainConfig
+
+QUIET = Execution(progress=False)
 
 BASE = baseline_mod.BaselineConfig(n_train=300, n_test=200, train=TrainConfig(epochs=1, device="cpu"))
 RETRAIN = TrainConfig(epochs=1, device="cpu")
@@ -35,7 +37,7 @@ def test_baseline_is_cached_and_reloaded_with_equal_weights():
 
 
 def test_sweep_rows_are_tidy_and_exact():
-    df = sweep.sweep(_sweep(), progress=False)
+    df = sweep.sweep(_sweep(), execution=QUIET)
     assert len(df) == 6 and df["trial"].tolist() == [0, 0, 0, 1, 1, 1]
     assert set(df["method"]) == {"random"} and set(df["label"]) == {"random"}
     assert (df["n_pruned"] == (df["sparsity"] * 22).round().astype(int)).all()
@@ -51,7 +53,7 @@ def test_sweep_rows_are_tidy_and_exact():
 
 def test_trial_t_prunes_with_seed_plus_t_and_trials_differ():
     config = _sweep(sparsities=(0.5, 0.7, 0.9), trials=3, seed=5)
-    df = sweep.sweep(config, progress=False)
+    df = sweep.sweep(config, execution=QUIET)
     base = baseline_mod.baseline(BASE, progress=False)
     for _, row in df.iterrows():
         expected = strategies.prune(base.model, "random", row["sparsity"], seed=5 + row["trial"])
@@ -61,7 +63,7 @@ def test_trial_t_prunes_with_seed_plus_t_and_trials_differ():
 
 
 def test_masks_are_nested_as_sparsity_grows():
-    df = sweep.sweep(_sweep(sparsities=(0.0, 0.3, 0.5, 0.7, 0.9), trials=2), progress=False)
+    df = sweep.sweep(_sweep(sparsities=(0.0, 0.3, 0.5, 0.7, 0.9), trials=2), execution=QUIET)
     for _, trial in df.groupby("trial"):
         vectors = [torch.tensor([b for v in m.values() for b in v])
                    for m in trial.sort_values("sparsity")["mask"]]
@@ -80,15 +82,15 @@ def test_trial_t_retrains_with_retrain_seed_plus_t(monkeypatch):
 
     monkeypatch.setattr(runner, "evaluate_checked", spy)
     sweep.sweep(_sweep(sparsities=(0.5,), trials=3, retrain=replace(RETRAIN, seed=10)),
-                progress=False, workers=1)
+                execution=Execution(workers=1, progress=False))
     assert seen == [10, 11, 12]
 
 
 def test_noisy_l1_at_temperature_zero_is_l1_and_a_temperature_changes_the_masks():
     cfg = dict(sparsities=(0.3, 0.5, 0.7), trials=2)
-    l1 = sweep.sweep(_sweep(Method("l1"), **cfg), progress=False)
-    cold = sweep.sweep(_sweep(Method("noisy-l1", {"temperature": 0.0}), **cfg), progress=False)
-    hot = sweep.sweep(_sweep(Method("noisy-l1", {"temperature": 2.0}), **cfg), progress=False)
+    l1 = sweep.sweep(_sweep(Method("l1"), **cfg), execution=QUIET)
+    cold = sweep.sweep(_sweep(Method("noisy-l1", {"temperature": 0.0}), **cfg), execution=QUIET)
+    hot = sweep.sweep(_sweep(Method("noisy-l1", {"temperature": 2.0}), **cfg), execution=QUIET)
     assert _masks(cold) == _masks(l1)
     assert _masks(hot) != _masks(l1)
     assert set(cold["temperature"]) == {0.0} and set(hot["method"]) == {"noisy-l1-T2"}
@@ -100,34 +102,34 @@ def _no_evaluation(*args, **kwargs):
 
 def test_rerun_recomputes_nothing(monkeypatch):
     config = _sweep()
-    first = sweep.sweep(config, progress=False)
+    first = sweep.sweep(config, execution=QUIET)
     monkeypatch.setattr(runner, "evaluate_checked", _no_evaluation)
-    again = sweep.sweep(config, progress=False)
+    again = sweep.sweep(config, execution=QUIET)
     assert again.equals(first)
 
 
 def test_trials_share_rows_with_the_sweep(monkeypatch):
     config = _sweep()
-    whole = sweep.sweep(config, progress=False)
+    whole = sweep.sweep(config, execution=QUIET)
     monkeypatch.setattr(runner, "evaluate_checked", _no_evaluation)
-    trials = sweep.trials(config, 0.9, 2, progress=False)
+    trials = sweep.trials(config, 0.9, 2, execution=QUIET)
     assert trials["retrained_acc"].tolist() == whole[whole["sparsity"] == 0.9]["retrained_acc"].tolist()
 
 
 def test_same_config_same_numbers_in_a_fresh_cache(tmp_path, monkeypatch):
     config = _sweep(Method("noisy-l1"), trials=1)
-    first = sweep.sweep(config, progress=False)
+    first = sweep.sweep(config, execution=QUIET)
     monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "other"))
-    second = sweep.sweep(config, progress=False)
+    second = sweep.sweep(config, execution=QUIET)
     assert first["mask"].tolist() == second["mask"].tolist()
     assert first["retrained_acc"].tolist() == second["retrained_acc"].tolist()
 
 
 def test_min_channels_per_layer_prevents_collapse():
     df = sweep.sweep(_sweep(Method("random", min_channels_per_layer=1), sparsities=(0.9,), trials=3),
-                     progress=False)
+                     execution=QUIET)
     assert not df["collapsed"].any()
-    without = sweep.sweep(_sweep(sparsities=(0.9,), trials=3), progress=False)
+    without = sweep.sweep(_sweep(sparsities=(0.9,), trials=3), execution=QUIET)
     assert without["collapsed"].any()  # the same seeds do collapse without the minimum
 
 
@@ -197,8 +199,8 @@ def test_baseline_weights_do_not_depend_on_the_callers_thread_count(tmp_path, mo
 
 @pytest.mark.parametrize("strategy", ["tp-magnitude", "tp-lamp", "tp-fpgm"])
 def test_torch_pruning_criteria_sweep_with_noise(strategy):
-    cold = sweep.sweep(_sweep(Method(strategy), sparsities=(0.5,), trials=2), progress=False)
+    cold = sweep.sweep(_sweep(Method(strategy), sparsities=(0.5,), trials=2), execution=QUIET)
     assert cold["mask"].iloc[0] == cold["mask"].iloc[1]  # no noise: the criterion alone, whatever the seed
     hot = sweep.sweep(_sweep(Method(strategy, {"temperature": 5.0}), sparsities=(0.5,), trials=2),
-                      progress=False)
+                      execution=QUIET)
     assert hot["mask"].iloc[0] != hot["mask"].iloc[1]

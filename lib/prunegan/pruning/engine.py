@@ -14,10 +14,13 @@ Speed on a CPU (the measurements behind each choice are in ``benchmarks/README.m
   LeNet-sized operations are too small to share well between threads, and on a busy machine OpenMP
   threads wait for each other. The thread count is set for the duration of the call and restored
   afterwards;
-- :func:`evaluate_masks` spreads many masks over worker processes (one thread each), so every core
-  works on its own mask: on this machine (``executor="local"``) or as Ray tasks on a cluster
-  (``executor="ray"``, :mod:`prunegan.pruning.executors`). Results do not depend on the executor
-  nor on the number of workers. Its inputs are checked once, at the entry (:func:`check_request`).
+- :func:`evaluate_masks` retrains the masks of one network that share a retraining config together,
+  as one network (:mod:`prunegan.pruning.fused`): a sparse LeNet-5's step is mostly per-operation
+  overhead, paid once per group instead of once per mask;
+- and spreads the groups over worker processes (one thread each), so every core works on its own
+  group: on this machine (``executor="local"``) or as Ray tasks on a cluster (``executor="ray"``,
+  :mod:`prunegan.pruning.executors`). Results do not depend on the executor nor on the number of
+  workers. Its inputs are checked once, at the entry (:func:`check_request`).
 
 On CUDA the network and data stay on the GPU and none of the CPU settings apply.
 """
@@ -30,10 +33,10 @@ import torch
 from torch import nn
 
 from ..core.masks import ChannelMask
-from ..core.validate import check_int
 from ..data import Dataset
 from ..train import CPU_THREADS, TrainConfig, cpu_threads, evaluate, fit, resolve_device
-from . import executors, surgery
+from . import executors, fused, surgery
+from .executors import Execution
 
 FORMS = ("compact", "masked")
 
@@ -104,38 +107,66 @@ def retrained(model: nn.Module, mask: ChannelMask, data: Dataset, retrain: Train
 
 
 # ---------------------------------------------------------------------------------------------
-# Many masks: spread over worker processes by an executor (prunegan.pruning.executors).
+# Many masks: in groups (fused where possible, prunegan.pruning.fused), spread over worker processes
+# by an executor (prunegan.pruning.executors).
 
 #: Worker processes the local executor uses by default: the CPU cores this process may use.
 default_workers = executors.default_workers
+
+
+def evaluate_group(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset,
+                   configs: Sequence[TrainConfig], *, form: str = "compact",
+                   threads: int | None | str = "auto") -> list[dict]:
+    """:func:`evaluate_mask`'s row for each mask of one group of :func:`groups`: one mask alone as
+    :func:`evaluate_mask` does it; several (all :func:`~prunegan.pruning.fused.fusable`, one config)
+    retrained together as one network (:func:`prunegan.pruning.fused.evaluate_group`), equal to one by
+    one up to float rounding (``tests/test_fused.py``)."""
+    if len(masks) == 1:
+        return [evaluate_mask(model, masks[0], data, configs[0], form=form, threads=threads)]
+    if any(c != configs[0] for c in configs) or not all(fused.fusable(model, m, form) for m in masks):
+        raise ValueError("a group of several masks must share one retraining config and be fusable "
+                         "(see prunegan.pruning.fused.groups)")
+    with cpu_threads(_threads_for(configs[0], threads)):
+        return fused.evaluate_group(model, masks, data, configs[0])
+
+
+def groups(model: nn.Module, masks: Sequence[ChannelMask], configs: Sequence[TrainConfig], *,
+           form: str = "compact") -> list[list[int]]:
+    """The groups :func:`evaluate_masks` evaluates ``masks`` in (lists of indices; see
+    :func:`prunegan.pruning.fused.groups`). They depend only on the masks and their configs, so the
+    same jobs always give the same groups and the same numbers; and removing whole groups leaves
+    the others as they were (a resumed run evaluates the groups it had not finished, unchanged)."""
+    return fused.groups(model, masks, configs, form)
 
 
 def evaluate_masks(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset,
                    retrain: TrainConfig | Sequence[TrainConfig], *, form: str = "compact",
                    workers: int | None = None, progress: bool = False,
                    on_result: Callable[[int, dict], None] | None = None,
-                   executor: str = "local", ray_address: str | None = None) -> list[dict]:
-    """:func:`evaluate_mask` for every mask, in order. ``retrain`` is one config for all masks or
-    one per mask (e.g. a different seed per trial).
+                   executor: str = "local", ray_address: str | None = None,
+                   execution: Execution | None = None) -> list[dict]:
+    """One :func:`evaluate_mask` row for every mask, in order. ``retrain`` is one config for all masks
+    or one per mask (e.g. a different seed per trial).
 
-    ``executor="local"`` (the default): on the CPU the masks are spread over ``workers`` processes
-    (default :func:`default_workers`, at most one per mask), each with one thread; ``workers=1``
-    evaluates them here, one after another. On CUDA the masks are evaluated here, one after another.
+    Masks of the :class:`~prunegan.models.LeNet5` family that share a retraining config are retrained
+    together, a group at a time, as one network (:mod:`prunegan.pruning.fused`; each mask's result
+    is its own retraining, equal to one by one up to float rounding); any other mask alone.
 
-    ``executor="ray"``: Ray tasks, on a local Ray instance (``ray_address=None``; ``workers`` CPUs)
-    or on the cluster at ``ray_address`` (an address, ``"auto"``, or ``$RAY_ADDRESS``); see
-    :mod:`prunegan.pruning.executors`.
-
-    Every mask is evaluated exactly as by :func:`evaluate_mask`, so the results are the same
-    whatever the executor and the number of workers. ``on_result(i, row)`` is called here, in the
-    calling process, as soon as mask ``i`` is done (in completion order), e.g. to cache each row at
-    once so that an interrupted run loses nothing finished.
+    Where: ``execution`` (an :class:`~prunegan.pruning.executors.Execution`), or the same as keywords:
+    ``executor="local"`` (the default): on the CPU the groups are spread over ``workers`` processes
+    (default :func:`default_workers`), each with one thread; ``workers=1`` evaluates them here, one
+    after another. On CUDA they are evaluated here. ``executor="ray"``: Ray tasks, on a local Ray
+    instance (``ray_address=None``; ``workers`` CPUs) or on the cluster at ``ray_address`` (an
+    address, ``"auto"``, or ``$RAY_ADDRESS``); see :mod:`prunegan.pruning.executors`. The results are
+    the same whatever the executor and the number of workers. ``on_result(i, row)`` is called here,
+    in the calling process, as soon as mask ``i``'s group is done, e.g. to cache each row at once so
+    that an interrupted run loses nothing finished.
     """
+    if execution is None:
+        execution = Execution(kind=executor, address=ray_address, workers=workers, progress=progress)
     masks = list(masks)
-    configs = check_request(model, masks, retrain, form=form, workers=workers, executor=executor,
-                            ray_address=ray_address)
-    return evaluate_checked(model, masks, data, configs, form=form, workers=workers, progress=progress,
-                            on_result=on_result, executor=executor, ray_address=ray_address)
+    configs = check_request(model, masks, retrain, form=form)
+    return evaluate_checked(model, masks, data, configs, form=form, execution=execution, on_result=on_result)
 
 
 def check_form(form: object) -> str:
@@ -147,14 +178,12 @@ def check_form(form: object) -> str:
 
 def check_request(model: nn.Module, masks: Sequence[ChannelMask],
                   retrain: TrainConfig | Sequence[TrainConfig], *,
-                  form: str = "compact", workers: int | None = None, executor: str = "local",
-                  ray_address: str | None = None) -> list[TrainConfig]:
-    """Check the inputs of :func:`evaluate_masks` once, before any work: the executor and its
-    address, the form, ``workers``, one retraining config or one per mask, and every mask against
-    ``model``. Returns the retraining config of each mask. ``ValueError`` naming what is wrong."""
-    executors.check(executor, ray_address)
+                  form: str = "compact") -> list[TrainConfig]:
+    """Check the inputs of :func:`evaluate_masks` once, before any work: the form, one retraining
+    config or one per mask, and every mask against ``model`` (where they run, an
+    :class:`~prunegan.pruning.executors.Execution`, is checked when it is built). Returns the
+    retraining config of each mask. ``ValueError`` naming what is wrong."""
     check_form(form)
-    check_int("workers", workers, 1, allow_none=True)
     masks = list(masks)
     configs = list(retrain) if isinstance(retrain, Sequence) else [retrain] * len(masks)
     if len(configs) != len(masks):
@@ -169,16 +198,13 @@ def check_request(model: nn.Module, masks: Sequence[ChannelMask],
 
 
 def evaluate_checked(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig], *,
-                     form: str, workers: int | None, progress: bool,
-                     on_result: Callable[[int, dict], None] | None, executor: str,
-                     ray_address: str | None) -> list[dict]:
+                     form: str, execution: Execution,
+                     on_result: Callable[[int, dict], None] | None) -> list[dict]:
     """:func:`evaluate_masks` for inputs that :func:`check_request` has already checked (``configs``:
     one per mask, as it returns them). The runner checks all its jobs once at its entry, before it
     reads its cache, and sends only the jobs that are not cached here."""
     if not masks:
         return []
-    return executors.EXECUTORS.get(executor)(model, masks, data, configs, evaluate=evaluate_mask,
-                                             threads=CPU_THREADS,
-                                             form=form, workers=workers, progress=progress,
-                                             on_result=on_result,
-                                             ray_address=ray_address)
+    run = executors.EXECUTORS.get(execution.kind)
+    return run(model, masks, data, configs, groups(model, masks, configs, form=form), evaluate=evaluate_group,
+               threads=CPU_THREADS, form=form, execution=execution, on_result=on_result)

@@ -35,6 +35,7 @@ from ..core.masks import ChannelMask, layer_sizes
 from ..core.validate import (check_bool, check_instance, check_int, check_number, check_sequence,
                              check_sparsities)
 from ..pruning.engine import DEFAULT_RETRAIN
+from ..pruning.executors import Execution
 from ..pruning.strategies import Method
 from ..train import TrainConfig
 from . import runner
@@ -214,21 +215,28 @@ class Bank:
         return ChannelMask.from_dict(self.best(sparsity, baseline=baseline)["mask"])
 
 
-def build_one(config: BankConfig, index: int, *, progress: bool = True, workers: int | None = None,
-              executor: str = "local", ray_address: str | None = None) -> tuple[Baseline, pd.DataFrame]:
+def build_one(config: BankConfig, index: int, *,
+              execution: Execution = Execution()) -> tuple[Baseline, pd.DataFrame]:
     """The trained baseline ``index`` of ``config`` and its bank rows (one per draw; infeasible
     (sparsity, minimum) pairs skipped). Identical masks are evaluated once (:mod:`~prunegan.runs.runner`);
-    ``workers``, ``executor``, ``ray_address``: where (:func:`prunegan.runs.runner.run`)."""
+    ``execution``: where (:func:`prunegan.runs.runner.run`)."""
+    base = baseline(config.baselines[index], progress=execution.progress)
+    rows = runner.run(base, jobs(config, index, base), execution=execution)
+    return base, mean_over_seeds(rows)
+
+
+def jobs(config: BankConfig, index: int, base: Baseline) -> list[runner.Job]:
+    """The runner's jobs of baseline ``index`` (trained: ``base``): every draw of every method at every
+    sparsity and the bank's own masks, each once per retraining seed."""
     base_config = config.baselines[index]
-    base = baseline(base_config, progress=progress)
     sizes = layer_sizes(base.model, include_linear=config.include_linear)
-    jobs: list[runner.Job] = []
+    out: list[runner.Job] = []
 
     def add(mask: ChannelMask, labels: dict) -> None:
-        draw_index = len(jobs) // config.retrain_seeds
+        draw_index = len(out) // config.retrain_seeds
         for r in range(config.retrain_seeds):
             retrain = replace(config.retrain, seed=config.retrain.seed + r)
-            jobs.append(runner.Job(mask, retrain, {**labels, "draw_index": draw_index}))
+            out.append(runner.Job(mask, retrain, {**labels, "draw_index": draw_index}))
 
     common = {"baseline": index, "init_seed": base_config.init_seed, "model": base_config.model}
     for sparsity in config.sparsities:
@@ -244,9 +252,7 @@ def build_one(config: BankConfig, index: int, *, progress: bool = True, workers:
                 add(mask, {**method.labels(), **common, "sparsity": sparsity, "draw": draw, "seed": seed})
         for mask, labels in _extra_masks(config, base, sizes, sparsity, seen):
             add(mask, {**labels, **common, "sparsity": sparsity})
-    rows = runner.run(base, jobs, workers=workers, progress=progress, executor=executor,
-                      ray_address=ray_address)
-    return base, mean_over_seeds(rows)
+    return out
 
 
 #: Columns of the masks the bank adds itself (:func:`_extra_masks`): the whole landscape.
@@ -301,19 +307,17 @@ def mean_over_seeds(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def build(config: BankConfig, *, progress: bool = True, workers: int | None = None, executor: str = "local",
-          ray_address: str | None = None) -> Bank:
+def build(config: BankConfig, *, execution: Execution = Execution()) -> Bank:
     """Build (or load from the cache) the bank of ``config``: one row per draw with the labels
     ``baseline`` (index into ``config.baselines``), ``init_seed``, ``model``, the method's columns
     (``method``, ``label``, ``strategy``, ``temperature``, ``min_channels_per_layer``), ``sparsity``,
     ``draw``, ``seed``, ``duplicate`` (the mask was drawn before at this grid point order), and the
     columns of :func:`prunegan.runs.runner.result_row` (accuracies, kept channels per layer,
-    collapsed layers, MACs, parameters, the mask and its ``key``). ``workers``, ``executor``,
-    ``ray_address``: where the masks are evaluated (:func:`prunegan.runs.runner.run`)."""
+    collapsed layers, MACs, parameters, the mask and its ``key``). ``execution``: where the masks are
+    evaluated (:class:`~prunegan.pruning.executors.Execution`, :func:`prunegan.runs.runner.run`)."""
     baselines, frames = [], []
     for i in range(len(config.baselines)):
-        base, frame = build_one(config, i, progress=progress, workers=workers, executor=executor,
-                                ray_address=ray_address)
+        base, frame = build_one(config, i, execution=execution)
         baselines.append(base)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)

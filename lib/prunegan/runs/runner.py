@@ -1,8 +1,9 @@
 """The one runner: jobs → cached rows → DataFrame.
 
 A :class:`Job` is one mask to prune a trained baseline with, its retraining config and the labels its
-row carries. :func:`run` evaluates every job with the engine (:mod:`prunegan.pruning.engine`)
-(worker processes on the CPU, or Ray tasks with ``executor="ray"``) and returns one tidy row per
+row carries. :func:`run` evaluates every job with the engine (:mod:`prunegan.pruning.engine`: in
+fused groups, over worker processes on the CPU or Ray tasks, as its
+:class:`~prunegan.pruning.executors.Execution` says) and returns one tidy row per
 job (:func:`result_row`).
 
 Evaluations are cached by content: ``results/evals_<hash of (baseline config, form, version)>/``
@@ -25,6 +26,7 @@ from ..core import provenance
 from ..core.masks import ChannelMask
 from ..core.store import Run, config_digest
 from ..pruning.engine import check_form, check_request, evaluate_checked
+from ..pruning.executors import Execution
 from ..pruning.surgery import count
 from ..train import TrainConfig, resolve_device
 from .baseline import Baseline
@@ -95,21 +97,26 @@ def _result(row: Mapping) -> dict:
     return {k: row.get(k) for k in RESULT_FIELDS + provenance.FIELDS}
 
 
-def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: int | None = None,
-        progress: bool = True, executor: str = "local", ray_address: str | None = None) -> pd.DataFrame:
+def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact",
+        execution: Execution = Execution()) -> pd.DataFrame:
     """Evaluate ``jobs`` on ``base`` (cached ones are read back) → one row per job, in order.
 
-    ``workers``: processes on the CPU (default one per core); ``executor``: ``"local"`` (this
-    machine) or ``"ray"`` (a local Ray instance, or the cluster at ``ray_address``; see
-    :mod:`prunegan.pruning.executors`). The numbers depend on neither. Only jobs not in the cache are
-    sent to the executor, and each row is cached here as soon as it arrives. Every input is checked
-    once, here, before the cache is read (:func:`prunegan.pruning.engine.check_request`)."""
+    ``execution``: where the masks are evaluated (:class:`~prunegan.pruning.executors.Execution`:
+    this machine's cores by default, or Ray); the numbers do not depend on it. Every input is checked
+    once, here, before the cache is read (:func:`prunegan.pruning.engine.check_request`).
+
+    Only jobs not in the cache are sent to the engine, in its groups
+    (:func:`prunegan.pruning.engine.groups`), and each row is cached here as soon as its group is
+    done. The groups are stable: a run interrupted and started again sends the groups it had not
+    finished, unchanged, so it gives the same numbers as one that was not interrupted (a mask's fused
+    result can depend on the other masks of its group in the last bits)."""
     jobs = list(jobs)
     for job in jobs:
         if not isinstance(job, Job):
             raise ValueError(f"run() takes Job objects, got {type(job).__name__}")
-    check_request(base.model, [j.mask for j in jobs], [j.retrain for j in jobs], form=form, workers=workers,
-                  executor=executor, ray_address=ray_address)
+    if not isinstance(execution, Execution):
+        raise ValueError(f"execution must be a prunegan.pruning.executors.Execution, got {execution!r}")
+    check_request(base.model, [j.mask for j in jobs], [j.retrain for j in jobs], form=form)
     cache = _evaluations(base, form)
     results: dict[str, dict] = {}
     todo: dict[str, Job] = {}
@@ -133,8 +140,7 @@ def run(base: Baseline, jobs: Sequence[Job], *, form: str = "compact", workers: 
 
     if pending:
         evaluate_checked(base.model, [j.mask for j in pending], base.data, [j.retrain for j in pending],
-                         form=form, workers=workers, progress=progress, on_result=store, executor=executor,
-                         ray_address=ray_address)
+                         form=form, execution=execution, on_result=store)
     dense = count(base.model)
     return rows_to_frame([result_row(base, j.mask, results[j.cache_name()], dense=dense, **j.labels)
                           for j in jobs])

@@ -11,6 +11,7 @@ from ..core import counts
 from ..core.masks import layer_sizes
 from ..core.validate import check_instance, check_int, check_sparsities
 from ..pruning.engine import DEFAULT_RETRAIN
+from ..pruning.executors import Execution
 from ..pruning.strategies import Method
 from ..train import TrainConfig
 from . import runner
@@ -59,20 +60,16 @@ class SweepConfig:
         return out
 
 
-def sweep(config: SweepConfig, *, progress: bool = True, workers: int | None = None, executor: str = "local",
-          ray_address: str | None = None) -> pd.DataFrame:
+def sweep(config: SweepConfig, *, execution: Execution = Execution()) -> pd.DataFrame:
     """Run (or load from the cache) a sweep; one row per (trial, sparsity), see
-    :func:`prunegan.runs.runner.result_row`. ``workers``, ``executor``, ``ray_address``: where the
-    masks are evaluated (:func:`prunegan.runs.runner.run`)."""
-    base = baseline(config.baseline, progress=progress)
-    return runner.run(base, config.jobs(base.model), workers=workers, progress=progress, executor=executor,
-                      ray_address=ray_address)
+    :func:`prunegan.runs.runner.result_row`. ``execution``: where the masks are evaluated and whether
+    progress bars show (:class:`~prunegan.pruning.executors.Execution`)."""
+    base = baseline(config.baseline, progress=execution.progress)
+    return runner.run(base, config.jobs(base.model), execution=execution)
 
 
-def trials(config: SweepConfig, sparsity: float, n: int, *, progress: bool = True,
-           workers: int | None = None, executor: str = "local",
-           ray_address: str | None = None) -> pd.DataFrame:
+def trials(config: SweepConfig, sparsity: float, n: int, *,
+           execution: Execution = Execution()) -> pd.DataFrame:
     """``n`` trials of ``config``'s method at one ``sparsity`` (trial ``t`` is the same run as trial
     ``t`` of a sweep with the same config)."""
-    return sweep(replace(config, sparsities=(sparsity,), trials=n), progress=progress, workers=workers,
-                 executor=executor, ray_address=ray_address)
+    return sweep(replace(config, sparsities=(sparsity,), trials=n), execution=execution)

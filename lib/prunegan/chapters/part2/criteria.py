@@ -9,6 +9,7 @@ import pandas as pd
 
 from ...core import counts
 from ...core.masks import layer_sizes
+from ...pruning.executors import Execution
 from ...pruning.strategies import Method
 from ...runs import runner
 from ...runs.baseline import baseline
@@ -31,15 +32,14 @@ def standard_methods(include_linear: bool) -> list[Method]:
 CRITERION_CANDIDATES = ("l1-min1", "tp-magnitude-min1", "tp-lamp-min1", "tp-fpgm-min1", "uniform-l1")
 
 
-def criterion_choice(cfg: Configs, setting: str, *, progress: bool = True, executor: str = "local",
-                     ray_address: str | None = None) -> pd.DataFrame:
+def criterion_choice(cfg: Configs, setting: str, *, execution: Execution = Execution()) -> pd.DataFrame:
     """Each deterministic standard criterion on every *training* network at every sparsity, retrained
     with the bank's seeds and labelled by validation accuracy: one row per (criterion, network,
     sparsity, retraining seed) with ``val_acc``."""
     bank_cfg = cfg.banks[setting]
     frames = []
     for n in cfg.train_networks:
-        base = baseline(cfg.networks[n], progress=progress)
+        base = baseline(cfg.networks[n], progress=execution.progress)
         jobs = []
         for m in standard_methods(SETTINGS[setting]):
             if m.name not in CRITERION_CANDIDATES:
@@ -52,7 +52,7 @@ def criterion_choice(cfg: Configs, setting: str, *, progress: bool = True, execu
                     jobs.append(runner.Job(mask, replace(bank_cfg.retrain, seed=bank_cfg.retrain.seed + r),
                                            {"method": m.name, "network": n, "sparsity": s,
                                             "setting": setting}))
-        frames.append(runner.run(base, jobs, progress=progress, executor=executor, ray_address=ray_address))
+        frames.append(runner.run(base, jobs, execution=execution))
     df = pd.concat(frames, ignore_index=True)
     return df.rename(columns={"retrained_val_acc": "val_acc"})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ...core.masks import ChannelMask
+from ...pruning.executors import Execution
 from ...pruning.strategies import Method
 from ...runs import protocol, runner
 from ...runs.baseline import baseline
@@ -51,14 +52,13 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
 
 
 def run_protocol(cfg: Configs, setting: str, generators: dict, critics: list, *, bank=None,
-                 progress: bool = True, executor: str = "local",
-                 ray_address: str | None = None) -> pd.DataFrame:
+                 execution: Execution = Execution()) -> pd.DataFrame:
     """The protocol in one setting: every method of :func:`entries` at every sparsity on every
     held-out network of ``bank`` (``setting`` ``"conv"`` or ``"conv+linear"``), or on the transfer
     network when ``setting == "transfer"`` (conv channels, no bank). One row per mask, with
     ``setting`` and ``network`` (the bank index; 0 for the transfer network)."""
     if setting == "transfer":
-        nets, il = [(0, baseline(cfg.transfer, progress=progress), None)], False
+        nets, il = [(0, baseline(cfg.transfer, progress=execution.progress), None)], False
     else:
         il = SETTINGS[setting]
         nets = [(n, bank.baselines[n], bank) for n in cfg.held_out]
@@ -70,7 +70,7 @@ def run_protocol(cfg: Configs, setting: str, generators: dict, critics: list, *,
                          sparsity=s, cfg=cfg)
             jobs += protocol.jobs(base.model, s, es, cfg.protocol, include_linear=il,
                                   labels={"setting": setting, "network": net, "model": base.config.model})
-        frames.append(runner.run(base, jobs, progress=progress, executor=executor, ray_address=ray_address))
+        frames.append(runner.run(base, jobs, execution=execution))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -8,13 +8,15 @@
 :mod:`.common` holds the registry, the check of the executor's arguments and what both share. The
 engine checks every input once, at its entry; an executor is called with checked inputs only.
 
-Whatever the executor, every mask is evaluated by :func:`~prunegan.pruning.engine.evaluate_mask`
-with one thread, so the rows are bit-identical whichever executor and however many workers run them
+Whatever the executor, every group of masks is evaluated by
+:func:`~prunegan.pruning.engine.evaluate_group` with one thread (fused where the masks allow it,
+:mod:`prunegan.pruning.fused`), so the rows are bit-identical whichever executor and however many
+workers run them
 (on the same hardware and software: every node of a cluster needs the same environment, e.g.
 ``make venv`` from the same commit). ``on_result(i, row)`` is called in the calling process as each
-mask completes (the runner caches the row there, atomically), so an interrupted or failed run
+mask's group completes (the runner caches the row there, atomically), so an interrupted or failed run
 resumes from the cache.
 """
 from . import local, ray_tasks  # noqa: F401  (each registers its executor)
-from .common import EXECUTORS, check, default_workers, names  # noqa: F401
+from .common import EXECUTORS, Execution, check, default_workers, names  # noqa: F401
 from .ray_connect import CONNECT_TIMEOUT_S, RAY_REQUIREMENT, check_reachable, connect, import_ray  # noqa: F401

@@ -1,20 +1,45 @@
-"""What every executor shares: the registry of executors by name, the check of the executor's
-arguments (done once, at the entry: :func:`prunegan.pruning.engine.check_request`), the default
-number of workers, the order masks are handed out in, and the progress bar."""
+"""What every executor shares: the registry of executors by name, the :class:`Execution` that says
+where masks are evaluated (checked once, where it is built), the default number of workers, the order
+groups are handed out in, and the progress bar."""
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from ...core.masks import ChannelMask
 from ...core.registry import Registry
+from ...core.validate import check_int
 
-#: Executor name → function ``(model, masks, data, configs, *, evaluate, threads, form, workers,
-#: progress, on_result, ray_address) -> list of rows``, called with inputs already checked.
-#: ``evaluate`` is the one-mask evaluation (:func:`prunegan.pruning.engine.evaluate_mask`, passed in
-#: so that no executor imports the engine that calls it) and ``threads`` the intra-op threads of a
-#: worker process.
+#: Executor name → function ``(model, masks, data, configs, groups, *, evaluate, threads, form,
+#: execution, on_result) -> list of rows``, called with inputs already checked. ``groups`` are lists
+#: of mask indices evaluated together (one task each); ``evaluate(model, masks, data, configs, form=,
+#: threads=)`` returns one row per mask of a group (:func:`prunegan.pruning.engine.evaluate_group`,
+#: passed in so that no executor imports the engine that calls it); ``threads`` is the intra-op
+#: threads of a worker process.
 EXECUTORS: Registry[Callable[..., list[dict]]] = Registry("executor")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where and how masks are evaluated: built once at the entry (a notebook, a script) and passed on
+    unopened by every layer (sweeps, banks, the runner) down to the executor.
+
+    ``kind``: an executor name (:func:`names`: ``"local"`` or ``"ray"``); ``address``: the Ray
+    cluster (``None``: ``$RAY_ADDRESS`` or a local Ray instance; only with ``kind="ray"``);
+    ``workers``: worker processes / Ray tasks in flight (``None``: one per core); ``progress``: show
+    progress bars. The numbers depend on none of them. Checked when built (``ValueError``)."""
+
+    kind: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check(self.kind, self.address)
+        check_int("workers", self.workers, 1, allow_none=True)
+        if not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be True or False, got {self.progress!r}")
 
 
 def names() -> list[str]:
@@ -44,10 +69,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def lpt_order(masks: Sequence[ChannelMask]) -> list[int]:
-    """Biggest networks first (longest-processing-time-first), so no worker is left with a long job
-    at the end while the others idle."""
-    return sorted(range(len(masks)), key=lambda i: (-masks[i].n_kept, i))
+def lpt_order(masks: Sequence[ChannelMask], groups: Sequence[Sequence[int]]) -> list[int]:
+    """Indices of ``groups``, the most work first (longest-processing-time-first: kept channels summed
+    over a group's masks), so no worker is left with a long job at the end while the others idle."""
+    return sorted(range(len(groups)), key=lambda g: (-sum(masks[i].n_kept for i in groups[g]), g))
 
 
 def progress_bar(total: int, progress: bool):

@@ -1,6 +1,6 @@
-"""The ``"local"`` executor: this machine. On the CPU the masks are spread over worker processes, one
-per core and one thread each (forked where possible, so they start at once and inherit the model and
-the data); with one worker, or on CUDA, they are evaluated in this process one after another."""
+"""The ``"local"`` executor: this machine. On the CPU the groups of masks are spread over worker
+processes, one per core and one thread each (forked where possible, so they start at once and inherit
+the model and the data); with one worker, or on CUDA, they are evaluated in this process one after another."""
 from __future__ import annotations
 
 import copy
@@ -12,38 +12,45 @@ from torch import nn
 from ...core.masks import ChannelMask
 from ...data import Dataset
 from ...train import TrainConfig, resolve_device
-from .common import EXECUTORS, default_workers, lpt_order, progress_bar
+from .common import EXECUTORS, Execution, default_workers, lpt_order, progress_bar
 
 #: What a worker process of the pool holds: the model, the data and the evaluation it was started
 #: with (set once per process by :func:`_worker_init`).
 _WORKER: dict = {}
 
 
-def _worker_init(model: nn.Module, data: Dataset, threads: int | None, evaluate: Callable[..., dict]) -> None:
+def _worker_init(model: nn.Module, data: Dataset, threads: int | None,
+                 evaluate: Callable[..., list[dict]]) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
     _WORKER.update(model=model, data=data, evaluate=evaluate)
 
 
-def _worker_evaluate(mask: ChannelMask, retrain: TrainConfig, form: str) -> dict:
-    return _WORKER["evaluate"](_WORKER["model"], mask, _WORKER["data"], retrain, form=form, threads=None)
+def _worker_evaluate(masks: list[ChannelMask], configs: list[TrainConfig], form: str) -> list[dict]:
+    return _WORKER["evaluate"](_WORKER["model"], masks, _WORKER["data"], configs, form=form, threads=None)
 
 
 @EXECUTORS.register("local")
-def local(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig], *,
-          evaluate: Callable[..., dict], threads: int | None, form: str, workers: int | None, progress: bool,
-          on_result: Callable[[int, dict], None] | None, ray_address: str | None = None) -> list[dict]:
-    """Worker processes on this machine (see the module docstring)."""
+def local(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig],
+          groups: list[list[int]], *, evaluate: Callable[..., list[dict]], threads: int | None, form: str,
+          execution: Execution, on_result: Callable[[int, dict], None] | None) -> list[dict]:
+    """Worker processes on this machine, one group of masks at a time each (see the module docstring)."""
     on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs) and data.device.type == "cpu"
-    n = min(workers or default_workers(), len(masks)) if on_cpu else 1
+    n = min(execution.workers or default_workers(), len(groups)) if on_cpu else 1
     results: list[dict | None] = [None] * len(masks)
+
+    def done(group: list[int], rows: list[dict], bar) -> None:
+        for i, row in zip(group, rows):
+            results[i] = row
+            if on_result is not None:
+                on_result(i, row)
+        bar.update(len(group))
+
     if n <= 1:
-        with progress_bar(len(masks), progress) as bar:
-            for i, (m, c) in enumerate(zip(masks, configs)):
-                results[i] = evaluate(model, m, data, c, form=form)
-                if on_result is not None:
-                    on_result(i, results[i])
-                bar.update()
+        with progress_bar(len(masks), execution.progress) as bar:
+            for group in groups:
+                done(group, evaluate(model, [masks[i] for i in group], data, [configs[i] for i in group],
+                                     form=form), bar)
         return results
 
     import concurrent.futures as cf
@@ -58,12 +65,12 @@ def local(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: li
     cpu_model = copy.deepcopy(model).cpu().eval()
     with cf.ProcessPoolExecutor(n, mp_context=mp.get_context(method), initializer=_worker_init,
                                 initargs=(cpu_model, data, threads, evaluate)) as pool, \
-            progress_bar(len(masks), progress) as bar:
-        futures = {pool.submit(_worker_evaluate, masks[i], configs[i], form): i for i in lpt_order(masks)}
+            progress_bar(len(masks), execution.progress) as bar:
+        futures = {}
+        for g in lpt_order(masks, groups):
+            group = groups[g]
+            futures[pool.submit(_worker_evaluate, [masks[i] for i in group], [configs[i] for i in group],
+                                form)] = group
         for future in cf.as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            if on_result is not None:
-                on_result(i, results[i])
-            bar.update()
+            done(futures[future], future.result(), bar)
     return results

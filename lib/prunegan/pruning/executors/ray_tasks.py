@@ -1,15 +1,16 @@
-"""The ``"ray"`` executor: one Ray task per mask, one CPU each (:mod:`.ray_connect` joins Ray).
+"""The ``"ray"`` executor: one Ray task per group of masks (:func:`prunegan.pruning.fused.groups`), one
+CPU each (:mod:`.ray_connect` joins Ray).
 
 The trained model and the data go to Ray's object store once per call (``ray.put``) and every worker
 process deserialises them once, not once per mask. ``workers`` caps the tasks in flight at once
 (default: all of them; Ray's scheduler then runs as many as the cluster has CPUs). Each row names the
 torch version and the processor of the node that computed it (:mod:`prunegan.core.provenance`).
 
-Nothing is lost when something fails: ``on_result(i, row)`` is called in the driver as each mask
-completes. A task whose worker process or node dies is retried by Ray (:data:`RAY_MAX_RETRIES`
-times) and its row is the same; if it still fails, the error is raised after the outstanding tasks
-are stopped. An exception in the driver (``KeyboardInterrupt`` from Ctrl-C included) stops every
-outstanding task before it propagates (:func:`_stop`).
+Nothing is lost when something fails: ``on_result(i, row)`` is called in the driver for each mask
+of a group as soon as the group completes. A task whose worker process or node dies is retried by
+Ray (:data:`RAY_MAX_RETRIES` times) and its rows are the same; if it still fails, the error is raised
+after the outstanding tasks are stopped. An exception in the driver (``KeyboardInterrupt`` from
+Ctrl-C included) stops every outstanding task before it propagates (:func:`_stop`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ...core import provenance
 from ...core.masks import ChannelMask
 from ...data import Dataset
 from ...train import TrainConfig, resolve_device
-from .common import EXECUTORS, lpt_order, progress_bar
+from .common import EXECUTORS, Execution, lpt_order, progress_bar
 from .ray_connect import join
 
 logger = logging.getLogger(__name__)
@@ -40,11 +41,12 @@ POLL_S = 0.5
 _FETCHED: dict = {}
 
 
-def _ray_evaluate(shared: list, mask: ChannelMask, retrain: TrainConfig, form: str,
-                  evaluate: Callable[..., dict]) -> tuple[dict, str]:
-    """The body of one Ray task: :func:`~prunegan.pruning.engine.evaluate_mask` on the model and data
-    that ``shared`` (object references) points to, fetched once per worker process. Returns the row and
-    the node that computed it; the row names that node's torch version and processor
+def _ray_evaluate(shared: list, masks: list[ChannelMask], configs: list[TrainConfig], form: str,
+                  evaluate: Callable[..., list[dict]]) -> tuple[list[dict], str]:
+    """The body of one Ray task: one group of masks evaluated
+    (:func:`~prunegan.pruning.engine.evaluate_group`) on the model and data that ``shared`` (object
+    references) points to, fetched once per worker process. Returns the rows and the node that
+    computed them; each row names that node's torch version and processor
     (:func:`prunegan.core.provenance.describe`)."""
     import ray
 
@@ -53,9 +55,9 @@ def _ray_evaluate(shared: list, mask: ChannelMask, retrain: TrainConfig, form: s
         _FETCHED.clear()
         model, data = ray.get(list(shared))
         _FETCHED.update(key=key, model=model, data=data)
-    row = evaluate(_FETCHED["model"], mask, _FETCHED["data"], retrain, form=form)
-    row = {**row, **provenance.describe(resolve_device(retrain.device))}  # this node's torch and processor
-    return row, ray.get_runtime_context().get_node_id()
+    rows = evaluate(_FETCHED["model"], masks, _FETCHED["data"], configs, form=form)
+    here = provenance.describe(resolve_device(configs[0].device))  # this node's torch and processor
+    return [{**row, **here} for row in rows], ray.get_runtime_context().get_node_id()
 
 
 def _stop(ray) -> None:
@@ -71,43 +73,48 @@ def _stop(ray) -> None:
 
 
 @EXECUTORS.register("ray")
-def ray_executor(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig], *,
-                 evaluate: Callable[..., dict], threads: int | None, form: str, workers: int | None,
-                 progress: bool, on_result: Callable[[int, dict], None] | None,
-                 ray_address: str | None = None) -> list[dict]:
-    """Ray tasks, one CPU each (and one GPU where the retraining config resolves to CUDA here; not
-    tested: no GPU on the project's machines). See the module docstring."""
-    ray = join(ray_address, workers)
+def ray_executor(model: nn.Module, masks: list[ChannelMask], data: Dataset, configs: list[TrainConfig],
+                 groups: list[list[int]], *, evaluate: Callable[..., list[dict]], threads: int | None,
+                 form: str, execution: Execution,
+                 on_result: Callable[[int, dict], None] | None) -> list[dict]:
+    """Ray tasks, one group of masks and one CPU each (and one GPU where the retraining config resolves
+    to CUDA here; not tested: no GPU on the project's machines). See the module docstring."""
+    ray = join(execution.address, execution.workers)
     shared = [ray.put(copy.deepcopy(model).cpu().eval()), ray.put(data.to("cpu"))]
     task = ray.remote(_ray_evaluate)
-    order = iter(lpt_order(masks))
-    limit = workers or len(masks)
-    pending: dict[Any, int] = {}
+    order = iter(lpt_order(masks, groups))
+    limit = execution.workers or len(groups)
+    pending: dict[Any, list[int]] = {}
     results: list[dict | None] = [None] * len(masks)
     nodes: set[str] = set()
     start = time.perf_counter()
 
     def fill() -> None:
         while len(pending) < limit:
-            i = next(order, None)
-            if i is None:
+            g = next(order, None)
+            if g is None:
                 return
-            gpus = 1 if resolve_device(configs[i].device).type == "cuda" else 0
+            group = groups[g]
+            gpus = 1 if resolve_device(configs[group[0]].device).type == "cuda" else 0
             options = dict(num_cpus=1, num_gpus=gpus, max_retries=RAY_MAX_RETRIES, retry_exceptions=False)
-            pending[task.options(**options).remote(shared, masks[i], configs[i], form, evaluate)] = i
+            ref = task.options(**options).remote(shared, [masks[i] for i in group],
+                                                 [configs[i] for i in group], form, evaluate)
+            pending[ref] = group
 
     try:
-        with progress_bar(len(masks), progress) as bar:
+        with progress_bar(len(masks), execution.progress) as bar:
             fill()
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
                 for ref in ready:
-                    i = pending.pop(ref)
-                    results[i], node = ray.get(ref)
+                    group = pending.pop(ref)
+                    rows, node = ray.get(ref)
                     nodes.add(node)
-                    if on_result is not None:
-                        on_result(i, results[i])
-                    bar.update()
+                    for i, row in zip(group, rows):
+                        results[i] = row
+                        if on_result is not None:
+                            on_result(i, row)
+                    bar.update(len(group))
                 fill()
     except BaseException:  # Ctrl-C, a failed task, an error in on_result: stop the others
         if pending:
