@@ -106,3 +106,31 @@ def test_this_test_process_computes_with_the_pinned_kernels_and_rows_record_them
     assert d["cpu_capability"] == "AVX2" and d["cpu_isa"] == kernels.cpu_isa()
     assert kernels.problem() is None
     assert "AVX2 kernels" in provenance.summary([d])
+
+
+# ------------------------------------------------------------------ the pin fixes the GAN's arithmetic
+#: Weights digest of tests/kernel_digest.py's 40-step generator fit under the AVX2 pin (torch 2.14.1;
+#: computed 2026-12-03 on a 2-core AMD EPYC with AVX-512). A kernel change (another torch, a pin that
+#: does not hold) shows up here first; every number of the book would move with it.
+PINNED_DIGEST = "6c3295a36982ae88"
+
+
+def test_a_small_generator_fit_has_the_pinned_digest():
+    import kernel_digest
+
+    assert kernels.problem() is None, kernels.problem()
+    assert kernel_digest.digest() == PINNED_DIGEST, (
+        "the pinned kernels computed another generator: torch's version or its CPU kernels changed "
+        "(python -c 'from prunegan import kernels; print(kernels.in_effect())')")
+
+
+@pytest.mark.skipif(kernels.cpu_isa() != "AVX512", reason="on a CPU without AVX-512 native kernels are AVX2")
+@pytest.mark.parametrize("setting", [{kernels.SWITCH: "native"}, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
+                                     {"MKL_CBWR": "COMPATIBLE"}])
+def test_other_kernels_compute_another_generator(setting):
+    """The digest is not blind: each of these (on an AVX-512 CPU) changes the same fit's weights."""
+    script = os.path.join(os.path.dirname(__file__), "kernel_digest.py")
+    env = _clean_env(**setting)  # the pin this session inherited removed, then this setting
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, env=env, check=True,
+                         timeout=300)
+    assert out.stdout.strip().splitlines()[-1] != PINNED_DIGEST
