@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 #: The one version of every cached result. Bump it when the meaning of a stored row, checkpoint or
 #: generator changes (training or evaluation code, row format, seeds): every cache key includes it,
 #: so results of the old code are then recomputed instead of silently reused.
-RESULTS_VERSION = 3  # 3: one hash recipe (config_digest / weights_digest) names every cache entry
+RESULTS_VERSION = 4  # 3: one hash recipe names every cache entry; 4: rows retrained fused (pruning.fused)
 
 
 class CorruptCacheWarning(UserWarning):
