@@ -93,3 +93,70 @@ def test_large_layers_stay_finite():
     assert float(marg.sum()) == pytest.approx(23, abs=1e-6) and ((marg >= 0) & (marg <= 1 + 1e-9)).all()
     s = d.sample(5, torch.Generator().manual_seed(0))
     assert (s.sum(1) == 23).all() and all((p.sum(1) >= 1).all() for p in torch.split(s, [6, 16, 120, 84], 1))
+
+
+# ------------------------------------------------------------------------------------------- the mode
+def _support(d):
+    masks = torch.stack(list(_all_masks(d.n, d.k)))
+    return masks, d.log_prob(masks)
+
+
+@pytest.mark.parametrize("sizes, k, m", [([2, 3], 3, 1), ([3, 1, 4], 4, 1), ([3, 1, 4], 4, 0), ([6, 5], 4, 0),
+                                         ([6, 5], 4, 1), ([4, 4], 5, 2), ([5], 2, 1), ([2, 2, 3], 3, 1)])
+@pytest.mark.parametrize("seed", range(4))
+def test_mode_is_the_argmax_of_log_prob_over_every_mask_of_the_support(sizes, k, m, seed):
+    d = _random_dist(sizes, k, seed=seed, m=m)
+    masks, lp = _support(d)
+    mode = d.mode()
+    assert mode.dtype == torch.bool and mode.shape == (d.n,) and int(mode.sum()) == k
+    best = int(torch.argmax(lp))
+    assert torch.equal(mode, masks[best].bool())  # random weights: the argmax is unique
+    assert float(d.log_prob(mode[None])[0]) == pytest.approx(float(lp.max()), abs=1e-12)
+    assert d.mode_counts() == [int(p.sum()) for p in torch.split(mode, sizes)]
+    samples = d.sample(200, torch.Generator().manual_seed(seed))
+    assert (d.log_prob(samples) <= d.log_prob(mode[None])[0] + 1e-12).all()
+
+
+def _weak_middle_layer(m):
+    """Layer 1's channels have far lower weights than the others: its best count is 0 unless the
+    per-layer minimum forces some."""
+    log_w = torch.tensor([2.0, 1.5, 1.0, -9.0, -9.5, 0.5, 0.2, 0.1], dtype=torch.float64)
+    return StructuredMasks([3, 2, 3], 4, log_w, min_per_layer=m)
+
+
+@pytest.mark.parametrize("m, counts", [(0, [3, 0, 1]), (1, [2, 1, 1]), (2, [2, 2, 0])])
+def test_mode_honours_the_per_layer_minimum_on_both_sides_of_it(m, counts):
+    if m == 2:  # 3 layers x 2 > 4 kept: infeasible, a clear error
+        with pytest.raises(ValueError, match="no mask keeps"):
+            _weak_middle_layer(m)
+        return
+    d = _weak_middle_layer(m)
+    assert d.mode_counts() == counts
+    masks, lp = _support(d)
+    assert torch.equal(d.mode(), masks[int(torch.argmax(lp))].bool())
+    if m == 1:  # the minimum binds: layer 1 keeps exactly its one best channel (index 3, not 4)
+        assert d.mode()[3] and not d.mode()[4]
+
+
+def test_mode_includes_the_count_factors():
+    # equal channel weights, layer 0's count factor favours keeping exactly 1 of its 3 channels
+    theta = [torch.tensor([0.0, 5.0, 0.0, 0.0], dtype=torch.float64), torch.zeros(4, dtype=torch.float64)]
+    d = StructuredMasks([3, 3], 3, torch.zeros(6, dtype=torch.float64), theta, min_per_layer=0)
+    assert d.mode_counts() == [1, 2]
+    masks, lp = _support(d)
+    assert float(d.log_prob(d.mode()[None])[0]) == pytest.approx(float(lp.max()), abs=1e-12)
+
+
+@pytest.mark.parametrize("sizes, k, m, kept, kept_tied", [([2, 3], 3, 1, [0, 1, 2], [0, 2, 3]),
+                                                          ([3, 2], 3, 1, [0, 1, 3], [2, 3, 4]),
+                                                          ([3, 2], 4, 0, [0, 1, 2, 3], [0, 2, 3, 4])])
+def test_mode_breaks_ties_towards_lower_indices(sizes, k, m, kept, kept_tied):
+    # uniform: every mask ties; the mode keeps the most channels in earlier layers, lowest indices first
+    d = StructuredMasks(sizes, k, min_per_layer=m)
+    assert d.mode().nonzero().flatten().tolist() == kept
+    # two equal weights in one layer: the lower index is kept
+    log_w = torch.zeros(sum(sizes), dtype=torch.float64)
+    log_w[1] = log_w[0] = -1.0
+    d = StructuredMasks(sizes, k, log_w, min_per_layer=m)
+    assert d.mode().nonzero().flatten().tolist() == kept_tied
+    assert float(d.log_prob(d.mode()[None])[0]) == pytest.approx(float(_support(d)[1].max()), abs=1e-12)

@@ -17,6 +17,7 @@ from prunegan.gan import GanConfig, Generator
 from prunegan.gan import train as gan_train
 from prunegan.gan.config import MODEL_VERSION
 from prunegan.pruning import strategies
+from prunegan.pruning.executors import Execution
 from prunegan.pruning.scorers import SCORERS, l1_norms
 from prunegan.runs import bank as bank_mod
 from prunegan.runs.bank import Bank, BankConfig
@@ -63,7 +64,7 @@ def smoke(tmp_path_factory):
                                      train=TrainConfig(epochs=1, seed=s, device="cpu")) for s in (0, 1))
         config = BankConfig(baselines=bases, sparsities=(0.5, 0.9), temperatures=(1.0,), draws=1,
                             retrain=TrainConfig(epochs=1, device="cpu"), min_distinct=6)
-        b = bank_mod.build(config, progress=False)
+        b = bank_mod.build(config, execution=Execution(progress=False))
         g = gan.fit(b, SMOKE_GAN, progress=False)
     return b, g
 
@@ -606,3 +607,26 @@ def test_gan_learns_to_keep_the_largest_channel_of_each_layer(tmp_path, monkeypa
     norms = l1_norms(prunable_layers(test_net))
     assert float(probs["conv1"][norms["conv1"].argmax()]) > 0.5
     assert float(probs["conv2"][norms["conv2"].argmax()]) > 0.3
+
+
+def test_mode_is_the_most_probable_mask_of_every_network_enumerated(landscape_bank):
+    g = gan.fit(landscape_bank, GanConfig(steps=30, batch_size=8, hidden=16, features=WEIGHT_ONLY),
+                progress=False, cache=False)
+    net = models.build("lenet5", seed=9)
+    cases = [(net, LENET_CONV, 0.9, 1), (net, LENET_CONV, 0.8, 1), (net, LENET_CONV, 0.8, 2),
+             (ThreeConvNet(), {"features.0": 5, "features.3": 9, "features.6": 12}, 0.885, 1)]
+    for net, sizes, s, m in cases:
+        masks = [ChannelMask.from_vector(torch.tensor(b), sizes)
+                 for b in counts.all_masks(list(sizes.values()), s, m)]
+        p = g.mask_probabilities(net, masks, s, min_channels_per_layer=m)
+        mode = g.mode(net, s, min_channels_per_layer=m)
+        assert isinstance(mode, ChannelMask) and mode.n_pruned == counts.n_pruned(sum(sizes.values()), s)
+        assert min(mode.kept_per_layer().values()) >= m
+        assert mode.key() == masks[int(torch.argmax(p))].key()
+        p_mode = float(g.mask_probabilities(net, [mode], s, min_channels_per_layer=m)[0])
+        assert p_mode == pytest.approx(float(p.max()), rel=1e-9)
+        samples = g.sample(net, s, 30, seed=0, min_channels_per_layer=m)
+        assert (g.mask_probabilities(net, samples, s, min_channels_per_layer=m) <= p_mode * (1 + 1e-9)).all()
+        assert g.mode(net, s, min_channels_per_layer=m).key() == mode.key()  # deterministic
+    with pytest.raises(ValueError, match="untrained"):
+        Generator(GanConfig(features=WEIGHT_ONLY)).mode(models.build("lenet5", seed=9), 0.9)

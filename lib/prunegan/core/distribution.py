@@ -14,7 +14,10 @@ Everything is exact and differentiable (log-space dynamic programmes, no samplin
 - ``log_prob(mask)`` in closed form; the per-channel keep-probabilities (marginals) as the gradient
   of ``log Z`` with respect to ``log w``;
 - ``sample``: the counts backwards through the chain, then within each layer conditional-Poisson
-  sampling of exactly ``k_l`` channels from its prefix table.
+  sampling of exactly ``k_l`` channels from its prefix table;
+- ``mode``: the single most probable mask. For a fixed count ``k`` in layer ``l`` the best channels are
+  the layer's ``k`` largest log-weights, so ``h_l[k] = θ_l[k] + (sum of the top-k log w)`` and a
+  max-plus chain over layers (the same chain with ``max`` for ``logsumexp``) gives the exact mode.
 
 Sizes are ``(N,)`` over all channels in layer order (the order of ``ChannelMask.to_vector``).
 """
@@ -169,4 +172,53 @@ class StructuredMasks:
                         r -= 1
             out[:, end - size:end] = torch.tensor(keep, dtype=torch.bool)
             end -= size
+        return out
+
+    @torch.no_grad()
+    def mode_counts(self) -> list[int]:
+        """The kept count per layer of :meth:`mode`: the allocation that maximises
+        ``Σ_l θ_l[k_l] + (sum of layer l's k_l largest log-weights)`` under ``Σ k_l = k`` and
+        ``min_per_layer ≤ k_l ≤ n_l``. Ties between allocations of equal value go to the one that keeps
+        more channels in earlier layers (the lexicographically largest count vector)."""
+        heads = []  # heads[l][k] = θ_l[k] + top-k log-weight sum, −inf outside the bounds
+        parts = torch.split(self.log_w.detach(), self.sizes)
+        for lw, theta, size in zip(parts, self.count_logits, self.sizes):
+            top = torch.sort(lw, descending=True, stable=True).values.tolist()
+            prefix, run = [0.0], 0.0
+            for v in top[:min(size, self.k)]:
+                run += v
+                prefix.append(run)
+            th = theta.detach().tolist()
+            heads.append([th[k] + prefix[k] if k >= self.min_per_layer else NEG_INF
+                          for k in range(len(prefix))])
+        # suffix[l][j]: best value of layers l.. keeping exactly j channels (max-plus chain from the end)
+        suffix = [[NEG_INF] * (self.k + 1) for _ in range(len(heads) + 1)]
+        suffix[-1][0] = 0.0
+        for layer in range(len(heads) - 1, -1, -1):
+            h, after = heads[layer], suffix[layer + 1]
+            for j in range(self.k + 1):
+                suffix[layer][j] = max((h[k] + after[j - k] for k in range(min(j, len(h) - 1) + 1)),
+                                       default=NEG_INF)
+        counts, left = [], self.k
+        for layer, h in enumerate(heads):
+            after = suffix[layer + 1]
+            best = suffix[layer][left]
+            # largest k first: the first count reaching the best value wins (same float expression)
+            k = next(k for k in range(min(left, len(h) - 1), -1, -1) if h[k] + after[left - k] == best)
+            counts.append(k)
+            left -= k
+        return counts
+
+    @torch.no_grad()
+    def mode(self) -> torch.Tensor:
+        """``(N,)`` bool: the single most probable mask (exact), i.e. the argmax of :meth:`log_prob`
+        over the support. Its allocation is :meth:`mode_counts`; in each layer it keeps the channels
+        with the ``k_l`` largest log-weights, and among equal log-weights the lower channel index.
+        Deterministic: the same parameters always give the same mask."""
+        out = torch.zeros(self.n, dtype=torch.bool)
+        start = 0
+        for size, k, lw in zip(self.sizes, self.mode_counts(), torch.split(self.log_w.detach(), self.sizes)):
+            keep = torch.sort(lw, descending=True, stable=True).indices[:k]
+            out[start + keep] = True
+            start += size
         return out

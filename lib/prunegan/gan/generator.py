@@ -120,6 +120,19 @@ class Generator:
         return [ChannelMask.from_vector(v, feats.size_dict()) for v in vectors]
 
     @torch.no_grad()
+    def mode(self, model: nn.Module, sparsity: float, *, include_linear: bool | None = None,
+             min_channels_per_layer: int = 1, inputs: torch.Tensor | None = None) -> ChannelMask:
+        """The single most probable mask of ``model`` at ``sparsity`` (exact, deterministic:
+        :meth:`prunegan.core.distribution.StructuredMasks.mode`): the distribution's most probable
+        allocation across layers, and in each layer its most probable channels (ties: lower index).
+        It prunes exactly ``round(sparsity · n_prunable)`` channels, at least
+        ``max(1, min_channels_per_layer)`` kept per layer, like :meth:`sample`."""
+        self._check_trained()
+        feats = self.features(model, include_linear=include_linear, inputs=inputs)
+        vector = self.distribution(feats, sparsity, min_channels_per_layer).mode()
+        return ChannelMask.from_vector(vector, feats.size_dict())
+
+    @torch.no_grad()
     def mask_probabilities(self, model: nn.Module, masks, sparsity: float, *,
                            include_linear: bool | None = None,
                            min_channels_per_layer: int = 1,
