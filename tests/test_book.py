@@ -395,3 +395,31 @@ def test_the_package_runs_as_a_command(tmp_path):
     (tmp_path / "01_lonely.py").write_text("# %%\nx = 1\n")
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 1 and done.stdout.startswith("01_lonely: missing "), done
+
+
+# ------------------------------------------------------------------ numbers wired to benchmark files
+def test_bench_numbers_are_checked_against_their_file(tmp_path):
+    from prunegan.book import readme
+
+    (tmp_path / "speed.json").write_text('{"mix": {"ratio": 2.934, "n": 12}}')
+    text = ("fused is 2.9× <!-- bench speed mix.ratio .1f --> faster over 12 <!-- bench speed mix.n d --> "
+            "groups; wrong: 3.1× <!-- bench speed mix.ratio .1f -->; 7 <!-- bench speed mix.gone d -->; "
+            "0.5 <!-- bench absent x .1f -->")
+    rows = readme.check_bench(text, tmp_path)
+    assert [(r["readme"], r["build"], r["ok"]) for r in rows] == [
+        ("2.9", "2.9", True), ("12", "12", True), ("3.1", "2.9", False),
+        ("7", "no mix.gone in speed.json", False), ("0.5", "no benchmark file absent.json", False)]
+
+
+def test_unwired_numbers_finds_measurements_but_not_settings_code_or_versions():
+    from prunegan.book import readme
+
+    text = "\n".join([
+        "# Results 2026",
+        "accuracy 0.958 <!-- scrap 01_baseline baseline_acc .3f --> in 10 epochs on 2 cores",  # wired
+        "a ratio of 2.9× <!-- bench speed mix.ratio .1f --> and 65 % <!-- scrap 04 rate .0% -->",  # wired
+        "it took 57 min and 3.2 points, 65 % of runs, 2.8× faster, 8 s",  # four unwired
+        "Python 3.11, torch 2.14.1, Jupyter Book 1.x, `0.25`, [v](https://x.org/a/1.5)",  # not measurements
+        "```", "took 99.9 s in code", "```",
+    ])
+    assert readme.unwired_numbers(text) == [(4, "57 min"), (4, "3.2"), (4, "65 %"), (4, "2.8×"), (4, "8 s")]

@@ -1,5 +1,8 @@
 """The README's numbers: each number wired to a scrap (``0.957 <!-- scrap 01_baseline baseline_acc .3f -->``)
-compared with the executed notebooks, through a tiny calculator for scrap expressions."""
+compared with the executed notebooks, through a tiny calculator for scrap expressions; each number
+wired to a benchmark's measurement file (``2.9× <!-- bench fused_engine chapter6_mix.ratio .1f -->``:
+``benchmarks/results/fused_engine.json``, a dotted key) compared with that file; and every
+measurement-like number that is wired to neither (:func:`unwired_numbers`)."""
 from __future__ import annotations
 
 import ast
@@ -9,6 +12,15 @@ from pathlib import Path
 
 from ..chapters.summary import scraps_by_notebook
 from .layout import EXECUTED, README, REPLICATES
+
+#: Benchmarks' measurement files that ``<!-- bench NAME KEY FORMAT -->`` reads (``NAME.json``).
+BENCH_RESULTS = README.parent / "benchmarks" / "results"
+BENCH_COMMENT = re.compile(r"<!--\s*bench\s+(?P<name>[\w-]+)\s+(?P<key>[\w.]+)\s+(?P<fmt>\S+)\s*-->")
+VERSION = re.compile(r"\b(?:Python|torch|Book|Ray|ray|version|v)\s?\d+(?:\.[\dx]+)+")
+#: What counts as a measurement in prose: a decimal number, a percentage, a ratio (``2.9×``) or a
+#: duration (``57 min``, ``8 s``); plain integers (``2 cores``, ``10 epochs``) are settings.
+MEASUREMENT = re.compile(r"(?<![\w.`/-])[−+-]?\d[\d,]*(?:\.\d+)?(?:\s?%|\s?×|\s?(?:min|s|ms|h)\b)"
+                         r"|(?<![\w.`/-])[−+-]?\d+\.\d+(?![\w.`/-]|\.\d)")
 
 #: ``<!-- scrap NOTEBOOK EXPR FORMAT -->`` right after the number it wires (EXPR: a scrap name, or
 #: scrap names and numbers joined by + - * /, e.g. ``trials_collapse_rate*trials_n``).
@@ -60,6 +72,62 @@ def readme_quotes(text: str) -> list[dict]:
     return quotes
 
 
+def bench_value(name: str, key: str, results: Path = BENCH_RESULTS):
+    """The value at dotted ``key`` of ``results/NAME.json``; ``KeyError`` naming what is missing."""
+    path = Path(results) / f"{name}.json"
+    if not path.exists():
+        raise KeyError(f"no benchmark file {path.name}")
+    value = json.loads(path.read_text())
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(f"no {key} in {path.name}")
+        value = value[part]
+    return value
+
+
+def check_bench(text: str, results: Path = BENCH_RESULTS, source: str = "README.md") -> list[dict]:
+    """Every number of ``text`` wired to a benchmark file, with ``build`` (the file's value formatted)
+    and ``ok``. Checked by ``make test``: the files are committed beside the scripts that write them."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for m in BENCH_COMMENT.finditer(line):
+            number = NUMBER_BEFORE.search(line[:m.start()].rstrip().rstrip("×"))
+            try:
+                build = format(bench_value(m.group("name"), m.group("key"), results), m.group("fmt"))
+            except (KeyError, TypeError, ValueError) as exc:
+                build = str(exc.args[0]) if exc.args else repr(exc)
+            readme = number.group("number") if number else None
+            out.append({"source": source, "line": lineno, "readme": readme, "bench": m.group("name"),
+                        "key": m.group("key"), "build": build,
+                        "ok": readme is not None and normalise(readme) == normalise(build)})
+    return out
+
+
+def unwired_numbers(text: str) -> list[tuple[int, str]]:
+    """``(line, number)`` of every measurement-like number (:data:`MEASUREMENT`) in ``text``'s prose
+    that no ``scrap`` or ``bench`` comment follows: outside fenced code, inline code, link targets and
+    HTML comments. A number in the book or README must come from a build or a benchmark file."""
+    out, fenced = [], False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        prose = re.sub(r"`[^`]*`", " ", line)
+        prose = re.sub(r"\]\([^)]*\)", "]", prose)  # link targets
+        prose = VERSION.sub(" ", prose)  # "Python 3.11", "torch 2.14.1", "Jupyter Book 1.x": not measurements
+        wired = [m.start() for m in re.finditer(r"<!--\s*(scrap|bench)\b", prose)]
+        prose = re.sub(r"<!--.*?-->", lambda m: " " * len(m.group()), prose)
+        for m in MEASUREMENT.finditer(prose):
+            follow = prose[m.end():]
+            comment_next = any(0 <= w - m.end() <= 2 for w in wired) or \
+                (follow[:2].strip() in ("", "×") and any(0 <= w - m.end() <= 3 for w in wired))
+            if not comment_next:
+                out.append((lineno, m.group().strip()))
+    return out
+
+
 def was_smoke(executed_dir: Path) -> bool:
     """Whether any executed notebook in ``executed_dir`` ran with ``smoke=True`` (papermill's record)."""
     for path in Path(executed_dir).glob("[0-9][0-9]_*.ipynb"):
@@ -96,6 +164,9 @@ def check_readme(readme: Path = README, executed_dir: Path = EXECUTED,
                 build = f"cannot format: {exc}"
         ok = q["readme"] is not None and normalise(q["readme"]) == normalise(build)
         results.append({**q, "build": build, "ok": ok, "skipped": False})
+    for b in check_bench(Path(readme).read_text()):
+        results.append({"line": b["line"], "readme": b["readme"], "notebook": f"benchmarks/results/{b['bench']}",
+                        "expr": b["key"], "fmt": "", "build": b["build"], "ok": b["ok"], "skipped": False})
     return results
 
 
