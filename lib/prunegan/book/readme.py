@@ -166,8 +166,8 @@ def check_readme(readme: Path = README, executed_dir: Path = EXECUTED,
         results.append({**q, "build": build, "ok": ok, "skipped": False})
     for b in check_bench(Path(readme).read_text()):
         results.append({"line": b["line"], "readme": b["readme"],
-                        "notebook": f"benchmarks/results/{b['bench']}", "expr": b["key"], "fmt": "", "build": b["build"], "ok": b["ok"],
-                        "skipped": False})
+                        "notebook": f"benchmarks/results/{b['bench']}", "expr": b["key"], "fmt": "",
+                        "build": b["build"], "ok": b["ok"], "skipped": False})
     return results
 
 
