@@ -23,11 +23,15 @@ the generator's reward, which reaches the generator through the exact log-probab
 function with a baseline). An **accuracy critic** (:mod:`.critic`), a regressor of retrained
 accuracy trained on the bank, can be added to the reward and ranks candidates for best-of-K search.
 
+The chapter's generators ship with the package (:mod:`.shipped`): ``gan.load_shipped("conv")``;
+``python -m prunegan.gan map --model lenet5 --weights my_net.pt --sparsity 0.8`` prints a network's
+keep-probability map (:mod:`.cli`).
+
 A trained generator prunes through the ``"gan"`` strategy:
 ``strategies.prune(model, "gan", sparsity, seed=..., generator=generator)``.
 
 Modules: :mod:`.features`, :mod:`.config`, :mod:`.nets`, :mod:`.examples`,
-:mod:`.generator`, :mod:`.critic`, :mod:`.train`.
+:mod:`.generator`, :mod:`.critic`, :mod:`.train`, :mod:`.shipped`, :mod:`.cli`.
 """
 from .config import MODEL_VERSION, GanConfig  # noqa: F401
 from .critic import AccuracyCritic  # noqa: F401
@@ -35,4 +39,5 @@ from ..core.distribution import StructuredMasks  # noqa: F401
 from .examples import Examples, from_bank  # noqa: F401
 from .features import FEATURE_VERSION, FEATURES, ChannelFeatures, channel_features, features_of_layers  # noqa: F401
 from .generator import Generator  # noqa: F401
+from .shipped import export_shipped, load_shipped, shipped_is_current, shipped_key, shipped_manifest  # noqa: F401
 from .train import fit, fit_critic, fit_critics, fit_many, in_processes, training_set  # noqa: F401
