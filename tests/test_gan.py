@@ -19,6 +19,7 @@ from prunegan.gan.config import MODEL_VERSION
 from prunegan.pruning import strategies
 from prunegan.pruning.executors import Execution
 from prunegan.pruning.scorers import SCORERS, l1_norms
+from prunegan.pruning.select import select
 from prunegan.runs import bank as bank_mod
 from prunegan.runs.bank import Bank, BankConfig
 from prunegan.runs.baseline import BaselineConfig
@@ -628,5 +629,8 @@ def test_mode_is_the_most_probable_mask_of_every_network_enumerated(landscape_ba
         samples = g.sample(net, s, 30, seed=0, min_channels_per_layer=m)
         assert (g.mask_probabilities(net, samples, s, min_channels_per_layer=m) <= p_mode * (1 + 1e-9)).all()
         assert g.mode(net, s, min_channels_per_layer=m).key() == mode.key()  # deterministic
+        # as scores, the one global selection returns exactly the mode (what a "gan-mode" scorer needs)
+        scores = g.mode_scores(prunable_layers(net), s, min_channels_per_layer=m, model=net)
+        assert select(scores, s, min_channels_per_layer=m).key() == mode.key()
     with pytest.raises(ValueError, match="untrained"):
         Generator(GanConfig(features=WEIGHT_ONLY)).mode(models.build("lenet5", seed=9), 0.9)

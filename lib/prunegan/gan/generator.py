@@ -127,10 +127,22 @@ class Generator:
         allocation across layers, and in each layer its most probable channels (ties: lower index).
         It prunes exactly ``round(sparsity · n_prunable)`` channels, at least
         ``max(1, min_channels_per_layer)`` kept per layer, like :meth:`sample`."""
+        scores = self.mode_scores(model, sparsity, include_linear=include_linear,
+                                  min_channels_per_layer=min_channels_per_layer, inputs=inputs)
+        return ChannelMask({layer: v > 0.5 for layer, v in scores.items()})
+
+    @torch.no_grad()
+    def mode_scores(self, model_or_layers: nn.Module | Mapping[str, nn.Module], sparsity: float, *,
+                    include_linear: bool | None = None, min_channels_per_layer: int = 1,
+                    model: nn.Module | None = None,
+                    inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The most probable mask (:meth:`mode`) as scores (1 = kept, 0 = pruned), the input of
+        :func:`prunegan.pruning.select.select`, which returns exactly that mask (what a ``"gan-mode"``
+        scorer returns; ``model``: the network a mapping of layers belongs to, for image features)."""
         self._check_trained()
-        feats = self.features(model, include_linear=include_linear, inputs=inputs)
-        vector = self.distribution(feats, sparsity, min_channels_per_layer).mode()
-        return ChannelMask.from_vector(vector, feats.size_dict())
+        feats = self.features(model_or_layers, include_linear=include_linear, model=model, inputs=inputs)
+        vector = self.distribution(feats, sparsity, min_channels_per_layer).mode().to(torch.float32)
+        return dict(zip(feats.layers, torch.split(vector, list(feats.sizes))))
 
     @torch.no_grad()
     def mask_probabilities(self, model: nn.Module, masks, sparsity: float, *,
