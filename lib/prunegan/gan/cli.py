@@ -107,10 +107,10 @@ def _check(args) -> tuple[nn.Module, Generator, bool, float]:
         generator = Generator.load(args.generator) if args.generator else load_shipped(setting or "conv")
         include_linear = SETTINGS[setting][1] if setting else generator.include_linear
         counts.check_feasible(layer_sizes(model, include_linear=include_linear), sparsity, 1)
-    except FileNotFoundError as exc:
+    except BadInput:
+        raise
+    except (FileNotFoundError, ValueError) as exc:  # the library's clear errors, as one line
         raise BadInput(str(exc)) from exc
-    except ValueError as exc:
-        raise exc if isinstance(exc, BadInput) else BadInput(str(exc)) from exc
     model.eval()
     return model, generator, include_linear, sparsity
 
