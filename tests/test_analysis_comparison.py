@@ -213,3 +213,47 @@ def test_compute_table_in_retraining_equivalents():
     assert t.loc["l1-min1", "retrain_equivalents_per_mask"] == 1.0
     assert t.loc["gan", "one_off"] == "bank + fits" and t.loc["l1-min1", "one_off"] == "none"
     assert list(t.index) == ["random-min1", "l1-min1", "best-bank", "random-min1+critic", "gan"]
+
+
+# ------------------------------------------------------------------------------------ over networks
+def test_over_networks_is_the_t_interval_of_the_per_network_paired_means():
+    paired = C.paired_stats(protocol_frame(), ["gan"], ["l1-min1", "random-min1"])
+    nets = C.over_networks(paired).set_index("other")
+    # gan − l1-min1: network 3 +9.5, network 4 −10.5 (the GAN's two rows per trial average 0.795 + noise)
+    per = paired.set_index(["other", "network"])["value"]
+    assert per[("l1-min1", 3)] == pytest.approx(9.5) and per[("l1-min1", 4)] == pytest.approx(-10.5)
+    row = nets.loc["l1-min1"]
+    assert (row["statistic"], row["network"], row["n"], row["pairs"]) == ("networks_paired", "all", 2, 40)
+    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(mean_ci([9.5, -10.5]))
+    assert nets.loc["random-min1", "ci_low"] == pytest.approx(19.5)  # the same margin on both networks
+    # one network is no population: no row; two are enough
+    assert C.over_networks(paired[paired["network"] == 3]).empty
+    assert len(C.over_networks(paired[paired["network"] == 3], min_networks=1)) == 2
+    twice = pd.concat([paired, paired[(paired["network"] == 3) & (paired["other"] == "l1-min1")]])
+    with pytest.raises(ValueError, match=r"gan − l1-min1 at conv\+linear 0.9: network\(s\) \[3\] appear"):
+        C.over_networks(twice)
+
+
+def test_pooled_sd_pools_the_variances_within_groups_with_a_chi_square_interval():
+    a, b = [1.0, 2.0, 3.0], [10.0, 14.0]
+    sd, lo, hi, dof = C.pooled_sd_ci([a, b, [5.0]])  # a group of one adds nothing
+    assert dof == 3 and sd == pytest.approx(np.sqrt((2 * 1.0 + 1 * 8.0) / 3))
+    assert lo == pytest.approx(sd * np.sqrt(3 / sps.chi2.ppf(0.975, 3)))
+    assert hi == pytest.approx(sd * np.sqrt(3 / sps.chi2.ppf(0.025, 3)))
+    assert math.isnan(C.pooled_sd_ci([[1.0], [2.0]])[0])
+
+
+def test_landscape_over_networks_gaps_to_the_percentile_and_pooled_seed_sd():
+    expected = pd.DataFrame([{"method": "gan", "setting": "conv", "network": n, "sparsity": 0.9, "seed": s,
+                              "expected_acc": base + 0.01 * s}
+                             for n, base in ((0, 0.70), (1, 0.60), (2, 0.65)) for s in range(3)])
+    lands = pd.DataFrame({"setting": "conv", "network": [0, 1, 2], "sparsity": 0.9,
+                          "p85": [0.70, 0.70, 0.60]})
+    out = C.landscape_over_networks(expected, lands).set_index("statistic")
+    gaps = [100 * (0.71 - 0.70), 100 * (0.61 - 0.70), 100 * (0.66 - 0.60)]  # +1, −9, +6 points
+    land = out.loc["networks_landscape"]
+    assert (land["value"], land["ci_low"], land["ci_high"]) == pytest.approx(mean_ci(gaps))
+    assert land["n"] == 3 and land["other"] == "p85" and land["network"] == "all"
+    sd = out.loc["networks_seed_sd"]
+    assert sd["value"] == pytest.approx(1.0) and sd["n"] == 6  # every network: SD 1 point over 3 seeds
+    assert C.landscape_over_networks(expected[expected["network"] == 0], lands).empty  # one network

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats as sps
 
 from prunegan.analysis import collapse
 from prunegan.chapters import part1, part2
@@ -49,11 +50,11 @@ def _cfg(base=None, **kw):
 
 #: Today's parameter values of the full chapter (the notebook's cell): a default that changes changes
 #: every number of the chapter.
-CELL = {"seed": 0, "data": "mnist-5k", "epochs": 10, "networks": 10, "held_out": 2, "n_val": 500,
+CELL = {"seed": 0, "data": "mnist-5k", "epochs": 10, "networks": 10, "folds": 5, "n_val": 500,
         "sparsities": [0.8, 0.9], "temperatures": [0.0, 1.0], "criteria": part2.CRITERIA, "draws": 2,
         "retrain_epochs": 1, "retrain_seeds": 3, "min_distinct": 24, "exhaustive_limit": 200,
-        "gan_steps": 300, "gan_seeds": 20, "entropy_weights": [0.0, 0.1, 0.3], "critic_weights": [0.0, 1.0],
-        "critic_steps": 500, "samples": 20, "critic_candidates": 16, "transfer_model": "lenet5-caffe"}
+        "gan_steps": 300, "gan_seeds": 4, "entropy_weights": [0.0, 0.1, 0.3], "critic_weights": [0.0, 1.0],
+        "critic_steps": 500, "samples": 4, "critic_candidates": 16, "transfer_model": "lenet5-caffe"}
 
 
 def test_part2_defaults_are_the_notebooks_cell_and_build_the_same_configs():
@@ -74,15 +75,18 @@ def test_part2_configs_and_overview():
     smoke = part2.SMOKE_PARAMS
     cfg = part2.configs(smoke)
     assert len(cfg.networks) == smoke.networks == 3
-    assert cfg.held_out == (2,) and cfg.train_networks == (0, 1)
+    assert cfg.folds == ((0,), (1,), (2,)) and cfg.held_out == (0, 1, 2)
+    assert cfg.fold(2).held_out == (2,) and cfg.fold(2).train_networks == (0, 1)
     assert all(n.n_val == smoke.n_val == 100 for n in cfg.networks) and cfg.transfer.n_val == smoke.n_val
     assert all(n.n_train == 400 and n.train.epochs == 1 for n in (*cfg.networks, cfg.transfer))
     assert cfg.banks["conv+linear"].include_linear and not cfg.banks["conv"].include_linear
     assert cfg.protocol.samples == len(cfg.gan_seeds) == smoke.gan_seeds == 3
     full = part2.configs()
-    assert len(full.networks) == 10 and full.held_out == (8, 9) and full.train_networks == tuple(range(8))
-    assert full.gan.networks == full.train_networks  # the held-out networks are never trained on
-    assert full.protocol.samples == 20 == len(full.gan_seeds)
+    assert len(full.networks) == 10 and full.folds == ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
+    last = full.fold(4)
+    assert last.held_out == (8, 9) and last.train_networks == tuple(range(8))
+    assert last.gan.networks == last.train_networks  # the held-out networks are never trained on
+    assert full.protocol.samples == 4 == len(full.gan_seeds)
     assert all(n.n_val == DEFAULT_N_VAL and n.n_train is None for n in full.networks)
     assert full.transfer.model == "lenet5-caffe"
     assert full.banks["conv"].retrain_seeds == 3 and full.banks["conv"].criteria == part2.CRITERIA
@@ -119,13 +123,15 @@ def test_a_size_passed_with_smoke_is_refused_never_dropped():
 
 
 @pytest.mark.parametrize("kw, needle", [
-    ({"networks": 5, "held_out": 5}, "held_out=5 must leave at least two of networks=5"),
-    ({"networks": 3, "held_out": 2}, "held_out=2 must leave at least two of networks=3"),
-    ({"samples": 10}, "samples=10 must equal gan_seeds=20"),
-    ({"gan_seeds": 5}, "samples=20 must equal gan_seeds=5"),
+    ({"networks": 5, "folds": 6}, "folds=6 must be at most networks=5"),
+    ({"networks": 3, "folds": 2}, r"folds=2 .* leave at least two networks to train on in every fold "
+                                  r"\(the largest holds 2 out"),
+    ({"folds": 1}, r"Chapter6Params.folds must be an integer >= 2, got 1"),
+    ({"networks": 2, "folds": 2}, r"Chapter6Params.networks must be an integer >= 3, got 2"),
+    ({"samples": 10}, "samples=10 must equal gan_seeds=4"),
+    ({"gan_seeds": 5}, "samples=4 must equal gan_seeds=5"),
     ({"gan_seeds": 1, "samples": 1}, r"Chapter6Params.gan_seeds must be an integer >= 2, got 1"),
     ({"seed": -1}, r"Chapter6Params.seed must be an integer >= 0, got -1"),
-    ({"held_out": 0}, "held_out"),
     ({"n_val": 0}, r"Chapter6Params.n_val must be an integer >= 1, got 0"),
     ({"retrain_epochs": 0}, "retrain_epochs"),
     ({"sparsities": (0.8, 1.0)}, r"sparsities entry must be in \[0, 1\)"),
@@ -143,10 +149,11 @@ def test_part2_params_reject_bad_values(kw, needle):
 
 
 def test_part2_params_accept_the_edges():
-    p = part2.Chapter6Params(networks=4, held_out=2, n_val=1, gan_seeds=2, samples=2, sparsities=[0.0])
+    p = part2.Chapter6Params(networks=4, folds=2, n_val=1, gan_seeds=2, samples=2, sparsities=[0.0])
     assert p.sparsities == (0.0,) and p.n_val == 1
     cfg = part2.configs(p)
-    assert cfg.train_networks == (0, 1) and cfg.held_out == (2, 3)
+    assert cfg.fold(1).train_networks == (0, 1) and cfg.fold(1).held_out == (2, 3)
+    assert part2.configs(part2.Chapter6Params(networks=3, folds=3)).folds == ((0,), (1,), (2,))
 
 
 def _seed_families(cfg) -> dict[str, set[int]]:
@@ -159,8 +166,10 @@ def _seed_families(cfg) -> dict[str, set[int]]:
         "bank draws": {b.seed for b in banks},
         "bank retraining": {b.retrain.seed + r for b in banks for r in range(b.retrain_seeds)},
         "generators and critics": set(cfg.gan_seeds),
-        "protocol draws": set(range(cfg.protocol.seed, cfg.protocol.seed + cfg.protocol.samples)),
-        "protocol retraining": set(cfg.protocol.retrain_seeds()),
+        "protocol draws": {f.protocol.seed + i for f in map(cfg.fold, range(len(cfg.folds)))
+                           for i in range(f.protocol.samples)},
+        "protocol retraining": {s for f in map(cfg.fold, range(len(cfg.folds)))
+                                for s in f.protocol.retrain_seeds()},
     }
 
 
@@ -177,7 +186,31 @@ def test_replicates_share_no_seed(smoke):
     assert second.networks != first.networks and second.transfer != first.transfer
     # everything else is the same study
     assert second.sparsities == first.sparsities and second.grid == first.grid
-    assert len(second.networks) == len(first.networks) and second.held_out == first.held_out
+    assert len(second.networks) == len(first.networks) and second.folds == first.folds
+
+
+def test_folds_hold_every_network_out_exactly_once():
+    for n, k in ((10, 5), (10, 3), (7, 2), (3, 3)):
+        folds = part2.fold_networks(n, k)
+        assert len(folds) == k and sorted(i for f in folds for i in f) == list(range(n))
+        assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    assert part2.fold_networks(10, 3) == ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9))
+    with pytest.raises(ValueError, match="folds=4 must be at most networks=3"):
+        part2.fold_networks(3, 4)
+    cfg = part2.configs()
+    for k, held in enumerate(cfg.folds):
+        f = cfg.fold(k)
+        assert f.held_out == held and set(f.train_networks) == set(range(10)) - set(held)
+        assert f.gan.networks == f.train_networks and f.fold_index == k
+        assert f.protocol.seed == cfg.protocol.seed + k * 4 * 16 == f.protocol.retrain.seed
+        assert f.gan_seeds == cfg.gan_seeds and f.banks == cfg.banks  # same seeds, other networks
+    assert cfg.held_out == tuple(range(10))  # the chapter measures every network
+    with pytest.raises(ValueError, match=r"take one fold's configs with cfg.fold\(k\), k < 5"):
+        cfg.train_networks
+    with pytest.raises(ValueError, match="fold=5 must be below the number of folds, 5"):
+        cfg.fold(5)
+    with pytest.raises(ValueError, match="already fold 1's configs"):
+        cfg.fold(1).fold(0)
 
 
 def test_a_replicate_draws_its_own_data_split():
@@ -196,13 +229,21 @@ def test_a_replicate_draws_its_own_data_split():
 def test_critic_candidates_meet_no_other_seed_within_or_across_replicates():
     first, second = _cfg(seed=0), _cfg(seed=1)
 
-    def masks(cfg):  # every method's mask i is drawn with seed protocol.seed + i
-        return set(range(cfg.protocol.seed, cfg.protocol.seed + cfg.protocol.samples))
+    def masks(fold):  # every method's mask i is drawn with seed protocol.seed + i
+        return set(range(fold.protocol.seed, fold.protocol.seed + fold.protocol.samples))
 
-    def candidates(cfg):
-        p = cfg.protocol
+    def candidates(fold):
+        p = fold.protocol
         start = p.seed + part2.CANDIDATE_OFFSET
         return set(range(start, start + p.critic_candidates * p.samples))
+    for cfg in (first, second):  # within a replicate, no two folds share a mask, retraining or candidate seed
+        folds = [cfg.fold(k) for k in range(len(cfg.folds))]
+        for i, a in enumerate(folds):
+            for b in folds[i + 1:]:
+                assert not masks(a) & masks(b) and not candidates(a) & candidates(b)
+                assert not set(a.protocol.retrain_seeds()) & set(b.protocol.retrain_seeds())
+            assert not candidates(a) & set().union(*map(masks, folds))
+    first, second = first.fold(4), second.fold(0)
     assert not candidates(first) & candidates(second)
     assert not candidates(first) & (masks(first) | masks(second))
     assert not candidates(second) & (masks(first) | masks(second))
@@ -213,7 +254,7 @@ def test_critic_candidates_meet_no_other_seed_within_or_across_replicates():
 def test_configs_refuse_sizes_that_would_make_replicates_share_seeds():
     for kw in ({"retrain_seeds": part2.BANK_STRIDE + 1}, {"networks": part2.SEED_STRIDE + 1},
                {"gan_seeds": part2.SEED_STRIDE, "samples": part2.SEED_STRIDE},
-               {"critic_candidates": (part2.PROTOCOL_STRIDE - part2.CANDIDATE_OFFSET) // 20 + 1}):
+               {"critic_candidates": (part2.PROTOCOL_STRIDE - part2.CANDIDATE_OFFSET) // (5 * 4) + 1}):
         with pytest.raises(ValueError, match="replicates would meet"):
             part2.Chapter6Params(**kw)
     part2.Chapter6Params(retrain_seeds=part2.BANK_STRIDE)  # at the limit: allowed
@@ -270,22 +311,29 @@ def test_an_untrained_generator_expects_the_landscape_mean():
     g = Generator(GanConfig(features=part2.STRUCTURAL_FEATURES), history=[{"step": 0}])  # uniform
     labels = part2.landscape_rows(bank, 0.9, (2,))["retrained_acc"]
     assert part2.expected_on_landscape(g, bank, 2, 0.9, "retrained_acc") == pytest.approx(labels.mean())
-    cfg = _cfg(networks=3, held_out=1, gan_seeds=2, samples=2)
+    cfg = _cfg(networks=3, folds=3, gan_seeds=2, samples=2)
     reported = pd.DataFrame({"setting": ["conv"], "network": [2]})
     gens = [Generator(GanConfig(features=part2.STRUCTURAL_FEATURES, seed=s), history=[{"step": 0}])
             for s in (0, 1)]
     table = part2.expected_table({"gan": gens}, bank, cfg, reported)
-    assert len(table) == 2 and table["seed"].tolist() == [0, 1]
-    assert table["expected_acc"].tolist() == pytest.approx([labels.mean()] * 2)
-    assert table["percentile"].iloc[0] == pytest.approx(100 * (labels < labels.mean()).mean())
+    gan, mode = table[table["method"] == "gan"], table[table["method"] == "gan-mode"]
+    assert len(gan) == 2 and gan["seed"].tolist() == [0, 1]
+    assert gan["expected_acc"].tolist() == pytest.approx([labels.mean()] * 2)
+    assert gan["percentile"].iloc[0] == pytest.approx(100 * (labels < labels.mean()).mean())
+    # the most probable mask's own label on the landscape and its exact percentile there
+    rows = part2.landscape_rows(bank, 0.9, (2,))
+    top = gens[0].mode(bank.baselines[2].model, 0.9)
+    acc = float(rows.loc[rows["key"] == top.key(), "retrained_acc"].iloc[0])
+    assert mode["seed"].tolist() == [0, 1] and mode["expected_acc"].tolist() == pytest.approx([acc, acc])
+    assert mode["percentile"].iloc[0] == pytest.approx(100 * (labels < acc).mean())
 
 
 def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeypatch):
     from prunegan.gan import Generator
 
     bank, _ = _landscape_bank(networks=(0, 1, 2, 3))
-    cfg = _cfg(networks=4, held_out=1, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
-               samples=2)
+    cfg = _cfg(networks=4, folds=4, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
+               samples=2).fold(3)  # network 3 held out
     feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
     critics, fits = [], []
     monkeypatch.setattr(part2.learned.gan, "fit_critics",
@@ -423,6 +471,9 @@ class KeepChannel:
         from prunegan.pruning import strategies
         return [strategies.prune(model, "gan", sparsity, seed=seed + j, generator=self) for j in range(n)]
 
+    def mode(self, model, sparsity, *, include_linear=False):
+        return self.sample(model, sparsity, 1, seed=0, include_linear=include_linear)[0]
+
 
 class PickIndex:
     """A stand-in critic ``i``: always prefers candidate ``i`` of its ``k``."""
@@ -453,15 +504,17 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
     by = {}
     for j in jobs:
         by.setdefault(j.labels["method"], []).append(j)
-    assert set(by) == {"gan", "gan-discriminator-only", "gan+critic", "random-min1+critic",
+    assert set(by) == {"gan", "gan-mode", "gan-discriminator-only", "gan+critic", "random-min1+critic",
                        "uniform-collapse-free",
                        "random-min1", *(m.name for m in part2.standard_methods(False))}
     assert all(len(v) == n for v in by.values())
     for i in range(n):
         assert by["gan"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         assert by["gan-discriminator-only"][i].mask["conv1"].nonzero().flatten().tolist() == [5 - i]
-        # generator i's candidates
+        # generator i's candidates, and generator i's most probable mask
         assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
+        assert by["gan-mode"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
+        assert by["gan-mode"][i].labels["label"] == "GAN's most probable mask"
         k = cfg.protocol.critic_candidates
         cands = protocol.method_candidates(Method("random", (), 1))(
             net, 0.9, cfg.protocol.seed + part2.CANDIDATE_OFFSET + i * k, k)
@@ -479,6 +532,7 @@ def _accuracies(setting, net):
     acc = {"random-min1": 0.60, "uniform-collapse-free": 0.61,
            "l1-min1": 0.90 if (setting, net) == ("conv+linear", 9)
            else 0.70, "tp-lamp-min1": 0.75, "uniform-l1": 0.65, "random-min1+critic": 0.75, "gan": 0.79,
+           "gan-mode": 0.76,
            "gan+critic": 0.81, "gan-discriminator-only": 0.70}
     if setting == "conv+linear":
         acc["best-bank"] = 0.80
@@ -509,7 +563,8 @@ def _expected():
     its 85th percentile (0.78), network 9 spread (SD 1.6 points) with a CI reaching below its (0.75)."""
     rows = [{"method": m, "setting": "conv", "network": n, "sparsity": 0.9, "seed": s,
              "expected_acc": base + step * s}
-            for m, (b8, b9) in (("gan", (0.80, 0.70)), ("gan-discriminator-only", (0.50, 0.50)))
+            for m, (b8, b9) in (("gan", (0.80, 0.70)), ("gan-discriminator-only", (0.50, 0.50)),
+                                ("gan-mode", (0.79, 0.76)))
             for n, base, step in ((8, b8, 0.001 if m == "gan" else 0.0), (9, b9, 0.02 if m == "gan" else 0.0))
             for s in range(5)]
     lands = pd.DataFrame([{"setting": "conv", "network": 8, "sparsity": 0.9, "masks": 96, "p50": 0.6,
@@ -541,16 +596,19 @@ def test_targets_are_data_with_unique_names_and_never_compare_a_method_with_itse
     assert len(set(names)) == len(names)
     for t in part2.TARGETS:
         assert t.other != t.method
-        if t.statistic == "paired":
+        if t.statistic in ("paired", "networks_paired"):
             assert t.method in part2.VARIANTS and t.bound == "ci_low"
             assert t.other in {"random-min1", "l1-min1", "best-criterion", "best-bank", "random-min1+critic"}
+        # the LeNet-5 settings are judged over networks; the transfer network (one network) over its pairs
+        assert t.statistic.startswith("networks_") == (t.settings != ("transfer",)), t.name
     by = {t.name: t for t in part2.TARGETS}
     assert by["beats random-min1"].threshold == 0.0 and by["at least L1-min1"].threshold == -1.0
     assert by["within 2 points of the best bank mask"].threshold == -2.0
     sd = by["SD across generator seeds at most 1.5 points"]
     assert (sd.bound, sd.comparison, sd.threshold) == ("ci_high", "<=", 1.5)
     land = by["at least the landscape's 85th percentile"]
-    assert land.threshold is None and land.other == "p85" and land.settings == ("conv",)
+    assert land.threshold == 0.0 and land.other == "p85" and land.settings == ("conv",)
+    assert land.statistic == "networks_landscape" and sd.statistic == "networks_seed_sd"
 
 
 def test_with_best_criterion_copies_the_chosen_rows_and_transfer_uses_the_conv_choice(verdicts):
@@ -583,31 +641,57 @@ def test_statistics_pair_every_learned_variant_with_every_other_method(verdicts)
     assert gan.loc[("transfer", 0, 0.8, "best-criterion"), "value"] == pytest.approx(4.0)
     assert gan.loc[("conv+linear", 8, 0.9, "best-bank"), "n"] == 20
     land = stats[stats["statistic"] == "landscape"]
-    assert len(land) == 4 and set(land["method"]) == {"gan", "gan-discriminator-only"}
-    assert len(stats[stats["statistic"] == "seed_sd"]) == 4
+    assert len(land) == 6 and set(land["method"]) == {"gan", "gan-discriminator-only", "gan-mode"}
+    assert len(stats[stats["statistic"] == "seed_sd"]) == 6
+    # over networks: one row per (setting, sparsity, method, other) of the two LeNet-5 settings (2 networks);
+    # the transfer setting has one network and gets none
+    nets = stats[stats["statistic"] == "networks_paired"]
+    assert set(nets["setting"]) == {"conv", "conv+linear"} and set(nets["network"]) == {"all"}
+    assert len(nets) == len(paired[paired["setting"] != "transfer"]) // 2
+    row = nets.set_index(["setting", "sparsity", "method", "other"]).loc[
+        ("conv+linear", 0.8, "gan", "l1-min1")]
+    assert (row["n"], row["pairs"], row["value"]) == (2, 40, pytest.approx(-1.0))  # networks: +9 and −11
+    half = sps.t.ppf(0.975, 1) * np.std([9.0, -11.0], ddof=1) / np.sqrt(2)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-1 - half, -1 + half))
+    assert len(stats[stats["statistic"] == "networks_landscape"]) == 3
+    assert len(stats[stats["statistic"] == "networks_seed_sd"]) == 3
     # without exact expectations: paired statistics only
     only = part2.statistics(verdicts["df"], None, None)
-    assert set(only["statistic"]) == {"paired"} and len(only) == len(paired)
+    assert set(only["statistic"]) == {"paired", "networks_paired"} and len(only) == len(paired) + len(nets)
 
 
-def test_targets_are_checked_on_the_ci(verdicts):
+def test_targets_are_checked_on_the_ci_over_networks(verdicts):
     from prunegan.analysis.targets import summary
 
     s = summary(verdicts["checks"], part2.TARGETS).set_index("target")
-    expected = {"at least the landscape's 85th percentile": (1, 2), "beats random-min1": (8, 8),
-                "at least L1-min1": (6, 8), "at least the best standard criterion": (6, 8),
-                "GAN + critic beats the best standard criterion": (6, 8),
-                "within 2 points of the best bank mask": (4, 4), "at least random-min1 + critic": (4, 4),
+    expected = {"at least the landscape's 85th percentile": (0, 1), "beats random-min1": (4, 4),
+                "at least L1-min1": (2, 4), "at least the best standard criterion": (2, 4),
+                "GAN + critic beats the best standard criterion": (2, 4),
+                "within 2 points of the best bank mask": (2, 2), "at least random-min1 + critic": (2, 2),
                 "transfer: within 1 point of random-min1": (2, 2),
-                "SD across generator seeds at most 1.5 points": (1, 2)}
+                "SD across generator seeds at most 1.5 points": (0, 1),
+                # the most probable mask: +1 point over LAMP on both conv networks, −14 / +6 against L1 with
+                # the hidden units; 1 point above the 85th percentile on both landscapes
+                "GAN's most probable mask at least the best standard criterion": (2, 4),
+                "GAN's most probable mask beats random-min1": (4, 4),
+                "most probable mask: at least the landscape's 85th percentile": (1, 1)}
     assert {t: (int(s.loc[t, "met"]), int(s.loc[t, "cells"])) for t in s.index} == expected
     c = verdicts["checks"].set_index(["target", "setting", "network", "sparsity"])
-    # network 9's landscape: mean 0.74 below its 85th percentile 0.75; network 8: CI low 0.800 above 0.78
-    assert not c.loc[("at least the landscape's 85th percentile", "conv", 9, 0.9), "met"]
-    assert c.loc[("at least the landscape's 85th percentile", "conv", 8, 0.9), "threshold"] == 0.78
-    # within 2 of the best bank mask: −1 ± 0.7 points, judged on its low end
-    bb = c.loc[("within 2 points of the best bank mask", "conv+linear", 8, 0.9)]
-    assert bb["value"] == pytest.approx(-1.0) and -2 < bb["ci_low"] < -1 and bb["met"]
+    # landscape: network 8 is 2.2 points above its 85th percentile, network 9 1.0 below: +0.6 on average,
+    # with a t-interval over the two networks far below 0
+    land = c.loc[("at least the landscape's 85th percentile", "conv", "all", 0.9)]
+    assert land["value"] == pytest.approx(0.6) and land["ci_low"] < -10 and not land["met"]
+    # within 2 of the best bank mask: −1 point on both networks, judged on the CI over networks
+    bb = c.loc[("within 2 points of the best bank mask", "conv+linear", "all", 0.9)]
+    assert bb["value"] == pytest.approx(-1.0) and bb["ci_low"] == pytest.approx(-1.0) and bb["met"]
+    # L1-min1 with the hidden units: +9 on network 8, −11 on network 9: the network decides, not met
+    l1 = c.loc[("at least L1-min1", "conv+linear", "all", 0.8)]
+    assert l1["value"] == pytest.approx(-1.0) and not l1["met"] and l1["n"] == 2
+    # the seed SD pooled within networks: sd² = (0.1² + 2²) · var(0..4) / 2, 8 degrees of freedom
+    sd = c.loc[("SD across generator seeds at most 1.5 points", "conv", "all", 0.9)]
+    assert sd["value"] == pytest.approx(np.sqrt((0.01 + 4) * 2.5 / 2)) and sd["n"] == 8 and not sd["met"]
+    # the transfer network: over its own pairs
+    assert c.loc[("transfer: within 1 point of random-min1", "transfer", 0, 0.9), "met"]
 
 
 def test_ablation_judges_every_variant_by_the_gans_targets(verdicts):
@@ -615,31 +699,34 @@ def test_ablation_judges_every_variant_by_the_gans_targets(verdicts):
     assert list(ab.index) == list(part2.VARIANTS.values())
     assert "GAN + critic beats the best standard criterion" not in ab.columns  # a target of gan+critic only
     gan, disc = ab.loc[part2.VARIANTS["gan"]], ab.loc[part2.VARIANTS["gan-discriminator-only"]]
-    assert gan["beats random-min1"] == "8/8" and gan["at least L1-min1"] == "6/8"
-    assert gan["at least the landscape's 85th percentile"] == "1/2"
-    assert disc["at least the landscape's 85th percentile"] == "0/2" and disc["beats random-min1"] == "8/8"
-    assert disc["SD across generator seeds at most 1.5 points"] == "2/2"
+    assert gan["beats random-min1"] == "4/4" and gan["at least L1-min1"] == "2/4"
+    assert gan["at least the landscape's 85th percentile"] == "0/1"
+    assert disc["at least the landscape's 85th percentile"] == "0/1" and disc["beats random-min1"] == "4/4"
+    assert disc["SD across generator seeds at most 1.5 points"] == "1/1"
     search = ab.loc[part2.VARIANTS["random-min1+critic"]]
     assert search["at least random-min1 + critic"] == "–"  # never compared with itself
-    assert search["beats random-min1"] == "8/8" and search["at least the landscape's 85th percentile"] == "–"
+    assert search["beats random-min1"] == "4/4" and search["at least the landscape's 85th percentile"] == "–"
     uniform = ab.loc[part2.VARIANTS["uniform-collapse-free"]]
-    assert uniform["beats random-min1"] == "8/8"  # +1 point in every pair: CI [1, 1]
+    assert uniform["beats random-min1"] == "4/4"  # +1 point in every pair: CI [1, 1]
 
 
 def test_verdict_states_each_target_with_its_cells(verdicts):
     text = part2.verdict(verdicts["checks"])
     lines = text.splitlines()
     assert len(lines) == len(part2.TARGETS) and all(line.startswith("- ") for line in lines)
-    assert lines[1].startswith("- beats random-min1 (paired CI low > 0): **met** (8/8 cells) — "
-                               "conv net 8 80%: +19.0")
-    assert "- at least L1-min1 (paired CI low > -1): **not met** (6/8 cells)" in text
-    assert "conv+linear net 9 80%: -11.0 [" in text
+    lines = [line for line in lines if "most probable mask" not in line]
+    assert lines[1].startswith("- beats random-min1 (networks_paired CI low > 0): **met** (4/4 cells) — "
+                               "conv 80% (2 networks): +19.0 [+19.0, +19.0]")
+    assert "- at least L1-min1 (networks_paired CI low > -1): **not met** (2/4 cells)" in text
+    assert "conv+linear 80% (2 networks): -1.0 [" in text
     assert lines[0].startswith("- at least the landscape's 85th percentile "
-                               "(landscape CI low >= its threshold): "
-                               "**not met** (1/2 cells) — conv net 8 90%: 0.802 [")
-    assert "vs 0.780" in lines[0]
-    assert lines[-1].startswith("- SD across generator seeds at most 1.5 points (seed_sd CI high <= 1.5): "
-                                "**not met** (1/2 cells)") and " points" in lines[-1]
+                               "(networks_landscape CI low >= 0): **not met** (0/1 cells) — "
+                               "conv 90% (2 networks): +0.6 [")
+    assert lines[0].endswith("points from the 85th percentile.")
+    assert lines[-1].startswith("- SD across generator seeds at most 1.5 points "
+                                "(networks_seed_sd CI high <= 1.5): **not met** (0/1 cells) — "
+                                "conv 90% (pooled within networks, 8 df): 2.24 [")
+    assert "transfer net 0 80%: +19.0" in text  # the transfer network: per network, over its pairs
     part = verdicts["checks"][verdicts["checks"]["setting"] != "transfer"]
     not_checked = "- transfer: within 1 point of random-min1 (paired CI low > -1): **not checked**"
     assert not_checked in part2.verdict(part)
@@ -651,19 +738,29 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert h["linear_l1_min1_acc_80"] == pytest.approx(0.80)  # mean of networks 8 (0.70) and 9 (0.90)
     assert h["transfer_gan_acc_90"] == pytest.approx(0.79)
     assert h["conv_best_criterion_acc_90"] == pytest.approx(0.75)
-    assert h["target_beats_random_min1_met"] == 8 and h["target_beats_random_min1_cells"] == 8
-    assert h["target_at_least_l1_min1_met"] == 6
-    assert h["target_at_least_the_landscape_s_85th_percentile_met"] == 1
+    assert h["target_beats_random_min1_met"] == 4 and h["target_beats_random_min1_cells"] == 4
+    assert h["target_at_least_l1_min1_met"] == 2
+    assert h["target_at_least_the_landscape_s_85th_percentile_met"] == 0
     assert h["best_criterion_conv_90"] == "tp-lamp-min1" and h["best_criterion_linear_80"] == "l1-min1"
     assert h["best_criterion_ties_conv_90"] == "tp-lamp-min1"  # no tie in this frame
     assert h["margin_best_conv_90"] == pytest.approx(4.0)
-    assert h["margin_best_linear_90"] == pytest.approx(-1.0)
+    assert h["margin_best_conv_90_ci_low"] == pytest.approx(4.0)
+    assert h["margin_best_linear_90"] == pytest.approx(-1.0) and h["margin_best_linear_90_ci_low"] < -100
     assert h["margin_random_conv_80"] == pytest.approx(19.0)
     assert h["margin_random_transfer_80"] == pytest.approx(19.0)
     # every target gets its counts, even with no cell checked
     empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
                             verdicts["best"])
     assert all(empty[f"target_{part2.report._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
+
+
+def test_headlines_name_the_criterion_most_folds_chose(verdicts):
+    folds = [part2.best_criteria(_choice_frame({("conv", 0.9): w})).assign(fold=k)
+             for k, w in enumerate(("tp-lamp-min1", "l1-min1", "tp-lamp-min1"))]
+    h = part2.headlines(verdicts["cells"], verdicts["checks"], verdicts["stats"],
+                        pd.concat(folds, ignore_index=True))
+    assert h["best_criterion_conv_90"] == "tp-lamp-min1" and h["best_criterion_folds_conv_90"] == 2.0
+    assert h["best_criterion_ties_conv_90"] == "fold 0: tp-lamp-min1; fold 1: l1-min1; fold 2: tp-lamp-min1"
 
 
 def test_collapse_sweep_covers_every_feasible_sparsity():
@@ -678,16 +775,88 @@ def test_collapse_sweep_covers_every_feasible_sparsity():
 
 
 def test_extra_numbers_read_the_configs_the_chapter_ran():
-    cfg = _cfg(retrain_epochs=2, networks=6, held_out=2, gan_seeds=4, samples=4, seed=1)
-    signal_summary = pd.DataFrame({"feature": ["l1_z_layer", "bias"], "mean": [0.3, 0.0],
-                                   "signal": [True, False]})
-    quality = pd.DataFrame({"setting": ["conv", "conv+linear"], "spearman_collapse_free": [0.5, 0.2]})
-    expected = pd.DataFrame({"method": ["gan"], "expected_acc": [0.7], "percentile": [40.0]})
-    out = part2.extra_numbers(cfg, {"train": 3500, "val": 500, "test": 1000}, pd.DataFrame(), (0.1, 0.0),
-                              signal_summary, part2.STRUCTURAL_FEATURES + ("l1_z_layer",), quality, expected)
+    from types import SimpleNamespace
+
+    cfg = _cfg(retrain_epochs=2, networks=6, folds=3, gan_seeds=3, samples=3, seed=1)
+
+    def fold(k, chosen, features, spearman):
+        summary = pd.DataFrame({"feature": ["l1_z_layer", "bias"], "mean": [spearman, 0.0],
+                                "signal": [bool(features), False]}).assign(fold=k)
+        return SimpleNamespace(
+            k=k, cfg=cfg.fold(k), chosen=chosen, features=part2.STRUCTURAL_FEATURES + features,
+            signal_summary=summary, fit_seconds={"conv": {"gan": 2.0, "critic": 1.0}},
+            quality=pd.DataFrame({"setting": ["conv", "conv+linear"], "spearman_collapse_free": [0.5, 0.2]}),
+            expected=pd.DataFrame({"method": ["gan"], "expected_acc": [0.7 + 0.01 * k],
+                                   "percentile": [40.0]}))
+    folds = [fold(0, (0.1, 0.0), ("l1_z_layer",), 0.3), fold(1, (0.3, 1.0), (), 0.1),
+             fold(2, (0.1, 0.0), ("l1_z_layer",), 0.2)]
+    out = part2.extra_numbers(cfg, {"train": 3500, "val": 500, "test": 1000}, folds)
     assert out["gan_retrain_epochs"] == 2.0 == cfg.protocol.retrain.epochs
-    assert out["gan_samples"] == 4.0 and out["gan_seeds"] == 4.0 and out["gan_replicate"] == 1.0
-    assert (out["gan_networks_train"], out["gan_networks_held_out"]) == (4.0, 2.0)
-    assert out["gan_features"] == "l1_z_layer" and out["gan_features_with_signal"] == 1.0
+    assert out["gan_samples"] == 3.0 and out["gan_seeds"] == 3.0 and out["gan_replicate"] == 1.0
+    assert (out["gan_networks"], out["gan_folds"]) == (6.0, 3.0)
+    assert (out["gan_networks_train"], out["gan_networks_held_out"]) == (4.0, 2.0)  # per fold
+    assert (out["gan_entropy_weight"], out["gan_critic_weight"], out["gan_design_folds"]) == (0.1, 0.0, 2.0)
+    assert out["gan_designs"].startswith("fold 0: entropy 0.1, critic 0; fold 1: entropy 0.3, critic 1")
+    assert out["gan_features"] == "l1_z_layer (2/3 folds)"
+    assert out["gan_features_with_signal"] == pytest.approx(2 / 3)
+    assert out["signal_top_feature"] == "l1_z_layer" and out["signal_top_spearman"] == pytest.approx(0.2)
     assert out["critic_spearman_collapse_free_linear"] == pytest.approx(0.2)
-    assert out["landscape_gan_percentile"] == 40.0
+    assert out["landscape_gan_expected"] == pytest.approx(0.71) and out["landscape_gan_percentile"] == 40.0
+    costs = part2.one_off_costs(100, folds, cfg)
+    assert costs["gan"] == "100 bank retrainings + 3 folds × 3 seeds × (GAN 2 s + critic 1 s)"
+
+
+# ---------------------------------------------------------------------------------- part 2: cross-fitting
+def test_cross_fitting_learns_on_the_other_folds_and_measures_on_its_own(monkeypatch):
+    from prunegan.chapters.part2 import crossfit
+
+    cfg = _cfg(networks=6, folds=3, gan_seeds=2, samples=2)
+    seen = []
+
+    def record(name, out):
+        def f(*args, **kw):
+            c = next(a for a in args if isinstance(a, part2.Configs))
+            seen.append((name, c.fold_index, c.held_out, c.train_networks, kw))
+            return out(c, *args, **kw) if callable(out) else out
+        return f
+
+    frame = lambda **cols: pd.DataFrame({k: [v] for k, v in cols.items()})  # noqa: E731
+    monkeypatch.setattr(crossfit, "feature_choice", record("features", (frame(feature="l1_z_layer"),
+                                                                         frame(feature="l1_z_layer", mean=0.1,
+                                                                               signal=True),
+                                                                         part2.STRUCTURAL_FEATURES)))
+    design = frame(entropy_weight=0.0, critic_weight=0.0, expected_val_acc=0.5)
+    monkeypatch.setattr(crossfit, "design_choice", record("design", design))
+    monkeypatch.setattr(crossfit, "fit_learned", record("fits", lambda c, *a, **k: (
+        {"conv": ["critic"], "conv+linear": ["critic"]},
+        {"conv": {"gan": [f"gen{c.fold_index}"]}, "conv+linear": {"gan": []}}, frame(setting="conv"), {})))
+    monkeypatch.setattr(crossfit, "criterion_choice", record("criteria", lambda c, cfg_, setting, **k: frame(
+        setting=setting, sparsity=0.9, method="l1-min1", network=c.train_networks[0], val_acc=0.5)))
+    monkeypatch.setattr(crossfit, "run_protocol", record("protocol", lambda c, cfg_, setting, *a, **k: (
+        pd.DataFrame({"setting": setting, "sparsity": 0.9, "method": "l1-min1", "label": "L1",
+                      "network": c.held_out[0], "trial": [0, 1], "retrained_acc": 0.5}))))
+    monkeypatch.setattr(crossfit, "landscapes", lambda bank, s, networks, column: pd.DataFrame(
+        {"setting": "conv", "network": list(networks)}))
+    monkeypatch.setattr(crossfit, "expected_table", record("expected", frame(method="gan", network=-1)))
+    folds = part2.cross_fit({"conv": None, "conv+linear": None}, cfg, execution="somewhere")
+    assert [f.cfg.held_out for f in folds] == [(0, 1), (2, 3), (4, 5)]
+    for name, k, held, train, kw in seen:  # everything of fold k sees fold k's configs only
+        assert held == cfg.folds[k] and set(train) == set(range(6)) - set(held), name
+    calls = {name for name, *_ in seen}
+    assert calls == {"features", "design", "fits", "criteria", "protocol", "expected"}
+    # evaluations are sent where the chapter says; every fold's protocol runs both settings and the transfer
+    assert all(kw.get("execution") == "somewhere"
+               for name, *_, kw in seen if name in ("criteria", "protocol"))
+    assert sum(name == "protocol" for name, *_ in seen) == 3 * 3
+    prot = part2.gather(folds, "protocol")
+    assert sorted(set(prot["network"])) == [0, 2, 4] and set(prot["fold"]) == {0, 1, 2}
+    assert set(prot["method"]) == {"l1-min1", "best-criterion"}  # the fold's best criterion copied
+    # the transfer network's pairs: fold k's trials k·samples + i, so every fold's pairs are distinct
+    assert sorted(part2.gather(folds, "transfer").query("method == 'l1-min1'")["trial"]) == [0, 1, 2, 3, 4, 5]
+    assert part2.fold_of(folds, 3).k == 1 and folds[2].generators["conv"]["gan"] == ["gen2"]
+    with pytest.raises(ValueError, match="network 7 is in no fold"):
+        part2.fold_of(folds, 7)
+    summary = part2.fold_summary(folds)
+    assert summary["held_out"].tolist() == ["0, 1", "2, 3", "4, 5"]
+    assert summary["trained_on"].iloc[1] == "0, 1, 4, 5" and summary["channel_features"].iloc[0] == "none"
+    assert summary["best conv 90%"].tolist() == ["l1-min1"] * 3

@@ -147,6 +147,71 @@ def landscape_stats(expected: pd.DataFrame, landscapes: pd.DataFrame, quantile: 
                                        "threshold"])
 
 
+#: Columns of the statistics rows built over networks.
+STAT_COLUMNS = ["statistic", "method", "other", *CELL, "n", "pairs", "value", "ci_low", "ci_high",
+                "threshold"]
+
+
+def over_networks(paired: pd.DataFrame, *, min_networks: int = 2) -> pd.DataFrame:
+    """The network as the unit: from :func:`paired_stats`' per-network rows, per (setting, sparsity,
+    method, other) with at least ``min_networks`` networks, a row ``statistic="networks_paired"``,
+    ``network="all"``: the mean of the networks' paired means (points) and its 95 % Student-t interval
+    over networks (``n`` networks, ``pairs`` in all). Each network's mean already averages its own pairs,
+    so the t over networks covers both the spread between networks and the pairs' noise; with about 10
+    networks a bootstrap over networks would be too narrow (its spread is ``√((n−1)/n)`` of the t's
+    standard error, and it has no t tail)."""
+    rows = []
+    for (setting, s, method, other), g in paired.groupby(["setting", "sparsity", "method", "other"],
+                                                           sort=False):
+        if g["network"].duplicated().any():
+            raise ValueError(f"{method} − {other} at {setting} {s}: network(s) "
+                             f"{sorted(set(g.loc[g['network'].duplicated(), 'network']))} appear twice")
+        if len(g) < min_networks:
+            continue
+        mean, lo, hi = mean_ci(g["value"])
+        rows.append({"statistic": "networks_paired", "method": method, "other": other, "setting": setting,
+                     "network": "all", "sparsity": s, "n": len(g), "pairs": int(g["n"].sum()),
+                     "value": mean, "ci_low": lo, "ci_high": hi, "threshold": np.nan})
+    return pd.DataFrame(rows, columns=STAT_COLUMNS)
+
+
+def pooled_sd_ci(groups, confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """``(sd, low, high, df)``: the pooled within-group standard deviation ``√(Σ (n_g − 1) s_g² / df)``,
+    ``df = Σ (n_g − 1)``, and its chi-square interval (groups of fewer than two values add nothing)."""
+    groups = [np.asarray(g, float) for g in groups if len(g) >= 2]
+    dof = sum(len(g) - 1 for g in groups)
+    if dof < 1:
+        return float("nan"), float("nan"), float("nan"), 0
+    sd = float(np.sqrt(sum((len(g) - 1) * g.var(ddof=1) for g in groups) / dof))
+    a = (1 - confidence) / 2
+    return (sd, float(sd * np.sqrt(dof / sps.chi2.ppf(1 - a, dof))),
+            float(sd * np.sqrt(dof / sps.chi2.ppf(a, dof))), dof)
+
+
+def landscape_over_networks(expected: pd.DataFrame, landscapes: pd.DataFrame, quantile: str = "p85", *,
+                            min_networks: int = 2) -> pd.DataFrame:
+    """The network as the unit on exhaustive landscapes. Per (method, setting, sparsity) with at least
+    ``min_networks`` networks: ``"networks_landscape"`` — each network's exact expected accuracy (mean
+    over the method's seeds) minus its landscape's ``quantile``, in points, averaged over networks with
+    the t-interval over networks (``other`` = ``quantile``); ``"networks_seed_sd"`` — the SD across
+    seeds pooled within networks, in points, with its chi-square interval (``n`` = its degrees of freedom)."""
+    land = landscapes.set_index(CELL)
+    rows = []
+    for (method, setting, s), g in expected.groupby(["method", "setting", "sparsity"], sort=False):
+        per = g.groupby("network")["expected_acc"]
+        if per.ngroups < min_networks:
+            continue
+        gaps = [100 * (v.mean() - float(land.loc[(setting, n, s), quantile])) for n, v in per]
+        mean, lo, hi = mean_ci(gaps)
+        base = {"method": method, "setting": setting, "network": "all", "sparsity": s, "pairs": len(g)}
+        rows.append({"statistic": "networks_landscape", "other": quantile, **base, "n": per.ngroups,
+                     "value": mean, "ci_low": lo, "ci_high": hi, "threshold": np.nan})
+        sd, sd_lo, sd_hi, dof = pooled_sd_ci([100 * v.to_numpy() for _, v in per])
+        rows.append({"statistic": "networks_seed_sd", "other": None, **base, "n": dof, "value": sd,
+                     "ci_low": sd_lo, "ci_high": sd_hi, "threshold": np.nan})
+    return pd.DataFrame(rows, columns=STAT_COLUMNS)
+
+
 def compute_table(df: pd.DataFrame, *, one_off: dict[str, str]) -> pd.DataFrame:
     """Per method: mean seconds to retrain and to propose one mask, the total in retraining
     equivalents, and the one-off cost it shares (``one_off``: method → text; ``"none"`` otherwise)."""

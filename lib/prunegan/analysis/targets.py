@@ -8,7 +8,9 @@ with. A verdict is therefore never made on a point estimate that a float differe
 The statistics table has one row per measured statistic: ``statistic`` (``"paired"``: method − other
 in accuracy points over paired trials; ``"landscape"``: expected accuracy on an exhaustive landscape,
 with the landscape's percentile as its own ``threshold``; ``"seed_sd"``: the SD across a learned
-method's seeds, in points), ``method``, ``other``, ``setting``, ``network``, ``sparsity``, ``value``,
+method's seeds, in points; ``"networks_*"``: the same with the network as the unit, CI over networks,
+``network="all"``; see :func:`prunegan.analysis.comparison.over_networks`), ``method``, ``other``,
+``setting``, ``network``, ``sparsity``, ``value``,
 ``ci_low``, ``ci_high`` and optionally ``threshold``.
 """
 from __future__ import annotations
@@ -22,10 +24,10 @@ import pandas as pd
 #: Comparisons a target may use.
 COMPARISONS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 #: Statistics a target may judge.
-STATISTICS = ("paired", "landscape", "seed_sd")
+STATISTICS = ("paired", "landscape", "seed_sd", "networks_paired", "networks_landscape", "networks_seed_sd")
 #: Columns of :func:`check`'s result.
-CHECK_COLUMNS = ["target", "method", "other", "setting", "network", "sparsity", "value", "ci_low", "ci_high",
-                 "bound", "comparison", "threshold", "met"]
+CHECK_COLUMNS = ["target", "method", "other", "setting", "network", "sparsity", "n", "value", "ci_low",
+                 "ci_high", "bound", "comparison", "threshold", "met"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def check(targets, stats: pd.DataFrame) -> pd.DataFrame:
             judged = float(getattr(r, t.bound))
             met = bool(not np.isnan(judged) and COMPARISONS[t.comparison](judged, thr))
             rows.append({"target": t.name, "method": t.method, "other": r.other, "setting": r.setting,
-                         "network": r.network, "sparsity": r.sparsity, "value": float(r.value),
+                         "network": r.network, "sparsity": r.sparsity, "n": getattr(r, "n", np.nan),
+                         "value": float(r.value),
                          "ci_low": float(r.ci_low), "ci_high": float(r.ci_high), "bound": t.bound,
                          "comparison": t.comparison, "threshold": thr, "met": met})
     return pd.DataFrame(rows, columns=CHECK_COLUMNS)

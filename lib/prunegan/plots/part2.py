@@ -101,3 +101,37 @@ def feature_signal(table: pd.DataFrame) -> plt.Figure:
     ax.grid(axis="x", lw=0.4)
     fig.tight_layout()
     return fig
+
+
+def forest(stats: pd.DataFrame, method: str, other: str, *, threshold: float | None = None) -> plt.Figure:
+    """Forest plot of ``method − other`` (points), one panel per (setting, sparsity): each network's paired
+    mean with its 95 % CI over its pairs (``statistic="paired"`` rows, labelled ``net <i>``) and, below, the
+    pooled mean with its CI over networks (``"networks_paired"``), a line at 0 and at ``threshold``."""
+    sel = stats[(stats["method"] == method) & (stats["other"] == other)]
+    per = sel[sel["statistic"] == "paired"]
+    pooled = sel[sel["statistic"] == "networks_paired"]
+    panels = list(dict.fromkeys(zip(pooled["setting"], pooled["sparsity"])))
+    if not panels:
+        raise ValueError(f"no networks_paired rows of {method!r} − {other!r} to plot")
+    n_rows = max(len(per[(per["setting"] == s) & np.isclose(per["sparsity"], p)]) for s, p in panels) + 2
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 0.32 * n_rows + 1.4), squeeze=False)
+    for ax, (setting, s) in zip(axes[0], panels):
+        d = per[(per["setting"] == setting) & np.isclose(per["sparsity"], s)].sort_values("network")
+        labels = [f"net {n}" for n in d["network"]]
+        for y, r in enumerate(d.itertuples()):
+            ax.errorbar(r.value, y, xerr=[[r.value - r.ci_low], [r.ci_high - r.value]], fmt="o", ms=4,
+                        color="tab:blue", capsize=2)
+        p = pooled[(pooled["setting"] == setting) & np.isclose(pooled["sparsity"], s)].iloc[0]
+        y = len(d) + 0.5
+        ax.errorbar(p["value"], y, xerr=[[p["value"] - p["ci_low"]], [p["ci_high"] - p["value"]]], fmt="D",
+                    ms=6, color="black", capsize=3, lw=2)
+        ax.set_yticks([*range(len(d)), y], [*labels, f"pooled ({int(p['n'])} networks)"])
+        ax.axvline(0, color="grey", lw=0.8)
+        if threshold is not None:
+            ax.axvline(threshold, color="tab:red", lw=0.8, ls="--")
+        ax.invert_yaxis()
+        ax.set(title=f"{setting}, {s:.0%}", xlabel=f"{method} − {other} (points)")
+        ax.grid(axis="x", lw=0.4)
+    fig.suptitle(f"{method} − {other}: each held-out network (CI over its pairs), pooled (CI over networks)")
+    fig.tight_layout()
+    return fig

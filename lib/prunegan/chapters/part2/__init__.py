@@ -4,21 +4,23 @@ the statistics the targets judge, and the numbers glued for the findings page.
 
 Two settings of LeNet-5 (:data:`SETTINGS`): its conv channels only, and its conv channels plus the
 hidden Linear units. Networks ``0 … n−1`` are LeNet-5s trained from seeds ``100·seed + i`` (``seed``:
-the replicate) on the training images minus a validation split; the last ``held_out`` are never shown
-to anything that learns or chooses, and are where everything is measured (test images).
+the replicate) on the training images minus a validation split. They are cross-fitted
+(:mod:`.crossfit`): in fold ``k`` its networks are never shown to anything that learns or chooses, and
+are where everything is measured (test images); every network is held out exactly once.
 ``lenet5-caffe`` (conv only) is an architecture the generator never saw.
 
 Modules: :mod:`.config` (settings, seeds, targets, the parameters :class:`Chapter6Params` and the
 configs built from them), :mod:`.overview` (tables of the splits, mask spaces and banks),
 :mod:`.learned` (landscapes, feature and design choices, per-seed fits), :mod:`.criteria` (standard
-criteria, the best one), :mod:`.methods` (the methods compared, the protocol), :mod:`.report`
-(statistics, verdicts, glue).
+criteria, the best one), :mod:`.methods` (the methods compared, the protocol), :mod:`.crossfit` (one
+fold end to end, every fold), :mod:`.report` (statistics, verdicts, glue).
 """
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
     TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell, Configs,
-    configs, network_config, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
+    configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
 )
+from .crossfit import Fold, run_fold, cross_fit, gather, fold_of, fold_summary  # noqa: F401
 from .overview import split_sizes, mask_space_overview, bank_overview  # noqa: F401
 from .learned import (  # noqa: F401
     critic_quality, critic_summary, landscape_rows, landscapes, landscape_examples, feature_choice,

@@ -136,17 +136,30 @@ def chosen_design(choice: pd.DataFrame) -> tuple[float, float]:
 def expected_table(generators: dict, bank, cfg: Configs, reported: pd.DataFrame) -> pd.DataFrame:
     """Per learned method (name → generators) of ``generators``, held-out network and generator seed:
     the exact expected test accuracy of its masks on the network's landscape (labels: the bank's
-    test accuracy, ``reported``'s networks) and its percentile there."""
+    test accuracy, ``reported``'s networks) and its percentile there; and (method ``gan-mode``) the
+    label of the ``"gan"`` generators' most probable mask and its exact percentile."""
     rows = []
     s = cfg.landscape_sparsity
     for r in reported.itertuples():
-        labels = landscape_rows(bank, s, (r.network,))["retrained_acc"]
+        land = landscape_rows(bank, s, (r.network,))
+        labels = land["retrained_acc"]
+        by_key = dict(zip(land["key"], labels))
         for method, gens in generators.items():
             for g in gens:
                 exp = expected_on_landscape(g, bank, r.network, s, "retrained_acc")
                 rows.append({"method": method, "setting": r.setting, "network": r.network, "sparsity": s,
                              "seed": g.config.seed, "expected_acc": exp,
                              "percentile": comparison.percentile_of(exp, labels)})
+                if method != "gan":
+                    continue
+                mode = g.mode(bank.baselines[r.network].model, s, include_linear=False)
+                if mode.key() not in by_key:
+                    raise ValueError(f"generator {g.config.seed}'s most probable mask is not on network "
+                                     f"{r.network}'s landscape at sparsity {s}")
+                acc = float(by_key[mode.key()])
+                rows.append({"method": "gan-mode", "setting": r.setting, "network": r.network, "sparsity": s,
+                             "seed": g.config.seed, "expected_acc": acc,
+                             "percentile": comparison.percentile_of(acc, labels)})
     return pd.DataFrame(rows, columns=["method", "setting", "network", "sparsity", "seed", "expected_acc",
                                        "percentile"])
 

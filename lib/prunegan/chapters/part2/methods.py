@@ -16,7 +16,8 @@ from .criteria import chosen_criterion, standard_methods
 def entries(*, include_linear: bool, generators: dict, critics: list, bank=None, network: int | None = None,
             sparsity: float, cfg: Configs) -> list[protocol.Entry]:
     """The methods compared on one network at one sparsity. ``generators``: method name → list of
-    generators, generator ``i`` proposes mask ``i`` (pair ``i``); ``critics[i]`` ranks the candidates of
+    generators, generator ``i`` proposes mask ``i`` (pair ``i``); ``gan-mode``: generator ``i``'s exact
+    most probable mask (:meth:`prunegan.gan.Generator.mode`); ``critics[i]`` ranks the candidates of
     pair ``i`` for the critic-ranked methods. Then the untrained generator (uniform over collapse-free
     masks), random-min1, random-min1 + critic, every standard criterion and the best bank mask of
     ``network`` re-measured (when ``bank`` is given)."""
@@ -30,6 +31,10 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
         out.append(protocol.Entry(m.labels(), protocol.per_trial_proposer(
             lambda i, m=m, gens=gens: protocol.method_proposer(m, seed, generator=gens[i])), 1))
     main = generators["gan"]
+    mode = lambda i: lambda model, s, _: main[i].mode(model, s, include_linear=il)  # noqa: E731
+    out.append(protocol.Entry({"method": "gan-mode", "label": VARIANTS["gan-mode"], "strategy": "gan-mode",
+                               "min_channels_per_layer": 1, "temperature": None},
+                              protocol.per_trial_proposer(mode), 1))
     pick = Method("gan", **one, name="gan+critic", label=f"GAN + critic, best of {k}")
     out.append(protocol.Entry(pick.labels(), protocol.per_trial_proposer(
         lambda i: protocol.critic_proposer(lambda model, s, first, n: main[i].sample(model, s, n, seed=first,

@@ -14,12 +14,17 @@ from .config import CHANNEL_FEATURES, TARGETS, VARIANTS, Configs
 
 def statistics(df: pd.DataFrame, expected: pd.DataFrame | None,
                reported_landscapes: pd.DataFrame | None) -> pd.DataFrame:
-    """Every statistic a target can judge: paired differences of each learned variant against every
-    other method, and (where exhaustive landscapes exist) the exact expected accuracy and the SD
-    across seeds of the learned variants."""
-    frames = [comparison.paired_stats(df, list(VARIANTS))]
+    """Every statistic a target can judge. Per network: paired differences of each learned variant
+    against every other method (``"paired"``; CI over that network's pairs) and, where exhaustive
+    landscapes exist, the exact expected accuracy and the SD across seeds (``"landscape"``,
+    ``"seed_sd"``). Over networks (the network as the unit, in every setting with two networks or
+    more): ``"networks_paired"``, ``"networks_landscape"``, ``"networks_seed_sd"``
+    (:func:`prunegan.analysis.comparison.over_networks`, ``network="all"``)."""
+    paired = comparison.paired_stats(df, list(VARIANTS))
+    frames = [paired, comparison.over_networks(paired)]
     if expected is not None and not expected.empty and reported_landscapes is not None:
-        frames.append(comparison.landscape_stats(expected, reported_landscapes))
+        frames += [comparison.landscape_stats(expected, reported_landscapes),
+                   comparison.landscape_over_networks(expected, reported_landscapes)]
     return pd.concat([f for f in frames if not f.empty], ignore_index=True)
 
 
@@ -52,12 +57,24 @@ def verdict(checks: pd.DataFrame, targets=TARGETS) -> str:
 
 
 def _cell_text(r) -> str:
-    where = f"{r.setting} net {r.network} {r.sparsity:.0%}"
+    if r.network == "all":
+        where = f"{r.setting} {r.sparsity:.0%} ({_count(r.n)} networks)"
+        if r.target.startswith("SD across"):
+            where = f"{r.setting} {r.sparsity:.0%} (pooled within networks, {_count(r.n)} df)"
+    else:
+        where = f"{r.setting} net {r.network} {r.sparsity:.0%}"
     if r.target.startswith("at least the landscape"):
+        if r.network == "all":
+            return (f"{where}: {r.value:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] points from the 85th "
+                    "percentile")
         return f"{where}: {r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] vs {r.threshold:.3f}"
     if r.target.startswith("SD across"):
         return f"{where}: {r.value:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] points"
     return f"{where}: {r.value:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]"
+
+
+def _count(n) -> str:
+    return "?" if n is None or (isinstance(n, float) and np.isnan(n)) else f"{int(n)}"
 
 
 def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, best: pd.DataFrame,
@@ -65,10 +82,12 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
     """Values to glue: ``{setting}_{method}_acc_{pct}`` averaged over the held-out networks
     (``conv+linear`` → ``linear``; ``-``/``+`` → ``_``); per target ``target_<slug>_met`` / ``_cells``
     / ``_status`` (``"met"`` in every checked cell, ``"not met"``, ``"not checked"``);
-    the best standard criterion's name per (setting, sparsity) (``best_criterion_{setting}_{pct}``: the
-    one measured; ``best_criterion_ties_{setting}_{pct}``: every name that tied with it, ``" = "``-joined)
-    and the GAN's mean paired margin over it and over random-min1, in points, averaged over the
-    held-out networks (``margin_best_{setting}_{pct}``, ``margin_random_{setting}_{pct}``)."""
+    the best standard criterion per (setting, sparsity) (``best`` may hold one choice per ``fold``:
+    ``best_criterion_{setting}_{pct}``: the name measured in most folds, ``best_criterion_folds_…``: in how
+    many; ``best_criterion_ties_…``: per fold every name that tied, ``" = "``-joined)
+    and the GAN's paired margin over it and over random-min1, in points: the mean over networks with its
+    CI over networks (the transfer network: over its pairs) (``margin_best_{setting}_{pct}`` and
+    ``…_ci_low`` / ``…_ci_high``, ``margin_random_…``)."""
     out: dict[str, float | str] = {}
     short = lambda s: s.replace("conv+linear", "linear")  # noqa: E731
     for (setting, method, s), g in cells.groupby(["setting", "method", "sparsity"]):
@@ -79,24 +98,37 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
         out[f"target_{_slug(t.name)}_cells"] = float(len(g))
         out[f"target_{_slug(t.name)}_status"] = ("not checked" if g.empty
                                                  else "met" if bool(g["met"].all()) else "not met")
-    for r in best[best["best"]].itertuples():
-        out[f"best_criterion_{short(r.setting)}_{round(r.sparsity * 100)}"] = str(r.method)
-        out[f"best_criterion_ties_{short(r.setting)}_{round(r.sparsity * 100)}"] = str(r.ties)
-    paired = stats[(stats["statistic"] == "paired") & (stats["method"] == "gan")]
-    for (setting, s, other), g in paired.groupby(["setting", "sparsity", "other"]):
+    chosen = best[best["best"]]
+    for (setting, s), g in chosen.groupby(["setting", "sparsity"], sort=False):
+        names = g["method"].astype(str).tolist()
+        key = f"{short(setting)}_{round(s * 100)}"
+        out[f"best_criterion_{key}"] = max(dict.fromkeys(names), key=names.count)
+        folds = g["fold"].tolist() if "fold" in g else [None] * len(g)
+        out[f"best_criterion_ties_{key}"] = "; ".join(
+            str(t) if k is None else f"fold {k}: {t}" for k, t in zip(folds, g["ties"]))
+        out[f"best_criterion_folds_{key}"] = float(names.count(out[f"best_criterion_{key}"]))
+    gan = stats[stats["method"] == "gan"]
+    pooled = gan[(gan["statistic"] == "networks_paired")
+                 | ((gan["statistic"] == "paired") & (gan["setting"] == "transfer"))]
+    for (setting, s, other), g in pooled.groupby(["setting", "sparsity", "other"]):
         if other in ("best-criterion", "random-min1"):
             name = "best" if other == "best-criterion" else "random"
-            out[f"margin_{name}_{short(setting)}_{round(s * 100)}"] = float(g["value"].mean())
+            key = f"margin_{name}_{short(setting)}_{round(s * 100)}"
+            out[key] = float(g["value"].mean())
+            if len(g) == 1:
+                out[f"{key}_ci_low"] = float(g["ci_low"].iloc[0])
+                out[f"{key}_ci_high"] = float(g["ci_high"].iloc[0])
     return out
 
 
-def one_off_costs(bank_evaluations: int, fit_seconds: dict, cfg: Configs) -> dict[str, str]:
-    """Method → the one-off cost it shares (bank retrainings, mean seconds to fit one generator and
-    one critic, averaged over the settings)."""
-    gan_s = float(np.mean([v["gan"] for v in fit_seconds.values()]))
-    critic_s = float(np.mean([v["critic"] for v in fit_seconds.values()]))
+def one_off_costs(bank_evaluations: int, folds: list, cfg: Configs) -> dict[str, str]:
+    """Method → the one-off cost it shares: the bank retrainings, and per fold (:class:`.crossfit.Fold`)
+    and seed one generator and one critic fit (mean seconds over folds and settings)."""
+    secs = [v for f in folds for v in f.fit_seconds.values()]
+    gan_s = float(np.mean([v["gan"] for v in secs]))
+    critic_s = float(np.mean([v["critic"] for v in secs]))
     bank = f"{bank_evaluations} bank retrainings"
-    per = f"{len(cfg.gan_seeds)} seeds ×"
+    per = f"{len(folds)} folds × {len(cfg.gan_seeds)} seeds ×"
     return {"gan": f"{bank} + {per} (GAN {gan_s:.0f} s + critic {critic_s:.0f} s)",
             "gan-discriminator-only": f"{bank} + {per} GAN {gan_s:.0f} s",
             "gan-critic-reward": f"{bank} + {per} (GAN {gan_s:.0f} s + critic {critic_s:.0f} s)",
@@ -104,29 +136,41 @@ def one_off_costs(bank_evaluations: int, fit_seconds: dict, cfg: Configs) -> dic
             "random-min1+critic": f"{bank} + {per} critic {critic_s:.0f} s", "best-bank": bank}
 
 
-def extra_numbers(cfg: Configs, splits: dict, design: pd.DataFrame, chosen: tuple[float, float],
-                  signal_summary: pd.DataFrame, features: tuple[str, ...], quality: pd.DataFrame,
-                  expected: pd.DataFrame) -> dict[str, float | str]:
-    """The chapter's other glued values: split sizes, networks, seeds, the retraining budget and pairs
-    (read from ``cfg``, the configs the chapter ran), the chosen design and features, the critics'
-    quality and the exact landscape results (mean over seeds and held-out networks)."""
+def extra_numbers(cfg: Configs, splits: dict, folds: list) -> dict[str, float | str]:
+    """The chapter's other glued values: split sizes, networks and folds (per fold: networks trained on
+    and held out), seeds, the retraining budget and pairs (read from ``cfg``, the configs the chapter
+    ran), the design and channel features the folds chose (the design most folds chose, how many chose
+    it, and every fold's), the critics' quality and the exact landscape results (means over seeds and
+    networks); ``folds``: the :class:`.crossfit.Fold` results."""
+    first = folds[0].cfg
+    designs_ = [f.chosen for f in folds]
+    modal = max(dict.fromkeys(designs_), key=designs_.count)
+    feats = [x for f in folds for x in f.features if x in CHANNEL_FEATURES]
+    summary = pd.concat([f.signal_summary for f in folds], ignore_index=True)
     out: dict[str, float | str] = {
         "gan_retrain_epochs": float(cfg.retrain_epochs), "gan_samples": float(cfg.protocol.samples),
         "gan_replicate": float(cfg.seed),
         "gan_n_train": float(splits["train"]), "gan_n_val": float(splits["val"]),
         "gan_n_test": float(splits["test"]),
-        "gan_networks_train": float(len(cfg.train_networks)),
-        "gan_networks_held_out": float(len(cfg.held_out)),
+        "gan_networks": float(len(cfg.networks)), "gan_folds": float(len(folds)),
+        "gan_networks_train": float(len(first.train_networks)),
+        "gan_networks_held_out": float(len(first.held_out)),
         "gan_seeds": float(len(cfg.gan_seeds)),
-        "gan_entropy_weight": chosen[0], "gan_critic_weight": chosen[1],
-        "gan_features": ", ".join(f for f in features if f in CHANNEL_FEATURES) or "none",
-        "gan_features_with_signal": float(signal_summary["signal"].sum()),
-        "gan_features_tried": float(len(signal_summary))}
-    top = signal_summary.iloc[0]
-    out.update({"signal_top_feature": str(top["feature"]), "signal_top_spearman": float(top["mean"])})
+        "gan_entropy_weight": modal[0], "gan_critic_weight": modal[1],
+        "gan_design_folds": float(designs_.count(modal)),
+        "gan_designs": "; ".join(f"fold {f.k}: entropy {f.chosen[0]:g}, critic {f.chosen[1]:g}"
+                                 for f in folds),
+        "gan_features": ", ".join(f"{x} ({feats.count(x)}/{len(folds)} folds)" for x in dict.fromkeys(feats))
+                        or "none",
+        "gan_features_with_signal": float(summary.groupby("fold")["signal"].sum().mean()),
+        "gan_features_tried": float(len(folds[0].signal_summary))}
+    top = summary.groupby("feature", sort=False)["mean"].mean().sort_values(ascending=False)
+    out.update({"signal_top_feature": str(top.index[0]), "signal_top_spearman": float(top.iloc[0])})
+    quality = pd.concat([f.quality for f in folds], ignore_index=True)
     for setting, g in quality.groupby("setting"):
         out[f"critic_spearman_collapse_free_{setting.replace('conv+linear', 'linear')}"] = float(
             g["spearman_collapse_free"].mean())
+    expected = pd.concat([f.expected for f in folds], ignore_index=True)
     for method, g in expected.groupby("method"):
         out[f"landscape_{_slug(method)}_expected"] = float(g["expected_acc"].mean())
         out[f"landscape_{_slug(method)}_percentile"] = float(g["percentile"].mean())

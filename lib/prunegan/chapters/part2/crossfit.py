@@ -1,0 +1,97 @@
+"""Cross-fitting: every network of the chapter held out exactly once. For fold ``k``
+(:meth:`~prunegan.chapters.part2.config.Configs.fold`) everything learned or chosen — the channel
+features, the design chosen leave-one-network-out, the critics and generators, the best standard
+criterion — uses only the other folds' networks; the protocol then measures on fold ``k``'s networks
+(and on the transfer network, with fold ``k``'s pairs)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .config import CHANNEL_FEATURES, SETTINGS, Configs
+from .criteria import best_criteria, criterion_choice
+from .learned import (chosen_design, design_choice, designs, expected_table, feature_choice, fit_learned,
+                      landscapes)
+from .methods import run_protocol, with_best_criterion
+
+
+@dataclass
+class Fold:
+    """What fold ``k`` learned and chose on its training networks, and what it measured on its own."""
+
+    k: int
+    cfg: Configs
+    signal_per_net: pd.DataFrame
+    signal_summary: pd.DataFrame
+    features: tuple[str, ...]
+    design_table: pd.DataFrame
+    chosen: tuple[float, float]
+    critics: dict
+    generators: dict
+    quality: pd.DataFrame
+    fit_seconds: dict
+    choice: pd.DataFrame
+    best: pd.DataFrame
+    protocol: pd.DataFrame       # the fold's held-out networks, both settings, with best-criterion
+    transfer: pd.DataFrame       # the transfer network, the fold's pairs (trial = k · samples + i)
+    expected: pd.DataFrame       # exact expectations on the fold's landscapes (conv, landscape sparsity)
+
+
+def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **where) -> Fold:
+    """Fold ``k`` of ``cfg`` (the chapter's configs) end to end. ``where``: passed to every evaluation
+    (:func:`criterion_choice`, :func:`run_protocol`: where the masks are retrained); ``progress``: of
+    the fits."""
+    f = cfg.fold(k)
+    conv = banks["conv"]
+    per_net, summary, features = feature_choice(conv, f)
+    table = design_choice(conv, f, features, progress=progress)
+    chosen = chosen_design(table)
+    critics, generators, quality, seconds = fit_learned(banks, f, designs(f, features, chosen),
+                                                        progress=progress)
+    choice = pd.concat([criterion_choice(f, s, **where) for s in SETTINGS], ignore_index=True)
+    best = best_criteria(choice)
+    df = pd.concat([run_protocol(f, s, generators[s], critics[s], bank=banks[s], **where) for s in SETTINGS],
+                   ignore_index=True)
+    tdf = run_protocol(f, "transfer", generators["conv"], critics["conv"], **where)
+    tdf = tdf.assign(trial=tdf["trial"] + k * f.protocol.samples)
+    reported = landscapes(conv, f.landscape_sparsity, f.held_out, "retrained_acc")
+    expected = expected_table(generators["conv"], conv, f, reported)
+    return Fold(k, f, per_net.assign(fold=k), summary.assign(fold=k), features, table.assign(fold=k), chosen,
+                critics, generators, quality.assign(fold=k), seconds, choice.assign(fold=k),
+                best.assign(fold=k), with_best_criterion(df, best).assign(fold=k),
+                with_best_criterion(tdf, best).assign(fold=k), expected.assign(fold=k))
+
+
+def cross_fit(banks: dict, cfg: Configs, *, progress: bool = True, **where) -> list[Fold]:
+    """:func:`run_fold` for every fold of ``cfg``: every network is held out exactly once."""
+    return [run_fold(banks, cfg, k, progress=progress, **where) for k in range(len(cfg.folds))]
+
+
+def gather(folds: list[Fold], name: str) -> pd.DataFrame:
+    """One table of every fold's ``name`` (a :class:`Fold` frame; each carries ``fold``)."""
+    return pd.concat([getattr(f, name) for f in folds], ignore_index=True)
+
+
+def fold_of(folds: list[Fold], network: int) -> Fold:
+    """The fold in which ``network`` is held out."""
+    for f in folds:
+        if network in f.cfg.held_out:
+            return f
+    raise ValueError(f"network {network} is in no fold (folds: {[f.cfg.held_out for f in folds]})")
+
+
+def fold_summary(folds: list[Fold]) -> pd.DataFrame:
+    """Per fold: its held-out networks, the networks it learned on, the chosen design and channel
+    features, and the best standard criterion per (setting, sparsity) with every name that tied."""
+    rows = []
+    for f in folds:
+        row = {"fold": f.k, "held_out": ", ".join(map(str, f.cfg.held_out)),
+               "trained_on": ", ".join(map(str, f.cfg.train_networks)),
+               "entropy_weight": f.chosen[0], "critic_weight": f.chosen[1],
+               "channel_features": ", ".join(x for x in f.features if x in CHANNEL_FEATURES) or "none"}
+        for r in f.best[f.best["best"]].itertuples():
+            row[f"best {r.setting} {r.sparsity:.0%}"] = r.ties
+        rows.append(row)
+    return pd.DataFrame(rows)
+
