@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 
 from prunegan.analysis import stats  # noqa: E402
 from prunegan.plots import part1, part2  # noqa: E402
@@ -15,33 +16,71 @@ from prunegan.runs.runner import rows_to_frame  # noqa: E402
 from test_analysis import _rows  # noqa: E402
 
 
-def _sweep_frame():
+def _sweep_frame(trials: int = 5):
     rows = []
-    for t in range(3):
+    for t in range(trials):
         for s, acc in ((0.0, 0.95), (0.5, 0.9 - 0.01 * t), (0.9, 0.5 + 0.1 * t)):
             rows.append({"trial": t, "sparsity": s, "original_acc": 0.95, "pruned_acc": 0.3,
                          "retrained_acc": acc, "collapsed": False})
     return pd.DataFrame(rows)
 
 
-def test_accuracy_vs_sparsity_draws_means_with_the_t_interval():
-    df = _sweep_frame()
+def _mean_lines(ax):
+    return [np.asarray(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
+
+
+def test_accuracy_vs_sparsity_draws_means_with_the_t_interval_from_enough_trials():
+    df = _sweep_frame(part1.MIN_TRIALS_FOR_BAND)
     fig = part1.accuracy_vs_sparsity(df)
     ax = fig.axes[0]
-    data = [np.asarray(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
+    data = _mean_lines(ax)
     means = df.groupby("sparsity")["retrained_acc"].mean().to_numpy()
     assert len(data) == 3 and any(np.allclose(y, means) for y in data)  # original, pruned, retrained
-    # the retrained band at 90 % spans mean_ci of the three trials (seaborn fills between the bounds)
+    # the retrained band at 90 % spans mean_ci of the trials (seaborn fills between the bounds)
     low, high = stats.mean_ci(df.loc[df["sparsity"] == 0.9, "retrained_acc"])[1:]
     ys = np.concatenate([p.vertices[:, 1] for c in ax.collections for p in c.get_paths()])
     assert np.isclose(ys, low).any() and np.isclose(ys, high).any()
+    assert ax.get_legend().get_title().get_text() == f"line: mean of {len(df['trial'].unique())} trials; " \
+        "band: 95 % CI"
+    assert fig.get_size_inches()[0] * fig.dpi == pytest.approx(part1.COLUMN_IN * part1.DPI)
 
 
-def test_layer_sparsity_heatmap_cells_are_the_layer_sparsities():
+def test_accuracy_vs_sparsity_shows_too_few_trials_as_points_without_a_band():
+    df = _sweep_frame(part1.MIN_TRIALS_FOR_BAND - 1)
+    fig = part1.accuracy_vs_sparsity(df)
+    ax = fig.axes[0]
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]  # no CI band
+    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert len(offsets) == len(df) * 3  # every trial's three accuracies, as a point each
+    assert sorted(offsets[np.isclose(offsets[:, 0], 0.9, atol=0.05), 1]) == pytest.approx(
+        sorted([0.95] * len(df["trial"].unique()) + [0.3] * len(df["trial"].unique())
+               + df.loc[df["sparsity"] == 0.9, "retrained_acc"].tolist()))
+    means = df.groupby("sparsity")["retrained_acc"].mean().to_numpy()
+    assert any(np.allclose(y, means) for y in _mean_lines(ax))
+    assert ax.get_legend().get_title().get_text() == "line: mean of 4 trials; dots: each trial"
+
+
+def test_layer_sparsity_grid_has_a_row_per_trial_and_layer_and_a_column_per_sparsity():
+    df = rows_to_frame(_rows())
+    grid = part1.layer_sparsity_grid(df)
+    assert grid.index.tolist() == ["trial 0 · a", "trial 0 · b", "trial 1 · a", "trial 1 · b",
+                                   "trial 2 · a", "trial 2 · b"]
+    assert grid.columns.tolist() == ["50", "90"]
+    assert grid.loc["trial 1 · a", "90"] == 1.0 and grid.loc["trial 2 · b", "90"] == pytest.approx(2 / 3)
+    assert np.isnan(grid.loc["trial 0 · a", "90"])  # trial 0 ran at 50 % only
+    one = part1.layer_sparsity_grid(df[df["trial"] == 1])
+    assert one.index.tolist() == ["a", "b"]  # one trial: just the layers
+
+
+def test_layer_sparsity_heatmap_cells_are_the_grid_and_the_figure_is_wider_than_tall():
     df = rows_to_frame(_rows())
     fig = part1.layer_sparsity_heatmap(df)
-    cells = fig.axes[0].collections[0].get_array().reshape(3, 2)
-    assert np.allclose(cells, [[0.5, 1 / 3], [1.0, 2 / 3], [0.5, 2 / 3]])
+    cells = fig.axes[0].collections[0].get_array()
+    grid = part1.layer_sparsity_grid(df).to_numpy()
+    assert np.ma.allclose(cells.reshape(grid.shape), np.ma.masked_invalid(grid))
+    width, height = fig.get_size_inches()
+    assert width == pytest.approx(part1.COLUMN_IN) and height < width / 2
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["50", "90"]
 
 
 def test_collapse_rate_lines_per_label():
@@ -49,6 +88,37 @@ def test_collapse_rate_lines_per_label():
     fig = part1.collapse_rate(df)
     (line,) = [ln for ln in fig.axes[0].get_lines() if len(ln.get_ydata())]  # one label: one line
     assert np.asarray(line.get_ydata()).tolist() == [0.0, 0.5]
+
+
+def _stuck_runs(n_stuck: int = 4):
+    rows = [{"min_channels_per_layer": 0, "strategy": "random", "collapsed": True,
+             "pruned_acc": 0.1 + 0.001 * i, "retrained_acc": 0.1 - 0.001 * i} for i in range(n_stuck)]
+    rows += [{"min_channels_per_layer": m, "strategy": "l1", "collapsed": False, "pruned_acc": 0.5,
+              "retrained_acc": 0.9} for m in (0, 1)]
+    return pd.DataFrame(rows)
+
+
+def test_merged_points_count_the_runs_that_round_to_one_point():
+    points = part1.merged_points(_stuck_runs(4))
+    stuck = points[points["collapsed"]]
+    assert len(stuck) == 1 and stuck["runs"].item() == 4
+    assert stuck["pruned_acc"].item() == pytest.approx(0.1)
+    # a step finer than the spread keeps them apart
+    assert len(part1.merged_points(_stuck_runs(4), step=0.001).query("collapsed")) == 4
+    with pytest.raises(ValueError, match="step must be in"):
+        part1.merged_points(_stuck_runs(), step=0.0)
+
+
+def test_recovery_scatter_sizes_markers_by_count_and_labels_the_largest():
+    fig = part1.recovery_scatter(_stuck_runs(4))
+    left = fig.axes[0]
+    sizes = sorted(float(s) for c in left.collections for s in c.get_sizes())
+    assert sizes == pytest.approx([28.0, 4 * 28.0])  # one l1 run, the four stuck runs on one marker
+    assert [t.get_text() for t in left.texts] == ["4 runs"]
+    assert len(fig.axes) == 2
+    assert left.get_title() == "no minimum per layer (collapse possible)\n5 runs"
+    assert fig.axes[1].get_title().startswith("at least 1 channel per layer")
+    assert "marker area" in fig.legends[0].get_title().get_text()
 
 
 def test_protocol_plot_puts_one_interval_per_network_and_method():

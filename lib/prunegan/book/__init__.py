@@ -18,9 +18,13 @@ into ``book/replicates/``.
 ``python -m prunegan.book check-readme`` compares every number of README.md that is wired to a scrap
 (``0.957 <!-- scrap 01_baseline baseline_acc .3f -->``) with the executed notebooks and prints each
 that differs (:func:`check_readme`).
+
+:mod:`.html_checks` reads the built HTML (``_build/html``) as a reader sees it (:func:`check_site`):
+template residue in the prose, tables wider than the text column, figures without caption or alt text.
 """
 from .cli import main
 from .execution import execute, execute_all, execute_replicate
+from .html_checks import check_html, check_site
 from .layout import EXECUTED, README, REPLICATES, SOURCE, notebooks, tags
 from .pairs import cells, check_pairs, pair_differences
 from .prepare import (VISIBILITY_TAGS, WIDGET_STATE, WIDGET_VIEW, hide_inputs, merge_parameters,
@@ -29,7 +33,7 @@ from .readme import (NUMBER_BEFORE, REPLICATE_NAME, SCRAP_COMMENT, calculate, ch
                      readme_quotes, report_readme, was_smoke)
 
 __all__ = ["EXECUTED", "NUMBER_BEFORE", "README", "REPLICATES", "REPLICATE_NAME", "SCRAP_COMMENT", "SOURCE",
-           "VISIBILITY_TAGS", "WIDGET_STATE", "WIDGET_VIEW", "calculate", "cells", "check_pairs",
-           "check_readme", "execute", "execute_all", "execute_replicate", "hide_inputs", "main",
-           "merge_parameters", "normalise", "notebooks", "pair_differences", "prepare_for_book",
-           "readme_quotes", "report_readme", "strip_widgets", "tags", "was_smoke"]
+           "VISIBILITY_TAGS", "WIDGET_STATE", "WIDGET_VIEW", "calculate", "cells", "check_html",
+           "check_pairs", "check_readme", "check_site", "execute", "execute_all", "execute_replicate",
+           "hide_inputs", "main", "merge_parameters", "normalise", "notebooks", "pair_differences",
+           "prepare_for_book", "readme_quotes", "report_readme", "strip_widgets", "tags", "was_smoke"]

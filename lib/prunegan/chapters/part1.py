@@ -190,3 +190,75 @@ def layer_sparsity_headlines(df: pd.DataFrame, *, sparsity: float = 0.9) -> dict
             f"random{pct}_acc_min0": float(by_min[0]["retrained_acc"].mean()),
             f"random{pct}_acc_min1": float(by_min[1]["retrained_acc"].mean()),
             f"l1_{pct}_acc_min1": float(_first_run(l1_min1)["retrained_acc"])}
+
+
+# --- tables as the chapters show them: few columns, formatted, nothing a reader has to decode ---------
+
+#: How a table marks a setting that has no run at a sparsity (explained under each such table).
+NO_RUN = "–"
+
+
+def _acc(value) -> str:
+    return NO_RUN if pd.isna(value) else f"{value:.3f}"
+
+
+def _pct_label(sparsity: float) -> str:
+    return f"{100 * sparsity:.0f} %"
+
+
+def sweep_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A sweep's runs as a chapter shows them: indexed by sparsity (in percent, then trial when ``df``
+    has several), with the pruned and retrained accuracy (3 decimals), the channels kept per layer
+    (``"conv1 6, conv2 16"``) and the collapsed layers (``"none"`` when no layer lost every channel).
+    ValueError naming the missing columns."""
+    need = ["sparsity", "trial", "pruned_acc", "retrained_acc", "kept", "collapsed_layers"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise ValueError(f"sweep_table needs columns {missing}; the frame has {list(df.columns)}")
+    d = df.sort_values(["sparsity", "trial"])
+    out = pd.DataFrame({
+        "sparsity": [_pct_label(s) for s in d["sparsity"]],
+        "trial": d["trial"].astype(int).to_numpy(),
+        "pruned acc.": [_acc(v) for v in d["pruned_acc"]],
+        "retrained acc.": [_acc(v) for v in d["retrained_acc"]],
+        "channels kept": [", ".join(f"{k} {v}" for k, v in kept.items()) for kept in d["kept"]],
+        "collapsed layers": [", ".join(c) if len(c) else "none" for c in d["collapsed_layers"]],
+    })
+    index = ["sparsity", "trial"] if d["trial"].nunique() > 1 else ["sparsity"]
+    return out.drop(columns=[] if len(index) == 2 else ["trial"]).set_index(index)
+
+
+def runs_per_setting(df: pd.DataFrame) -> pd.DataFrame:
+    """Number of runs of each method label (``label``), as a one-column table indexed by setting."""
+    return df.groupby("label").size().rename("runs").rename_axis("setting").to_frame()
+
+
+def setting_pivot(table: pd.DataFrame, values: str) -> pd.DataFrame:
+    """``values`` of :func:`prunegan.analysis.collapse.collapse_table` per sparsity (rows, in percent) and
+    setting (columns), 3 decimals; :data:`NO_RUN` where a setting has no run at that sparsity.
+    ValueError for a ``values`` the table lacks."""
+    if values not in table.columns:
+        raise ValueError(f"values must be a column of the table ({list(table.columns)}), got {values!r}")
+    grid = table.pivot(index="sparsity", columns="label", values=values).sort_index()
+    grid.index = [_pct_label(s) for s in grid.index]
+    grid.index.name, grid.columns.name = "sparsity", None
+    return grid.map(_acc)
+
+
+#: Rows of :func:`answer_table`: a reader's name for each count of collapse_explains_stuck.
+ANSWER_ROWS = {"runs": "runs", "stuck": "stuck", "collapsed": "with a collapsed layer",
+               "stuck_and_collapsed": "stuck and collapsed", "stuck_without_collapse": "stuck, no collapse",
+               "collapsed_but_recovered": "collapsed, recovered",
+               "share_of_stuck_collapsed": "share of stuck runs that collapsed"}
+
+
+def answer_table(answers: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Answers of :func:`prunegan.analysis.collapse.collapse_explains_stuck` side by side: one column per
+    key of ``answers`` (e.g. ``"min 0"``), one row per count (:data:`ANSWER_ROWS`); counts as integers,
+    the share with 2 decimals, ``"no stuck run"`` where there is none to share."""
+    cols = {}
+    for key, answer in answers.items():
+        share = answer["share_of_stuck_collapsed"]
+        cols[key] = [str(int(answer[k])) for k in ANSWER_ROWS if k != "share_of_stuck_collapsed"] + \
+            ["no stuck run" if pd.isna(share) else f"{share:.2f}"]
+    return pd.DataFrame(cols, index=pd.Index(list(ANSWER_ROWS.values()), name="runs of the setting"))
