@@ -632,5 +632,9 @@ def test_mode_is_the_most_probable_mask_of_every_network_enumerated(landscape_ba
         # as scores, the one global selection returns exactly the mode (what a "gan-mode" scorer needs)
         scores = g.mode_scores(prunable_layers(net), s, min_channels_per_layer=m, model=net)
         assert select(scores, s, min_channels_per_layer=m).key() == mode.key()
+        # ... and the strategy "gan-mode" is that mask, whatever the seed
+        for seed in (0, 1):
+            assert strategies.prune(net, "gan-mode", s, seed=seed, generator=g,
+                                    min_channels_per_layer=m).key() == mode.key()
     with pytest.raises(ValueError, match="untrained"):
         Generator(GanConfig(features=WEIGHT_ONLY)).mode(models.build("lenet5", seed=9), 0.9)

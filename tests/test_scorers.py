@@ -14,7 +14,7 @@ from prunegan.pruning import scorers, strategies
 from prunegan.pruning.scorers import SCORERS
 from prunegan.pruning.select import select
 
-BUILT_IN = ["gan", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude", "uniform-collapse-free",
+BUILT_IN = ["gan", "gan-mode", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude", "uniform-collapse-free",
             "uniform-l1", "uniform-random"]
 
 
@@ -35,7 +35,7 @@ def test_registered_scorers():
     assert SCORERS.names() == BUILT_IN == strategies.names()
 
 
-@pytest.mark.parametrize("name", [n for n in BUILT_IN if n != "gan"])
+@pytest.mark.parametrize("name", [n for n in BUILT_IN if not n.startswith("gan")])
 def test_every_scorer_has_the_common_signature_and_one_score_per_channel(lenet, name):
     scorer = SCORERS.get(name)
     params = list(inspect.signature(scorer).parameters.values())
@@ -145,8 +145,9 @@ def test_gan_scorer_uses_the_generator_with_the_target_sparsity(lenet):
     assert fake.minimum == 2  # the method's minimum reaches a scorer that samples whole masks
 
 
-def test_gan_scorer_without_a_generator_says_how_to_get_one(lenet):
-    with pytest.raises(ValueError, match="strategy 'gan' needs a trained generator"):
-        strategies.prune(lenet, "gan", 0.5, seed=0)
+@pytest.mark.parametrize("strategy", ["gan", "gan-mode"])
+def test_gan_scorer_without_a_generator_says_how_to_get_one(lenet, strategy):
+    with pytest.raises(ValueError, match=f"strategy '{strategy}' needs a trained generator"):
+        strategies.prune(lenet, strategy, 0.5, seed=0)
     with pytest.raises(ValueError, match="generator must be a prunegan.gan.Generator, got str"):
-        strategies.prune(lenet, "gan", 0.5, seed=0, generator="model.pt")
+        strategies.prune(lenet, strategy, 0.5, seed=0, generator="model.pt")

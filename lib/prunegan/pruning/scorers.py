@@ -5,7 +5,7 @@ A scorer is a function ``scorer(model, layers, rng, *, sparsity, **options) -> {
 ``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is
 the ``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
 ``options`` the scorer's own keyword options. A scorer that returns a whole mask as 0/1 scores
-(``uniform-collapse-free``, ``uniform-l1``, ``uniform-random``, ``gan``) also declares
+(``uniform-collapse-free``, ``uniform-l1``, ``uniform-random``, ``gan``, ``gan-mode``) also declares
 ``min_channels_per_layer`` and is given the method's minimum, so that its mask already keeps it.
 Scorers are registered by name in :data:`SCORERS`.
 """
@@ -177,11 +177,26 @@ def gan_scores(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Gen
     or any object with ``scores(layers, sparsity, rng, min_channels_per_layer=..., model=...)``; ``model``
     is the network the layers belong to, for image features), as scores
     (1 = kept, 0 = pruned); it keeps at least ``max(1, min_channels_per_layer)`` channels per layer."""
-    if generator is None:
-        raise ValueError("strategy 'gan' needs a trained generator: strategies.prune(model, 'gan', sparsity, "
-                         "seed=..., generator=prunegan.gan.fit(bank, config) "
-                         "or prunegan.gan.Generator.load(path))")
-    if not callable(getattr(generator, "scores", None)):
-        raise ValueError("strategy 'gan': generator must be a prunegan.gan.Generator, "
-                         f"got {type(generator).__name__}")
+    _check_generator("gan", generator, "scores")
     return generator.scores(layers, sparsity, rng, min_channels_per_layer=min_channels_per_layer, model=model)
+
+
+@SCORERS.register("gan-mode")
+def gan_mode_scores(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *,
+                    sparsity: float, generator: object = None,
+                    min_channels_per_layer: int = 0) -> dict[str, torch.Tensor]:
+    """The generator's most probable mask (:meth:`prunegan.gan.Generator.mode`: the exact mode of its
+    structured distribution, allocation across layers and channels together) as 0/1 scores; a
+    deterministic criterion (``rng`` is not used)."""
+    _check_generator("gan-mode", generator, "mode_scores")
+    return generator.mode_scores(layers, sparsity, min_channels_per_layer=min_channels_per_layer, model=model)
+
+
+def _check_generator(strategy: str, generator: object, method: str) -> None:
+    if generator is None:
+        raise ValueError(f"strategy {strategy!r} needs a trained generator: "
+                         f"strategies.prune(model, {strategy!r}, sparsity, seed=..., "
+                         "generator=prunegan.gan.fit(bank, config) or prunegan.gan.Generator.load(path))")
+    if not callable(getattr(generator, method, None)):
+        raise ValueError(f"strategy {strategy!r}: generator must be a prunegan.gan.Generator, "
+                         f"got {type(generator).__name__}")
