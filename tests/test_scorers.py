@@ -14,8 +14,8 @@ from prunegan.pruning import scorers, strategies
 from prunegan.pruning.scorers import SCORERS
 from prunegan.pruning.select import select
 
-BUILT_IN = ["gan", "gan-mode", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude", "uniform-collapse-free",
-            "uniform-l1", "uniform-random"]
+BUILT_IN = ["gan", "gan-mode", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude",
+            "uniform-collapse-free", "uniform-l1", "uniform-random"]
 
 
 @pytest.fixture(scope="module")
