@@ -51,8 +51,21 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 # %% [markdown]
 # The learning curve: mean training loss and test accuracy after every epoch.
 
-# %%
-fig = plots.learning_curve(base.history, title=f"{base_config.model} on {base.data.name}")
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_learning_curve",
+                  plots.learning_curve(base.history, title=f"{base_config.model} on {base.data.name}"))
+
+# %% [markdown]
+# :::{glue:figure} fig_learning_curve
+# ---
+# alt: >-
+#   Line chart of the baseline's mean training loss (left axis) and its test accuracy (right axis)
+#   against the training epoch.
+# name: fig-learning-curve
+# ---
+# Training the baseline: the mean training loss of each epoch (blue, left axis) and the test accuracy
+# after it (green, right axis).
+# :::
 
 # %% [markdown]
 # The network's prunable layers and its size. *Sparsity* in this book is the fraction of these

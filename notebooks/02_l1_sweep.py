@@ -52,20 +52,31 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 # %%
 config = chapter.sweep_config(base_config, strategy="l1", retrain_epochs=retrain_epochs, smoke=smoke)
 df = sweep.sweep(config, execution=where)
-df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
-    "params_kept", "kept", "collapsed_layers"]]
+chapter.sweep_table(df)
 
 # %% [markdown]
 # Original, pruned (before retraining) and retrained test accuracy against sparsity. Where the
 # retrained curve drops to the pruned one, retraining could not repair the damage.
 
-# %%
-fig = plots.accuracy_vs_sparsity(df, title="Global L1 channel pruning")
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_l1_sweep", plots.accuracy_vs_sparsity(df, title="Global L1 channel pruning"))
+
+# %% [markdown]
+# :::{glue:figure} fig_l1_sweep
+# ---
+# alt: >-
+#   Line chart of test accuracy against the fraction of channels pruned by global L1 pruning, with
+#   three lines: the original network, the pruned network before retraining and after retraining.
+# name: fig-l1-sweep
+# ---
+# Global L1 pruning: test accuracy of the original network, of the pruned network before retraining and
+# after retraining, at each sparsity.
+# :::
 
 # %% [markdown]
 # Global L1 compares channels of different layers on one scale. The second layer's channels have many
-# more inputs and smaller weights, so they are ranked lowest and go first: the table's `kept` column
-# shows which layer empties, and `collapsed_layers` names the layers left with no channel at all.
+# more inputs and smaller weights, so they are ranked lowest and go first: the table's *channels kept*
+# column shows which layer empties, and *collapsed layers* names the layers left with no channel at all.
 
 # %%
 headlines = chapter.l1_sweep_headlines(df, sparsity=0.9)

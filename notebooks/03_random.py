@@ -53,14 +53,30 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, trials=trials,
                             smoke=smoke)
 df = sweep.sweep(config, execution=where)
-df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
-    "params_kept", "kept", "collapsed_layers"]]
+chapter.sweep_table(df)
 
 # %% [markdown]
-# Mean over trials (band: 95 % confidence interval when there is more than one trial).
+# The mean over trials as lines. A 95 % confidence interval from a handful of trials would span most of
+# the axis and say nothing, so with few trials every trial is drawn as a dot instead; with enough trials
+# (`-p trials 20`) the figure shows the interval as a band. The legend says which the figure shows.
 
-# %%
-fig = plots.accuracy_vs_sparsity(df, title=f"Global random channel pruning, {trials} trials")
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_random_sweep",
+                  plots.accuracy_vs_sparsity(df, title=f"Global random channel pruning, {trials} trials"))
+
+# %% [markdown]
+# :::{glue:figure} fig_random_sweep
+# ---
+# alt: >-
+#   Line chart of test accuracy against the fraction of channels pruned at random: the mean over
+#   trials of the original, pruned and retrained accuracy, with each trial's accuracies as dots or a
+#   confidence band around each line.
+# name: fig-random-sweep
+# ---
+# Random pruning: test accuracy of the original network, of the pruned network before retraining and
+# after retraining, at each sparsity; lines are means over the trials, dots (or a band: the legend says)
+# show how far the trials spread.
+# :::
 
 # %% [markdown]
 # The retrained accuracy of single runs either comes back close to the original or stays at the

@@ -52,14 +52,26 @@ print(base.data, f"baseline test accuracy = {base.accuracy:.4f}")
 # %%
 config = chapter.sweep_config(base_config, strategy="random", retrain_epochs=retrain_epochs, smoke=smoke)
 df = sweep.trials(config, sparsity, chapter.smoke_trials(trials, smoke), execution=where)
-df[["sparsity", "trial", "achieved_sparsity", "original_acc", "pruned_acc", "retrained_acc", "macs_kept",
-    "params_kept", "kept", "collapsed_layers"]]
+chapter.sweep_table(df)
 
 # %% [markdown]
 # Each dot is one trial; red trials lost a whole layer.
 
-# %%
-fig = plots.trials_strip(df, title=f"{len(df)} random masks at sparsity {sparsity}")
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_trials",
+                  plots.trials_strip(df, title=f"{len(df)} random masks at sparsity {sparsity}"))
+
+# %% [markdown]
+# :::{glue:figure} fig_trials
+# ---
+# alt: >-
+#   Strip chart with one dot per random mask for the pruned and for the retrained test accuracy,
+#   green for masks that kept every layer and red for masks that emptied a layer.
+# name: fig-trials
+# ---
+# Random masks at one sparsity: each dot is one trial's test accuracy before (pruned) and after
+# retraining (retrained); red trials lost a whole layer.
+# :::
 
 # %% [markdown]
 # The 2×2 count below classifies each trial as *stuck* (retraining gained less than 0.02 and the
@@ -70,4 +82,4 @@ fig = plots.trials_strip(df, title=f"{len(df)} random masks at sparsity {sparsit
 answer = collapse.collapse_explains_stuck(df)
 for name, value in chapter.trials_headlines(df, sparsity=sparsity).items():
     sb.glue(name, value)
-pd.DataFrame([answer])
+chapter.answer_table({f"{len(df)} trials": answer})

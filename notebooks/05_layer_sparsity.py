@@ -61,37 +61,95 @@ configs = chapter.layer_sparsity_configs(base_config, retrain_epochs=retrain_epo
                                          trials_90=trials_90, sparsity=0.9, smoke=smoke)
 runs = [sweep.sweep(config, execution=where) for config in configs]
 df = collapse.unique_runs(pd.concat(runs, ignore_index=True))
-df.groupby("label").size()
+chapter.runs_per_setting(df)
 
 # %% [markdown]
 # ## Layer-wise sparsity
 #
-# Each row of a heatmap is one run (trial · global sparsity), each column a layer; the colour is the
+# Each row of a heat map is one layer (of one trial), each column a global sparsity; the colour is the
 # fraction of that layer's channels removed. A fully dark cell is a collapsed layer.
 
-# %%
-fig = plots.layer_sparsity_heatmap(df[df["method"] == "l1"], title="Global L1: layer sparsity")
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_l1_layers",
+                  plots.layer_sparsity_heatmap(df[df["method"] == "l1"], title="Global L1: layer sparsity"))
 
-# %%
+# %% [markdown]
+# :::{glue:figure} fig_l1_layers
+# ---
+# alt: >-
+#   Heat map with one row per convolutional layer and one column per global sparsity; the shade of
+#   each cell is the fraction of that layer's channels that global L1 pruning removed.
+# name: fig-l1-layers
+# ---
+# Global L1 pruning: the fraction of each layer's channels removed at each global sparsity (darkest: the
+# layer lost every channel).
+# :::
+
+# %% tags=["hide-input", "remove-output"]
 sweep_rows = df[(df["method"] == "random") & (df["trial"] < trials)]
-fig = plots.layer_sparsity_heatmap(sweep_rows, title=f"Random, {trials} trials: layer sparsity")
+n_sweep_trials = sweep_rows["trial"].nunique()
+plots.glue_figure("fig_random_layers", plots.layer_sparsity_heatmap(
+    sweep_rows, title=f"Random, {n_sweep_trials} trials: layer sparsity"))
+
+# %% [markdown]
+# :::{glue:figure} fig_random_layers
+# ---
+# alt: >-
+#   Heat map with two rows per random trial, one per convolutional layer, and one column per global
+#   sparsity; the shade of each cell is the fraction of that layer's channels removed.
+# name: fig-random-layers
+# ---
+# Random pruning: the fraction of each layer's channels removed, per trial and global sparsity (darkest:
+# the layer lost every channel).
+# :::
 
 # %% [markdown]
 # ## How often does a layer collapse?
 
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_collapse_rate", plots.collapse_rate(df, title="Runs with a collapsed layer"))
+
+# %% [markdown]
+# :::{glue:figure} fig_collapse_rate
+# ---
+# alt: >-
+#   Line chart of the fraction of runs with a collapsed layer against sparsity, one line per setting
+#   (L1 or random, with a minimum of 0 or 1 channel per layer).
+# name: fig-collapse-rate
+# ---
+# How often a layer collapses: the fraction of runs of each setting that emptied a layer, at each
+# sparsity. Settings with a minimum of one channel per layer cannot collapse.
+# :::
+#
+# The same rates as a table ("–": the setting has no run at that sparsity, since a minimum of one
+# channel per layer allows at most 90 %):
+
 # %%
-fig = plots.collapse_rate(df, title="Runs with a collapsed layer")
 table = collapse.collapse_table(df)
-table.pivot(index="sparsity", columns="label", values="collapse_rate")
+chapter.setting_pivot(table, "collapse_rate")
 
 # %% [markdown]
 # ## Does collapse explain every stuck run?
 #
-# Each point is one run: retrained against pruned accuracy. Runs on the diagonal did not recover.
-# Crosses are runs with a collapsed layer.
+# Each marker is a run: retrained against pruned accuracy. Runs on the diagonal did not recover.
+# Crosses are runs with a collapsed layer. Runs that land on the same point share one marker, whose area
+# grows with their number; the largest is labelled with its count.
 
-# %%
-fig = plots.recovery_scatter(df, title="Recovery after retraining")
+# %% tags=["hide-input", "remove-output"]
+plots.glue_figure("fig_recovery", plots.recovery_scatter(df, title="Recovery after retraining"))
+
+# %% [markdown]
+# :::{glue:figure} fig_recovery
+# ---
+# alt: >-
+#   Two scatter plots, one per minimum of channels per layer, of retrained against pruned test
+#   accuracy with a dashed diagonal; circles for runs that kept every layer, crosses for runs that
+#   emptied one, coloured by strategy, marker area growing with the number of runs at that point.
+# name: fig-recovery
+# ---
+# Recovery after retraining: each marker is a set of runs with (to 0.01) the same pruned and retrained
+# accuracy, its area proportional to their number. On the dashed diagonal retraining gained nothing.
+# :::
 
 # %% [markdown]
 # The counts below answer the question over all runs of the original setting (`min 0`) and of the
@@ -102,13 +160,13 @@ fig = plots.recovery_scatter(df, title="Recovery after retraining")
 # %%
 answer = chapter.collapse_answers(df)
 display(MarkdownText(chapter.collapse_verdict(answer[0])))
-pd.DataFrame(answer).T.convert_dtypes().rename_axis("min_channels_per_layer")
+chapter.answer_table({f"min {m}": a for m, a in answer.items()})
 
 # %% [markdown]
-# Mean retrained accuracy per setting and sparsity:
+# Mean retrained accuracy per setting and sparsity ("–": no run, as above):
 
 # %%
-table.pivot(index="sparsity", columns="label", values="retrained_acc")
+chapter.setting_pivot(table, "retrained_acc")
 
 # %%
 for name, value in chapter.layer_sparsity_headlines(df, sparsity=0.9).items():

@@ -40,7 +40,7 @@ def test_accuracy_vs_sparsity_draws_means_with_the_t_interval_from_enough_trials
     low, high = stats.mean_ci(df.loc[df["sparsity"] == 0.9, "retrained_acc"])[1:]
     ys = np.concatenate([p.vertices[:, 1] for c in ax.collections for p in c.get_paths()])
     assert np.isclose(ys, low).any() and np.isclose(ys, high).any()
-    assert ax.get_legend().get_title().get_text() == f"line: mean of {len(df['trial'].unique())} trials; " \
+    assert ax.get_legend().get_title().get_text() == f"line: mean of {len(df['trial'].unique())} trials\n" \
         "band: 95 % CI"
     assert fig.get_size_inches()[0] * fig.dpi == pytest.approx(part1.COLUMN_IN * part1.DPI)
 
@@ -57,7 +57,7 @@ def test_accuracy_vs_sparsity_shows_too_few_trials_as_points_without_a_band():
                + df.loc[df["sparsity"] == 0.9, "retrained_acc"].tolist()))
     means = df.groupby("sparsity")["retrained_acc"].mean().to_numpy()
     assert any(np.allclose(y, means) for y in _mean_lines(ax))
-    assert ax.get_legend().get_title().get_text() == "line: mean of 4 trials; dots: each trial"
+    assert ax.get_legend().get_title().get_text() == "line: mean of 4 trials\ndots: each trial"
 
 
 def test_layer_sparsity_grid_has_a_row_per_trial_and_layer_and_a_column_per_sparsity():

@@ -261,4 +261,4 @@ def answer_table(answers: dict[str, dict[str, float]]) -> pd.DataFrame:
         share = answer["share_of_stuck_collapsed"]
         cols[key] = [str(int(answer[k])) for k in ANSWER_ROWS if k != "share_of_stuck_collapsed"] + \
             ["no stuck run" if pd.isna(share) else f"{share:.2f}"]
-    return pd.DataFrame(cols, index=pd.Index(list(ANSWER_ROWS.values()), name="runs of the setting"))
+    return pd.DataFrame(cols, index=list(ANSWER_ROWS.values()))

@@ -68,11 +68,11 @@ def accuracy_vs_sparsity(df: pd.DataFrame, title: str = "") -> plt.Figure:
     sns.lineplot(long, x="sparsity", y="test accuracy", hue="accuracy", style="accuracy", markers=True,
                  errorbar=errorbar if band else None, ax=ax)
     if band:
-        key = f"line: mean of {n_trials} trials; band: 95 % CI"
+        key = f"line: mean of {n_trials} trials\nband: 95 % CI"
     elif n_trials > 1:
         sns.stripplot(long, x="sparsity", y="test accuracy", hue="accuracy", native_scale=True, jitter=0.006,
                       size=4, alpha=0.55, legend=False, ax=ax)
-        key = f"line: mean of {n_trials} trials; dots: each trial"
+        key = f"line: mean of {n_trials} trials\ndots: each trial"
     else:
         key = "one trial"
     ax.legend(title=key, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, title_fontsize=9,
