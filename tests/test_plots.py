@@ -83,6 +83,18 @@ def test_layer_sparsity_heatmap_cells_are_the_grid_and_the_figure_is_wider_than_
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["50", "90"]
 
 
+def test_trials_strip_draws_every_trial_even_when_accuracies_coincide():
+    df = pd.DataFrame({"trial": range(6), "collapsed": [True] * 4 + [False] * 2,
+                       "pruned_acc": [0.1] * 6, "retrained_acc": [0.1] * 4 + [0.9, 0.95]})
+    fig = part1.trials_strip(df)
+    offsets = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+    assert len(offsets) == 2 * len(df)
+    assert sorted(offsets[:, 1]) == pytest.approx(sorted([0.1] * 10 + [0.9, 0.95]))
+    # the four collapsed trials at 0.1 before retraining sit side by side, a marker's width apart
+    xs = np.sort([x for x, y in offsets if 0 < x < 0.5 and y == pytest.approx(0.1)])
+    assert len(xs) == 4 and np.diff(xs).min() > 0.01
+
+
 def test_collapse_rate_lines_per_label():
     df = rows_to_frame(_rows())
     fig = part1.collapse_rate(df)

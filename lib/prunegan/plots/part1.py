@@ -85,14 +85,15 @@ def accuracy_vs_sparsity(df: pd.DataFrame, title: str = "") -> plt.Figure:
 
 
 def trials_strip(df: pd.DataFrame, title: str = "") -> plt.Figure:
-    """Pruned and retrained accuracy of every trial, coloured by whether a layer collapsed."""
+    """Pruned and retrained accuracy of every trial, coloured by whether a layer collapsed; a swarm, so
+    that trials with the same accuracy sit side by side instead of on one dot."""
     long = df.assign(collapse=df["collapsed"].map({True: "layer collapsed", False: "no collapse"}))
     long = long.melt(id_vars=["trial", "collapse"], value_vars=["pruned_acc", "retrained_acc"],
                      var_name="stage", value_name="test accuracy")
     long["stage"] = long["stage"].map(ACC_COLUMNS)
     fig, axes = _figure(3.8)
     ax = axes[0, 0]
-    sns.stripplot(long, x="stage", y="test accuracy", hue="collapse", dodge=True, size=6, ax=ax,
+    sns.swarmplot(long, x="stage", y="test accuracy", hue="collapse", dodge=True, size=5, ax=ax,
                   hue_order=["no collapse", "layer collapsed"], palette={"no collapse": "tab:green",
                                                                           "layer collapsed": "tab:red"})
     ax.set_ylim(0, 1.02)
