@@ -184,3 +184,24 @@ def test_feature_signal_draws_each_features_mean_and_ci_filled_where_it_excludes
         filled = to_rgba(c.lines[0].get_markerfacecolor()) != to_rgba("white")
         assert filled == r.signal
     assert any(np.allclose(line.get_xdata(), 0) for line in ax.get_lines())  # the zero line
+
+
+def test_glue_figure_glues_the_figure_for_myst_nb_shown_and_closes_it(monkeypatch, tmp_path):
+    import matplotlib.pyplot as plt
+    import myst_nb
+    import nbformat
+    import scrapbook as sb
+
+    calls = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: calls.append((name, value, display)))
+    fig = part1.learning_curve([{"epoch": 1, "loss": 1.0}])
+    part1.glue_figure("fig_x", fig)
+    assert calls == [("fig_x", fig, True)] and not plt.fignum_exists(fig.number)
+    # what myst-nb's glue writes (shown: no mime prefix) is not a scrap: the chapter's scraps stay readable
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+        metadata={"scrapbook": {"name": "fig_x", "mime_prefix": ""}})])]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    assert dict(sb.read_notebook(str(path)).scraps) == {}
