@@ -47,7 +47,7 @@
 # independent replicate on other networks and another split of the images.
 
 # %% tags=["parameters"]
-smoke = False              # tiny fast run (chapter.SMOKE_PARAMS); a size passed with it must keep its default
+smoke = False              # tiny fast run for tests
 seed = 0                   # replicate: shifts networks, data split, bank draws, generators, critics, protocol
 data = "mnist-5k"          # "mnist-5k" (embedded, offline), "mnist", "fashion-mnist"
 epochs = 10                # baseline training epochs (every network)
