@@ -84,6 +84,7 @@ from prunegan.analysis import targets as target_checks
 from prunegan.chapters import part2 as chapter
 from prunegan.chapters.summary import MarkdownText
 from prunegan.core import provenance
+from prunegan.gan import export_shipped, shipped_key
 from prunegan.plots import part2 as plots
 from prunegan.pruning.executors import Execution
 from prunegan.runs import bank
@@ -149,6 +150,19 @@ pd.concat({s: chapter.bank_overview(b) for s, b in banks.items()}, names=["setti
 # %%
 folds_ = chapter.cross_fit(banks, cfg, execution=where)
 chapter.fold_summary(folds_)
+
+# %% [markdown]
+# ### The generators a reader can use on a new network
+#
+# Every number below comes from the fold that held its network out. For a *new* network the design most
+# folds chose is fitted once more, on every network of the chapter, per setting; `make book` ships these two
+# generators with the package (`prunegan.gan.load_shipped`, `python -m prunegan.gan map`). They are not
+# measured here: no network is left to measure them on.
+
+# %%
+final = chapter.final_fit(banks, cfg, folds_)
+print("design:", chapter.final_design(folds_), "->", export_shipped(final, shipped_key(params)) or
+      "not shipped (only the full chapter of replicate 0 is)")
 
 # %% [markdown]
 # ## Which channel features carry a signal?

@@ -860,3 +860,17 @@ def test_cross_fitting_learns_on_the_other_folds_and_measures_on_its_own(monkeyp
     assert summary["held_out"].tolist() == ["0, 1", "2, 3", "4, 5"]
     assert summary["trained_on"].iloc[1] == "0, 1, 4, 5" and summary["channel_features"].iloc[0] == "none"
     assert summary["best conv 90%"].tolist() == ["l1-min1"] * 3
+
+
+def test_final_design_is_what_most_folds_chose():
+    from types import SimpleNamespace as F
+
+    s = part2.STRUCTURAL_FEATURES
+    a, b, c = part2.CHANNEL_FEATURES[:3]
+    folds = [F(chosen=(0.1, 0.0), features=s + (a, b)), F(chosen=(0.0, 1.0), features=s + (a,)),
+             F(chosen=(0.1, 0.0), features=s + (c,)), F(chosen=(0.0, 1.0), features=s + (a, b))]
+    design, feats = part2.final_design(folds)
+    assert design == (0.1, 0.0)  # two folds each: the first fold's
+    assert feats == s + (a, b)  # a: 3 of 4 folds, b: 2 of 4 (half: kept), c: 1 of 4 (dropped)
+    design, feats = part2.final_design(folds[1:])
+    assert design == (0.0, 1.0) and feats == s + (a,)  # a: 2 of 3 folds; b and c: 1 of 3 (below half)

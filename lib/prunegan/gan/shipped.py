@@ -51,14 +51,16 @@ def setting_name(setting: str) -> str:
 def shipped_key(params=None) -> str:
     """The key of the generators chapter 6 fits with ``params`` (default: the full chapter's
     :data:`prunegan.chapters.part2.DEFAULTS`, replicate 0): a digest of the chapter's parameters and the
-    feature and model versions, computed from the configuration alone (nothing is run)."""
+    feature, model and results versions, computed from the configuration alone (nothing is run)."""
     from ..chapters.part2 import config as chapter6  # lazy: the library does not need the chapters
 
     params = chapter6.DEFAULTS if params is None else params
     if not isinstance(params, chapter6.Chapter6Params):
         raise ValueError(f"shipped_key takes a Chapter6Params, got {params!r}")
+    from ..core.store import RESULTS_VERSION
+
     return config_digest({"chapter6": params, "feature_version": FEATURE_VERSION,
-                          "model_version": MODEL_VERSION})
+                          "model_version": MODEL_VERSION, "results_version": RESULTS_VERSION})
 
 
 def _commit() -> str:

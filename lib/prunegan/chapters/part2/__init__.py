@@ -20,7 +20,7 @@ from .config import (  # noqa: F401
     TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell, Configs,
     configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
 )
-from .crossfit import Fold, run_fold, cross_fit, gather, fold_of, fold_summary  # noqa: F401
+from .crossfit import Fold, run_fold, cross_fit, final_design, final_fit, gather, fold_of, fold_summary  # noqa: F401
 from .overview import split_sizes, mask_space_overview, bank_overview  # noqa: F401
 from .learned import (  # noqa: F401
     critic_quality, critic_summary, landscape_rows, landscapes, landscape_examples, feature_choice,

@@ -95,3 +95,36 @@ def fold_summary(folds: list[Fold]) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows)
 
+
+
+def final_design(folds: list[Fold]) -> tuple[tuple[float, float], tuple[str, ...]]:
+    """The design to use on a new network, from what the folds chose: the (entropy_weight,
+    critic_weight) most folds chose (ties: the first fold's), and the structural features plus every
+    channel feature that at least half of the folds chose, in the first fold's order."""
+    designs_ = [f.chosen for f in folds]
+    design = max(dict.fromkeys(designs_), key=designs_.count)
+    chosen = [x for f in folds for x in f.features]
+    order = list(dict.fromkeys(chosen))
+    feats = tuple(x for x in order if x not in CHANNEL_FEATURES or 2 * chosen.count(x) >= len(folds))
+    return design, feats
+
+
+def final_fit(banks: dict, cfg: Configs, folds: list[Fold], *, progress: bool = True) -> dict:
+    """Per setting, one generator of :func:`final_design` fitted on *every* network of the chapter
+    (seed ``cfg.choice_seed``; with a critic of the same seed when the design uses one): what a reader
+    applies to a new network (``prunegan.gan.load_shipped``). Not measured here: each network's numbers
+    come from the fold that held it out."""
+    from dataclasses import replace
+
+    from ... import gan
+
+    (entropy, critic), feats = final_design(folds)
+    everyone = tuple(range(len(cfg.networks)))
+    config = replace(cfg.gan, networks=everyone, features=feats, entropy_weight=entropy, critic_weight=critic,
+                     seed=cfg.choice_seed)
+    out = {}
+    for setting, b in banks.items():
+        crit = (gan.fit_critics(b, networks=[everyone], seeds=[cfg.choice_seed], steps=cfg.critic_steps,
+                                features=feats, progress=progress)[0] if critic > 0 else None)
+        out[setting] = gan.fit(b, config, critic=crit, progress=progress)
+    return out
