@@ -76,7 +76,8 @@ def test_threshold_none_takes_each_rows_own_threshold():
     t = Target("p85", "landscape", "gan", "p85", comparison=">=", threshold=None)
     c = T.check([t], _table(*rows))
     assert c["met"].tolist() == [True, False, True] and c["threshold"].tolist() == [0.77, 0.79, 0.78]
-    assert t.describe() == "landscape CI low >= its threshold"
+    assert t.describe() == ("expected accuracy on the landscape, low end of the 95 % CI ≥ the landscape's "
+                            "percentile")
     # a fixed threshold overrides the column
     assert _met(Target("p85", "landscape", "gan", "p85", comparison=">=", threshold=0.5), *rows) == [True] * 3
     with pytest.raises(ValueError, match="'p85' takes each row's threshold.*no 'threshold' column"):
@@ -148,10 +149,13 @@ def test_check_rejects_what_is_not_a_target():
 
 
 def test_describe_names_the_bound_comparison_and_threshold():
-    assert Target("t", "paired", "gan", threshold=-1.0).describe() == "paired CI low > -1"
+    assert Target("t", "paired", "gan", threshold=-1.0).describe() == \
+        "paired difference (points), low end of the 95 % CI over pairs > −1"
+    assert Target("t", "networks_paired", "gan").describe() == \
+        "paired difference (points), low end of the 95 % CI over networks > 0"
     assert Target("t", "seed_sd", "gan", bound="ci_high", comparison="<=", threshold=1.5).describe() == \
-        "seed_sd CI high <= 1.5"
-    assert Target("t", "paired", "gan", bound="value").describe() == "paired value > 0"
+        "SD across seeds (points), high end of the 95 % CI ≤ 1.5"
+    assert Target("t", "paired", "gan", bound="value").describe() == "paired difference (points), value > 0"
 
 
 # ------------------------------------------------------------------------------------ summary, agreement

@@ -715,20 +715,25 @@ def test_verdict_states_each_target_with_its_cells(verdicts):
     lines = text.splitlines()
     assert len(lines) == len(part2.TARGETS) and all(line.startswith("- ") for line in lines)
     lines = [line for line in lines if "most probable mask" not in line]
-    assert lines[1].startswith("- beats random-min1 (networks_paired CI low > 0): **met** (4/4 cells) — "
+    assert lines[1].startswith("- beats random-min1 (paired difference (points), low end of the 95 % CI over "
+                               "networks > 0): **met** (4/4 cells) — "
                                "conv 80% (2 networks): +19.0 [+19.0, +19.0]")
-    assert "- at least L1-min1 (networks_paired CI low > -1): **not met** (2/4 cells)" in text
+    assert ("- at least L1-min1 (paired difference (points), low end of the 95 % CI over networks > −1): "
+            "**not met** (2/4 cells)") in text
     assert "conv+linear 80% (2 networks): -1.0 [" in text
     assert lines[0].startswith("- at least the landscape's 85th percentile "
-                               "(networks_landscape CI low >= 0): **not met** (0/1 cells) — "
+                               "(points from the landscape's percentile, low end of the 95 % CI over "
+                               "networks ≥ 0): **not met** (0/1 cells) — "
                                "conv 90% (2 networks): +0.6 [")
     assert lines[0].endswith("points from the 85th percentile.")
     assert lines[-1].startswith("- SD across generator seeds at most 1.5 points "
-                                "(networks_seed_sd CI high <= 1.5): **not met** (0/1 cells) — "
+                                "(SD across seeds (points), high end of the 95 % CI over networks ≤ 1.5): "
+                               "**not met** (0/1 cells) — "
                                 "conv 90% (pooled within networks, 8 df): 2.24 [")
     assert "transfer net 0 80%: +19.0" in text  # the transfer network: per network, over its pairs
     part = verdicts["checks"][verdicts["checks"]["setting"] != "transfer"]
-    not_checked = "- transfer: within 1 point of random-min1 (paired CI low > -1): **not checked**"
+    not_checked = ("- transfer: within 1 point of random-min1 (paired difference (points), low end of the "
+                   "95 % CI over pairs > −1): **not checked**")
     assert not_checked in part2.verdict(part)
 
 

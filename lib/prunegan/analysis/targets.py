@@ -23,8 +23,14 @@ import pandas as pd
 
 #: Comparisons a target may use.
 COMPARISONS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+#: How a rule reads in prose (no ``>=`` in a sentence).
+COMPARISON_WORDS = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 #: Statistics a target may judge.
 STATISTICS = ("paired", "landscape", "seed_sd", "networks_paired", "networks_landscape", "networks_seed_sd")
+STATISTIC_WORDS = {"paired": "paired difference (points)", "landscape": "expected accuracy on the landscape",
+                   "seed_sd": "SD across seeds (points)", "networks_paired": "paired difference (points)",
+                   "networks_landscape": "points from the landscape's percentile",
+                   "networks_seed_sd": "SD across seeds (points)"}
 #: Columns of :func:`check`'s result.
 CHECK_COLUMNS = ["target", "method", "other", "setting", "network", "sparsity", "n", "value", "ci_low",
                  "ci_high", "bound", "comparison", "threshold", "met"]
@@ -60,10 +66,14 @@ class Target:
             object.__setattr__(self, "settings", (self.settings,))
 
     def describe(self) -> str:
-        """E.g. ``"paired CI low > 0"``."""
-        what = {"ci_low": "CI low", "ci_high": "CI high", "value": "value"}[self.bound]
-        thr = "its threshold" if self.threshold is None else f"{self.threshold:g}"
-        return f"{self.statistic} {what} {self.comparison} {thr}"
+        """The rule in words, e.g. ``"paired difference, low end of the 95 % CI over networks > 0"``."""
+        what = {"ci_low": "low end of the 95 % CI", "ci_high": "high end of the 95 % CI",
+                "value": "value"}[self.bound]
+        over = " over networks" if self.statistic.startswith("networks_") and self.bound != "value" else \
+            " over pairs" if self.statistic == "paired" and self.bound != "value" else ""
+        thr = ("the landscape's percentile" if self.threshold is None
+               else f"{self.threshold:g}".replace("-", "−"))
+        return f"{STATISTIC_WORDS[self.statistic]}, {what}{over} {COMPARISON_WORDS[self.comparison]} {thr}"
 
 
 def check(targets, stats: pd.DataFrame) -> pd.DataFrame:
