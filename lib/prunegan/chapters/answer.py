@@ -1,0 +1,87 @@
+"""The study's answer, written from chapter 6's scraps (the findings page and the README open with
+it): the GAN against the best standard criterion, the untrained generator and random pruning on
+networks it has not seen, with CIs over networks, and the targets' verdicts in each replicate."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .part2.config import TARGETS
+from .part2.report import _slug
+
+#: Chapter 6's settings as scrap prefixes and as a reader names them.
+SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
+SPARSITIES = (80, 90)
+
+
+def points(value: float) -> str:
+    """``+1.2`` / ``−3.4``: a difference in accuracy points, with a real minus sign."""
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def margin(s: dict, other: str, setting: str, pct: int) -> str:
+    """``"−5.6 [−9.0, −2.2]"``: the GAN's mean paired margin over ``other`` (``"best"`` or
+    ``"random"``) in ``setting`` at ``pct`` % and its 95 % CI over networks, from scraps ``s``."""
+    key = f"margin_{other}_{setting}_{pct}"
+    return f"{points(s[key])} [{points(s[key + '_ci_low'])}, {points(s[key + '_ci_high'])}]"
+
+
+def _cells():
+    return [(k, p) for k in SETTINGS for p in SPARSITIES]
+
+
+def lead(s: dict) -> str:
+    """The answer's first sentence, decided by the CIs over networks of the GAN − best standard
+    criterion (``margin_best_*``): below it everywhere (every CI high < 0), at least as good everywhere
+    (every CI low > −1 point, the target's margin), or neither (how many cells reach below −1)."""
+    lows = [s[f"margin_best_{k}_{p}_ci_low"] for k, p in _cells()]
+    highs = [s[f"margin_best_{k}_{p}_ci_high"] for k, p in _cells()]
+    if all(h < 0 for h in highs):
+        return "the GAN's masks are worse than the best standard criterion's in every setting and sparsity"
+    if all(lo > -1 for lo in lows):
+        return ("the GAN's masks are at least as good as the best standard criterion's (within 1 point) "
+                "everywhere")
+    below = sum(lo <= -1 for lo in lows)
+    return (f"the GAN's masks are not shown to match the best standard criterion's: in {below} of "
+            f"{len(lows)} settings and sparsities the 95 % CI reaches more than 1 point below it")
+
+
+def answer(s: dict) -> str:
+    """Markdown: the answer in a few sentences, every number from chapter 6's scraps ``s``."""
+    n = int(s["gan_networks"])
+    cells = "; ".join(f"{label}: {margin(s, 'best', k, 80)} at 80 %, {margin(s, 'best', k, 90)} at 90 %"
+                      for k, label in SETTINGS.items())
+    rand = "; ".join(f"{label}: {margin(s, 'random', k, 80)} / {margin(s, 'random', k, 90)}"
+                     for k, label in SETTINGS.items())
+    untrained = [100 * (s[f"{k}_gan_acc_{p}"] - s[f"{k}_uniform_collapse_free_acc_{p}"]) for k, p in _cells()]
+    mode = [100 * (s[f"{k}_gan_mode_acc_{p}"] - s[f"{k}_best_criterion_acc_{p}"]) for k, p in _cells()]
+    met = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") == "met"]
+    checked = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") in ("met", "not met")]
+    listing = lambda xs: ", ".join(f"{points(x)} ({k} {p} %)" for x, (k, p) in zip(xs, _cells()))  # noqa: E731
+    return (f"**On a LeNet-5 it has not seen, {lead(s)}.** GAN − best standard criterion, mean paired "
+            f"difference in accuracy points with its 95 % CI over the {n} networks (each held out once): "
+            f"{cells}. Against random pruning with one channel per layer: {rand}. The GAN's mean retrained "
+            f"accuracy minus the untrained generator's (uniform over collapse-free masks): "
+            f"{listing(untrained)}; "
+            f"its most probable mask, used as a deterministic criterion, minus the best standard criterion: "
+            f"{listing(mode)}. Of the {len(checked)} targets checked, {len(met)} "
+            f"{'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
+
+
+def verdict_table(replicates: dict[str, dict]) -> pd.DataFrame:
+    """One row per target: in each replicate (label → chapter 6's scraps) the cells met of the cells
+    checked and the verdict (``"1/4 not met"``; ``"–"`` when no cell was checked), and whether the
+    replicates agree on the verdict (when there are two or more)."""
+    rows = []
+    for t in TARGETS:
+        slug = _slug(t.name)
+        row = {"target": t.name}
+        statuses = []
+        for label, s in replicates.items():
+            status = s.get(f"target_{slug}_status", "not checked")
+            cells = s.get(f"target_{slug}_cells")
+            row[label] = f"{int(s[f'target_{slug}_met'])}/{int(cells)} {status}" if cells else "–"
+            statuses.append(status)
+        if len(replicates) > 1:
+            row["agree"] = "yes" if len(set(statuses)) == 1 else "no"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("target")
