@@ -81,11 +81,13 @@ from IPython.display import display
 
 from prunegan.analysis import comparison, masks, signal
 from prunegan.analysis import targets as target_checks
+from prunegan.chapters import answer
 from prunegan.chapters import part2 as chapter
 from prunegan.chapters.summary import MarkdownText
 from prunegan.core import provenance
 from prunegan.gan import export_shipped, shipped_key
 from prunegan.plots import part2 as plots
+from prunegan.plots.part1 import glue_figure
 from prunegan.pruning.executors import Execution
 from prunegan.runs import bank
 from prunegan.runs.baseline import baseline
@@ -349,13 +351,47 @@ MarkdownText(chapter.verdict(checks))
 
 # %% [markdown]
 # The spread that decides the verdicts: each network's paired mean with its CI over its pairs, and the pooled
-# mean with its CI over networks — the GAN's samples and its most probable mask against the best standard
-# criterion (dashed: the target's −1 point), and the samples against random-min1.
+# mean with its CI over networks.
 
-# %%
-fig = plots.forest(stats, "gan", "best-criterion", threshold=-1.0)
-fig = plots.forest(stats, "gan-mode", "best-criterion", threshold=-1.0)
-fig = plots.forest(stats, "gan", "random-min1", threshold=0.0)
+# %% tags=["remove-output"]
+glue_figure("fig_forest_gan_best", plots.forest(stats, "gan", "best-criterion", threshold=-1.0))
+glue_figure("fig_forest_mode_best", plots.forest(stats, "gan-mode", "best-criterion", threshold=-1.0))
+glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", threshold=0.0))
+
+# %% [markdown]
+# :::{glue:figure} fig_forest_gan_best
+# ---
+# alt: >-
+#   Forest plot, one panel per setting and sparsity: for each network a point with a horizontal 95 % CI
+#   bar for the GAN's accuracy minus the best standard criterion's, in points, and a pooled estimate with
+#   its CI over networks; a dashed vertical line at minus one point.
+# name: fig-forest-gan-best
+# ---
+# GAN samples − best standard criterion, in accuracy points: each network (the fold that held it out) with
+# its 95 % CI over its pairs, and the pooled mean with its 95 % CI over networks (the interval the verdict
+# judges). Dashed: the target's −1 point.
+# :::
+#
+# :::{glue:figure} fig_forest_mode_best
+# ---
+# alt: >-
+#   Forest plot as above for the generator's most probable mask minus the best standard criterion.
+# name: fig-forest-mode-best
+# ---
+# The generator's most probable mask (its keep-probability map used as a criterion) − best standard
+# criterion, per network and pooled over networks.
+# :::
+#
+# :::{glue:figure} fig_forest_gan_random
+# ---
+# alt: >-
+#   Forest plot as above for the GAN's samples minus random pruning with one channel per layer, with a
+#   dashed line at zero.
+# name: fig-forest-gan-random
+# ---
+# GAN samples − random pruning with one channel per layer, per network and pooled (dashed: 0, the target
+# "beats random-min1").
+# :::
 
 # %% [markdown]
 # ## Ablation: what each design meets
@@ -383,9 +419,8 @@ compute
 # %% [markdown]
 # ## Headline numbers
 #
-# Glued for the findings page (accuracy as a fraction, averaged over the networks; margins in points with
-# their CI over networks; prefixes `conv_`, `linear_`, `transfer_`; `target_*_met` / `_cells`: cells meeting
-# each target).
+# Glued for the findings page and the README (accuracy as a fraction, averaged over the networks; margins in
+# points with their CI over networks).
 
 # %%
 print("the comparison's rows were computed on:", provenance.summary(pd.concat([df, tdf], ignore_index=True)))
@@ -394,4 +429,10 @@ numbers.update(chapter.extra_numbers(cfg, splits, folds_))
 for name, value in numbers.items():
     sb.glue(name, value)
 sb.glue("gan_verdict", chapter.verdict(checks))
-pd.Series(numbers, name="value").to_frame()
+print(f"{len(numbers) + 1} numbers glued (every one is listed on the summary page)")
+
+# %% [markdown]
+# ## What this chapter shows
+
+# %%
+MarkdownText(answer.answer(numbers))

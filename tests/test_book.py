@@ -418,8 +418,9 @@ def test_unwired_numbers_finds_measurements_but_not_settings_code_or_versions():
         "# Results 2026",
         "accuracy 0.958 <!-- scrap 01_baseline baseline_acc .3f --> in 10 epochs on 2 cores",  # wired
         "a ratio of 2.9× <!-- bench speed mix.ratio .1f --> and 65 % <!-- scrap 04 rate .0% -->",  # wired
-        "it took 57 min and 3.2 points, 65 % of runs, 2.8× faster, 8 s",  # four unwired
+        "it took 57 min and 3.2 points, 67 % of runs, 2.8× faster, 8 s",  # five unwired
+        "at 90 % sparsity, a 95 % CI, a threshold of 0.02 <!-- setting -->",  # settings
         "Python 3.11, torch 2.14.1, Jupyter Book 1.x, `0.25`, [v](https://x.org/a/1.5)",  # not measurements
         "```", "took 99.9 s in code", "```",
     ])
-    assert readme.unwired_numbers(text) == [(4, "57 min"), (4, "3.2"), (4, "65 %"), (4, "2.8×"), (4, "8 s")]
+    assert readme.unwired_numbers(text) == [(4, "57 min"), (4, "3.2"), (4, "67 %"), (4, "2.8×"), (4, "8 s")]

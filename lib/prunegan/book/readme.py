@@ -16,10 +16,13 @@ from .layout import EXECUTED, README, REPLICATES
 #: Benchmarks' measurement files that ``<!-- bench NAME KEY FORMAT -->`` reads (``NAME.json``).
 BENCH_RESULTS = README.parent / "benchmarks" / "results"
 BENCH_COMMENT = re.compile(r"<!--\s*bench\s+(?P<name>[\w-]+)\s+(?P<key>[\w.]+)\s+(?P<fmt>\S+)\s*-->")
+#: A whole percentage that is a multiple of 5 (a sparsity of the grid, a 95 % CI): a setting, not a
+#: measurement. Any other number that is a setting is marked ``<!-- setting -->`` right after it.
+SETTING_PERCENT = re.compile(r"(?:[05]|[1-9][05]|100)\s?%")
 VERSION = re.compile(r"\b(?:Python|torch|Book|Ray|ray|version|v)\s?\d+(?:\.[\dx]+)+")
 #: What counts as a measurement in prose: a decimal number, a percentage, a ratio (``2.9×``) or a
 #: duration (``57 min``, ``8 s``); plain integers (``2 cores``, ``10 epochs``) are settings.
-MEASUREMENT = re.compile(r"(?<![\w.`/-])[−+-]?\d[\d,]*(?:\.\d+)?(?:\s?%|\s?×|\s?(?:min|s|ms|h)\b)"
+MEASUREMENT = re.compile(r"(?<![\w.`/-])[−+-]?\d[\d,]*(?:\.\d+)?(?:\s?%|\s?×(?!\s?\d)|\s?(?:min|s|ms|h)\b)"
                          r"|(?<![\w.`/-])[−+-]?\d+\.\d+(?![\w.`/-]|\.\d)")
 
 #: ``<!-- scrap NOTEBOOK EXPR FORMAT -->`` right after the number it wires (EXPR: a scrap name, or
@@ -105,8 +108,9 @@ def check_bench(text: str, results: Path = BENCH_RESULTS, source: str = "README.
 
 def unwired_numbers(text: str) -> list[tuple[int, str]]:
     """``(line, number)`` of every measurement-like number (:data:`MEASUREMENT`) in ``text``'s prose
-    that no ``scrap`` or ``bench`` comment follows: outside fenced code, inline code, link targets and
-    HTML comments. A number in the book or README must come from a build or a benchmark file."""
+    that no ``scrap``, ``bench`` or ``setting`` comment follows: outside fenced code, inline code, link
+    targets and HTML comments, whole percentages that are multiples of 5 aside (:data:`SETTING_PERCENT`).
+    A number in the book or README must come from a build or a benchmark file."""
     out, fenced = [], False
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith("```"):
@@ -117,9 +121,11 @@ def unwired_numbers(text: str) -> list[tuple[int, str]]:
         prose = re.sub(r"`[^`]*`", " ", line)
         prose = re.sub(r"\]\([^)]*\)", "]", prose)  # link targets
         prose = VERSION.sub(" ", prose)  # "Python 3.11", "torch 2.14.1", "Jupyter Book 1.x": not measurements
-        wired = [m.start() for m in re.finditer(r"<!--\s*(scrap|bench)\b", prose)]
+        wired = [m.start() for m in re.finditer(r"<!--\s*(scrap|bench|setting)\b", prose)]
         prose = re.sub(r"<!--.*?-->", lambda m: " " * len(m.group()), prose)
         for m in MEASUREMENT.finditer(prose):
+            if SETTING_PERCENT.fullmatch(m.group().strip()):
+                continue
             follow = prose[m.end():]
             comment_next = any(0 <= w - m.end() <= 2 for w in wired) or \
                 (follow[:2].strip() in ("", "×") and any(0 <= w - m.end() <= 3 for w in wired))
