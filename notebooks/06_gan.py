@@ -303,7 +303,7 @@ comparison.accuracy_and_cost(cells).round(3)
 # How many *different* masks each method proposed per network:
 
 # %%
-comparison.cell_pivot(cells, "distinct").astype(int)
+comparison.cell_pivot(cells, "distinct").astype("Int64")  # <NA>: the method has no mask there
 
 # %% [markdown]
 # ## Exactly, on every network's landscape
