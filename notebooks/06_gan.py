@@ -353,7 +353,7 @@ MarkdownText(chapter.verdict(checks))
 # The spread that decides the verdicts: each network's paired mean with its CI over its pairs, and the pooled
 # mean with its CI over networks.
 
-# %% tags=["remove-output"]
+# %% tags=["hide-input", "remove-output"]
 glue_figure("fig_forest_gan_best", plots.forest(stats, "gan", "best-criterion", threshold=-1.0))
 glue_figure("fig_forest_mode_best", plots.forest(stats, "gan-mode", "best-criterion", threshold=-1.0))
 glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", threshold=0.0))

@@ -274,12 +274,12 @@ def test_calculate_is_a_calculator_not_eval():
         book.calculate("b", scraps)
 
 
-def test_the_readme_results_table_is_wired_to_scraps():
+def test_the_readme_findings_are_wired_to_scraps():
     """Every wired number of the real README names a numbered notebook and a usable format; the
     numbers themselves are checked against a build by ``make book`` (and their names by the
     notebook tests)."""
     text = (REPO / "README.md").read_text()
-    table = text[text.index("## Results"):]
+    table = text[text.index("## What it finds"):]
     table = table[:table.index("\n## ", 1)]
     quotes = book.readme_quotes(table)
     assert len(quotes) >= 20

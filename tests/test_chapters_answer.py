@@ -34,6 +34,14 @@ def test_the_lead_follows_the_cis_on_both_sides_of_each_threshold(low, high, lea
     assert lead in answer.lead(scraps(low, high))
 
 
+def test_the_lead_counts_the_cells_that_are_worse():
+    s = scraps(-3.0, 1.0)
+    s["margin_best_conv_80_ci_high"] = -0.5
+    assert "worse than the best standard criterion's in 1 of 4 settings" in answer.lead(s)
+    s["margin_best_conv_80_ci_high"] = 0.0  # touching 0: not worse
+    assert "not shown to match" in answer.lead(s)
+
+
 def test_the_answer_quotes_the_scraps():
     s = scraps(-2.5, 1.5)
     s["margin_best_conv_80"] = -0.45
