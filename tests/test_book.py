@@ -4,7 +4,6 @@ and the README's wired numbers checked against executed notebooks."""
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 
 import IPython
@@ -289,8 +288,7 @@ def test_the_readme_findings_are_wired_to_scraps():
         assert q["notebook"] in stems or (book.REPLICATE_NAME.fullmatch(q["notebook"])
                                           and q["notebook"].rsplit("_seed", 1)[0] in stems), q
         format("a" if q["fmt"] == "s" else 1 if q["fmt"].endswith("d") else 0.5, q["fmt"])  # a valid format
-        names = {n for n in q["expr"].replace("*", " ").replace("/", " ").split()
-                 if n[0] in string.ascii_letters}
+        names = set(re.findall(r"[A-Za-z_]\w*", q["expr"]))
         assert names and book.calculate(q["expr"], dict.fromkeys(names, 1.0)) is not None
 
 
