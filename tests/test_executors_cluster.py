@@ -82,8 +82,10 @@ def test_ctrl_c_stops_the_work_on_the_cluster(cluster, trained_lenet, small_data
     masks = mask_list(trained_lenet, 8)
     seen = []
     with pytest.raises(KeyboardInterrupt):
+        # one task in flight (workers=1): the next row is always still running when Ctrl-C comes; with
+        # every task running at once on an idle cluster they can all finish within the 0.2 s
         engine.evaluate_masks(trained_lenet, masks, small_data, SLOW_EACH, executor="ray",
-                              ray_address=cluster.address,
+                              ray_address=cluster.address, workers=1,
                               on_result=_interrupt_after_first(seen))
     assert 1 <= len(seen) < len(masks)  # finished rows reached the driver, the rest did not run to the end
     # (the executor leaves the cluster, which kills the tasks of a driver that left)
