@@ -81,12 +81,17 @@ def test_ctrl_c_stops_the_work_on_the_cluster(cluster, trained_lenet, small_data
     ray = ray_with_hooks()
     masks = mask_list(trained_lenet, 8)
     seen = []
-    with pytest.raises(KeyboardInterrupt):
-        # one task in flight (workers=1): the next row is always still running when Ctrl-C comes; with
-        # every task running at once on an idle cluster they can all finish within the 0.2 s
-        engine.evaluate_masks(trained_lenet, masks, small_data, SLOW_EACH, executor="ray",
-                              ray_address=cluster.address, workers=1,
-                              on_result=_interrupt_after_first(seen))
+    # Python's own Ctrl-C handler, even where this process started with SIGINT ignored (a background
+    # job of a non-interactive shell inherits SIG_IGN, and then no KeyboardInterrupt ever comes)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # one task in flight (workers=1): the next row is still running when Ctrl-C comes
+            engine.evaluate_masks(trained_lenet, masks, small_data, SLOW_EACH, executor="ray",
+                                  ray_address=cluster.address, workers=1,
+                                  on_result=_interrupt_after_first(seen))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert 1 <= len(seen) < len(masks)  # finished rows reached the driver, the rest did not run to the end
     # (the executor leaves the cluster, which kills the tasks of a driver that left)
     if not ray.is_initialized():
