@@ -328,13 +328,32 @@ def test_an_untrained_generator_expects_the_landscape_mean():
     assert mode["percentile"].iloc[0] == pytest.approx(100 * (labels < acc).mean())
 
 
-def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeypatch):
+def _signal_rows(values: dict) -> pd.DataFrame:
+    """A feature_signal table: feature -> per-network Spearman values (networks 0, 1, 2, ...)."""
+    return pd.DataFrame([{"feature": f, "network": n, "spearman": v, "n_layers": 2, "n_channels": 22}
+                         for f, vals in values.items() for n, v in enumerate(vals)])
+
+
+def test_selected_features_reads_only_the_given_networks():
+    a, b = part2.CHANNEL_FEATURES[:2]
+    # a: a clear signal on networks 0-2, none on 3; b: a signal only on network 3 (one network: no CI)
+    per_net = _signal_rows({a: (0.5, 0.6, 0.55, -0.9), b: (0.0, 0.01, -0.01, 0.9)})
+    assert part2.selected_features(per_net, (0, 1, 2)) == part2.STRUCTURAL_FEATURES + (a,)
+    assert part2.selected_features(per_net) == part2.STRUCTURAL_FEATURES  # network 3 breaks a's CI
+    with pytest.raises(ValueError, match=r"no feature-signal rows for networks \(7,\)"):
+        part2.selected_features(per_net, (7,))
+
+
+def test_design_choice_is_leave_one_network_out_with_features_selected_in_each_split(monkeypatch):
     from prunegan.gan import Generator
 
     bank, _ = _landscape_bank(networks=(0, 1, 2, 3))
     cfg = _cfg(networks=4, folds=4, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
                samples=2).fold(3)  # network 3 held out
-    feats = part2.STRUCTURAL_FEATURES + ("l1_z_layer",)
+    a = part2.CHANNEL_FEATURES[0]
+    # a carries a signal on networks 1 and 2 only: chosen in the split that leaves network 0 out, and
+    # in no split that keeps network 0 (its Spearman there is the opposite sign)
+    per_net = _signal_rows({a: (-0.8, 0.5, 0.52, 0.9)})
     critics, fits = [], []
     monkeypatch.setattr(part2.learned.gan, "fit_critics",
                         lambda b, networks, seeds, **kw: [critics.append({**kw, "networks": n, "seed": s})
@@ -342,34 +361,74 @@ def test_design_choice_is_leave_one_network_out_on_the_training_networks(monkeyp
     monkeypatch.setattr(part2.learned.gan, "fit_many",
                         lambda b, configs, critics, **kw: fits.extend(zip(configs, critics))
                         or [Generator(c, history=[{"step": 0}]) for c in configs])
-    choice = part2.design_choice(bank, cfg, feats, progress=False)
+    choice = part2.design_choice(bank, cfg, per_net, progress=False)
     assert len(choice) == 2 * 3 and set(choice["network"]) == {0, 1, 2}  # never the held-out network 3
     seed = cfg.choice_seed
     assert seed not in cfg.gan_seeds  # chosen with a seed no pair is measured with
+    s = part2.STRUCTURAL_FEATURES
     assert {(c["networks"], c["seed"], c["features"]) for c in critics} == {
-        ((1, 2), seed, feats), ((0, 2), seed, feats), ((0, 1), seed, feats)}
+        ((1, 2), seed, s + (a,)), ((0, 2), seed, s), ((0, 1), seed, s)}
     for (config, critic), row in zip(fits, choice.itertuples()):
         assert row.network not in config.networks and set(config.networks) | {row.network} == {0, 1, 2}
-        assert critic == config.networks  # the critic of the same fold
+        assert critic == config.networks  # the critic of the same split
         assert (config.entropy_weight, config.critic_weight) == (row.entropy_weight, row.critic_weight)
-        assert config.features == feats and config.seed == cfg.choice_seed
+        assert config.features == (s + (a,) if row.network == 0 else s) and config.seed == cfg.choice_seed
+        assert row.features == (a if row.network == 0 else "none")
         labels = part2.landscape_rows(bank, 0.9, (row.network,))["val_acc"]
         assert row.expected_val_acc == pytest.approx(labels.mean())  # uniform generators
         assert row.percentile == pytest.approx(100 * (labels < labels.mean()).mean())
 
 
-def test_chosen_design_has_the_best_mean_over_left_out_networks_ties_first():
-    choice = pd.DataFrame([{"entropy_weight": e, "critic_weight": c, "network": n, "expected_val_acc": v}
-                           for (e, c), vals in (((0.0, 0.0), (0.70, 0.80)), ((0.1, 0.0), (0.95, 0.60)),
-                                                ((0.3, 0.0), (0.76, 0.76)), ((0.0, 1.0), (0.60, 0.60)))
-                           for n, v in zip((0, 1), vals)])
-    assert part2.chosen_design(choice) == (0.1, 0.0)  # mean 0.775, though its network 1 is the worst
-    tie = pd.concat([choice, pd.DataFrame([{"entropy_weight": 0.5, "critic_weight": 0.0, "network": n,
-                                            "expected_val_acc": v} for n, v in ((0, 0.95), (1, 0.60))])])
-    assert part2.chosen_design(tie) == (0.1, 0.0)  # ties: the first in grid order
-    later = choice.assign(expected_val_acc=np.where(choice["critic_weight"] == 1.0, 0.9,
-                                                    choice["expected_val_acc"]))
-    assert part2.chosen_design(later) == (0.0, 1.0)
+def _design_frame(values: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"entropy_weight": e, "critic_weight": c, "network": n, "expected_val_acc": v}
+                         for (e, c), vals in values.items() for n, v in enumerate(vals)])
+
+
+def test_a_design_replaces_the_simplest_only_when_its_advantage_clears_its_ci():
+    base = (0.70, 0.80, 0.75, 0.72)
+    # (0.1, 0): +1 point on every network (CI [1, 1], clears); (0.3, 0): a larger mean (+5.75) but one
+    # network at -4 (CI reaches below 0); (0, 1): worse everywhere
+    choice = _design_frame({(0.0, 0.0): base, (0.1, 0.0): [v + 0.01 for v in base],
+                            (0.3, 0.0): (0.79, 0.89, 0.84, 0.68), (0.0, 1.0): [v - 0.02 for v in base]})
+    adv = part2.design_advantages(choice)
+    assert adv[["entropy_weight", "critic_weight"]].apply(tuple, axis=1).tolist() == [
+        (0.0, 0.0), (0.1, 0.0), (0.3, 0.0), (0.0, 1.0)]  # grid order
+    assert adv["advantage"].tolist() == pytest.approx([0.0, 1.0, 5.75, -2.0])
+    assert adv["clears"].tolist() == [False, True, False, False]
+    assert adv.loc[2, "ci_low"] < 0 < adv.loc[1, "ci_low"] and adv["networks"].tolist() == [4] * 4
+    assert part2.chosen_design(choice) == (0.1, 0.0)  # the larger mean does not clear its CI
+    # the same means but (0.1, 0)'s advantage no longer clears (one network at -1): the simplest stays
+    noisy = _design_frame({(0.0, 0.0): base, (0.1, 0.0): (0.72, 0.82, 0.77, 0.71),
+                           (0.3, 0.0): (0.79, 0.89, 0.84, 0.68), (0.0, 1.0): [v - 0.02 for v in base]})
+    assert not part2.design_advantages(noisy)["clears"].any()
+    assert part2.chosen_design(noisy) == (0.0, 0.0)
+    # two that clear: the larger mean advantage; on a tie, the first in grid order
+    both = _design_frame({(0.0, 0.0): base, (0.1, 0.0): [v + 0.01 for v in base],
+                          (0.0, 1.0): [v + 0.03 for v in base]})
+    assert part2.chosen_design(both) == (0.0, 1.0)
+    tie = _design_frame({(0.0, 0.0): base, (0.1, 0.0): [v + 0.02 for v in base],
+                         (0.0, 1.0): [v + 0.02 for v in base]})
+    assert part2.chosen_design(tie) == (0.1, 0.0)
+
+
+def test_the_simplest_design_is_the_smallest_critic_then_entropy_weight():
+    choice = _design_frame({(0.3, 1.0): (0.9,), (0.1, 0.0): (0.5,), (0.3, 0.0): (0.6,)})
+    assert part2.simplest_design(choice) == (0.1, 0.0)
+    assert part2.chosen_design(choice) == (0.1, 0.0)  # one network: no CI, nothing clears
+
+
+def test_design_overview_marks_the_design_each_fold_chose():
+    from types import SimpleNamespace as F
+
+    base = (0.70, 0.80, 0.75)
+    t0 = _design_frame({(0.0, 0.0): base, (0.1, 0.0): [v + 0.01 for v in base]})
+    t1 = _design_frame({(0.0, 0.0): base, (0.1, 0.0): (0.71, 0.79, 0.76)})
+    folds = [F(k=0, design_table=t0, chosen=part2.chosen_design(t0)),
+             F(k=1, design_table=t1, chosen=part2.chosen_design(t1))]
+    out = part2.design_overview(folds)
+    assert out["fold"].tolist() == [0, 0, 1, 1]
+    assert out["chosen"].tolist() == [False, True, True, False]
+    assert out["clears"].tolist() == [False, True, False, False]
 
 
 # ---------------------------------------------------------------------------------------- part 2: criteria
@@ -830,7 +889,7 @@ def test_cross_fitting_learns_on_the_other_folds_and_measures_on_its_own(monkeyp
                                                                          frame(feature="l1_z_layer", mean=0.1,
                                                                                signal=True),
                                                                          part2.STRUCTURAL_FEATURES)))
-    design = frame(entropy_weight=0.0, critic_weight=0.0, expected_val_acc=0.5)
+    design = frame(entropy_weight=0.0, critic_weight=0.0, network=0, expected_val_acc=0.5)
     monkeypatch.setattr(crossfit, "design_choice", record("design", design))
     monkeypatch.setattr(crossfit, "fit_learned", record("fits", lambda c, *a, **k: (
         {"conv": ["critic"], "conv+linear": ["critic"]},

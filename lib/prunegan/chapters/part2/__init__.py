@@ -20,12 +20,14 @@ from .config import (  # noqa: F401
     TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell, Configs,
     configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
 )
-from .crossfit import Fold, run_fold, cross_fit, final_design, final_fit, gather, fold_of, fold_summary  # noqa: F401
+from .crossfit import (  # noqa: F401
+    Fold, run_fold, cross_fit, design_overview, final_design, final_fit, gather, fold_of, fold_summary,
+)
 from .overview import split_sizes, mask_space_overview, bank_overview  # noqa: F401
 from .learned import (  # noqa: F401
     critic_quality, critic_summary, landscape_rows, landscapes, landscape_examples, feature_choice,
-    expected_on_landscape, design_choice, chosen_design, expected_table, designs, fit_learned,
-    collapse_sweep,
+    selected_features, expected_on_landscape, design_choice, simplest_design, design_advantages,
+    chosen_design, expected_table, designs, fit_learned, collapse_sweep,
 )
 from .criteria import (  # noqa: F401
     standard_methods, CRITERION_CANDIDATES, TIE_ATOL, criterion_choice, best_criteria, criterion_ties,

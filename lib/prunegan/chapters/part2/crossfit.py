@@ -11,8 +11,8 @@ import pandas as pd
 
 from .config import CHANNEL_FEATURES, SETTINGS, Configs
 from .criteria import best_criteria, criterion_choice
-from .learned import (chosen_design, design_choice, designs, expected_table, feature_choice, fit_learned,
-                      landscapes)
+from .learned import (chosen_design, design_advantages, design_choice, designs, expected_table,
+                      feature_choice, fit_learned, landscapes)
 from .methods import run_protocol, with_best_criterion
 
 
@@ -45,7 +45,7 @@ def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **wher
     f = cfg.fold(k)
     conv = banks["conv"]
     per_net, summary, features = feature_choice(conv, f)
-    table = design_choice(conv, f, features, progress=progress)
+    table = design_choice(conv, f, per_net, progress=progress)
     chosen = chosen_design(table)
     critics, generators, quality, seconds = fit_learned(banks, f, designs(f, features, chosen),
                                                         progress=progress)
@@ -95,6 +95,17 @@ def fold_summary(folds: list[Fold]) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows)
 
+
+
+def design_overview(folds: list[Fold]) -> pd.DataFrame:
+    """Per fold and candidate design: its advantage over the simplest design on the fold's training
+    networks (:func:`~prunegan.chapters.part2.learned.design_advantages`: points, 95 % CI over the
+    left-out networks, ``clears``) and ``chosen`` (the design the fold used)."""
+    return pd.concat([design_advantages(f.design_table).assign(
+        fold=f.k, chosen=lambda d, f=f: [(e, c) == f.chosen for e, c in zip(d["entropy_weight"],
+                                                                               d["critic_weight"])])
+        for f in folds], ignore_index=True)[["fold", "entropy_weight", "critic_weight", "networks",
+                                              "advantage", "ci_low", "ci_high", "clears", "chosen"]]
 
 
 def final_design(folds: list[Fold]) -> tuple[tuple[float, float], tuple[str, ...]]:

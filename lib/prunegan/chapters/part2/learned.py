@@ -1,6 +1,7 @@
 """The learned methods and the choices made for them on the *training* networks only: exhaustive
 landscapes, which channel features carry a signal, the design (entropy and critic weights) chosen
-leave-one-network-out, one critic and one generator per seed, the critics' quality, exact expected
+leave-one-network-out (feature selection nested in each split; a design replaces the simplest only
+when its advantage clears its CI), one critic and one generator per seed, the critics' quality, exact expected
 accuracy on a landscape, and the collapse property check."""
 from __future__ import annotations
 
@@ -78,15 +79,25 @@ def landscape_examples(bank, sparsity: float, networks, column: str, *, inputs=N
     return out
 
 
+def selected_features(per_net: pd.DataFrame, networks=None) -> tuple[str, ...]:
+    """The generator's features from a :func:`feature_choice` per-network table: the structural ones
+    plus the channel features whose 95 % CI over ``networks`` (default: every network of the table)
+    excludes 0. Selecting on a subset is how feature selection is nested inside a split."""
+    rows = per_net if networks is None else per_net[per_net["network"].isin(list(networks))]
+    if rows.empty:
+        raise ValueError(f"no feature-signal rows for networks {networks}: the table has networks "
+                         f"{sorted(set(per_net['network']))}")
+    chosen = tuple(f for f in signal.select_features(signal.signal_table(rows)) if f in CHANNEL_FEATURES)
+    return STRUCTURAL_FEATURES + chosen
+
+
 def feature_choice(bank, cfg: Configs) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
     """Which channel features predict a channel's value on the *training* networks' landscapes
     (validation labels): the per-network Spearman table, its summary with CIs over networks, and the
-    generator's features = the structural ones + the channel features whose CI excludes 0."""
+    generator's features (:func:`selected_features` over every training network)."""
     ex = landscape_examples(bank, cfg.landscape_sparsity, cfg.train_networks, "val_acc")
     per_net = signal.feature_signal(ex, features=CHANNEL_FEATURES)
-    table = signal.signal_table(per_net)
-    chosen = tuple(f for f in signal.select_features(table) if f in CHANNEL_FEATURES)
-    return per_net, table, STRUCTURAL_FEATURES + chosen
+    return per_net, signal.signal_table(per_net), selected_features(per_net)
 
 
 def expected_on_landscape(generator, bank, network: int, sparsity: float, column: str) -> float:
@@ -98,21 +109,26 @@ def expected_on_landscape(generator, bank, network: int, sparsity: float, column
     return comparison.expected_accuracy(p.numpy(), rows[column].to_numpy(float))
 
 
-def design_choice(bank, cfg: Configs, features: tuple[str, ...], *, workers: int | None = None,
+def design_choice(bank, cfg: Configs, per_net: pd.DataFrame, *, workers: int | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """Each (entropy_weight, critic_weight) of ``cfg.grid``, leave-one-network-out on the *training*
-    networks' landscapes: for each training network ``j``, a critic and a generator (seed
-    ``cfg.choice_seed``, reading ``features``) fitted on the other training networks, scored by the
-    exact expected validation accuracy of its masks on ``j``'s landscape and that value's percentile
-    there. One row per (grid point, network)."""
+    networks' landscapes: for each training network ``j``, the features selected without ``j``
+    (:func:`selected_features` of ``per_net``, :func:`feature_choice`'s table, over the other training
+    networks: selection nested in the split), and a critic and a generator (seed ``cfg.choice_seed``)
+    reading them, fitted on the other training networks, scored by the exact expected validation
+    accuracy of its masks on ``j``'s landscape and that value's percentile there. One row per (grid
+    point, network), with the split's ``features``."""
     s, train, seed = cfg.landscape_sparsity, cfg.train_networks, cfg.choice_seed
     folds = {j: tuple(n for n in train if n != j) for j in train}
-    fitted = gan.fit_critics(bank, networks=list(folds.values()), seeds=[seed] * len(folds),
-                             steps=cfg.critic_steps, features=tuple(features), workers=workers,
-                             progress=progress)
-    critics = dict(zip(folds, fitted))
+    feats = {j: selected_features(per_net, folds[j]) for j in train}
+    critics = {}
+    for f in dict.fromkeys(feats.values()):  # one batch of critic fits per distinct feature set
+        split = [j for j in train if feats[j] == f]
+        fitted = gan.fit_critics(bank, networks=[folds[j] for j in split], seeds=[seed] * len(split),
+                                 steps=cfg.critic_steps, features=f, workers=workers, progress=progress)
+        critics.update(zip(split, fitted))
     jobs = [(e, c, j) for e, c in cfg.grid for j in folds]
-    configs = [replace(cfg.gan, networks=folds[j], features=tuple(features), entropy_weight=e,
+    configs = [replace(cfg.gan, networks=folds[j], features=feats[j], entropy_weight=e,
                        critic_weight=c, seed=seed) for e, c, j in jobs]
     gens = gan.fit_many(bank, configs, critics=[critics[j] for _, _, j in jobs], workers=workers,
                         progress=progress)
@@ -121,16 +137,48 @@ def design_choice(bank, cfg: Configs, features: tuple[str, ...], *, workers: int
         land = landscape_rows(bank, s, (j,))
         exp = expected_on_landscape(g, bank, j, s, "val_acc")
         rows.append({"entropy_weight": e, "critic_weight": c, "network": j, "expected_val_acc": exp,
-                     "percentile": comparison.percentile_of(exp, land["val_acc"])})
+                     "percentile": comparison.percentile_of(exp, land["val_acc"]),
+                     "features": ", ".join(x for x in feats[j] if x in CHANNEL_FEATURES) or "none"})
+    return pd.DataFrame(rows)
+
+
+def simplest_design(choice: pd.DataFrame) -> tuple[float, float]:
+    """The simplest (entropy_weight, critic_weight) of a :func:`design_choice` table: the smallest
+    critic weight, then the smallest entropy weight (no entropy bonus and no critic in the default grid)."""
+    pairs = choice[["entropy_weight", "critic_weight"]].drop_duplicates().itertuples(index=False)
+    e, c = min(pairs, key=lambda p: (p.critic_weight, p.entropy_weight))
+    return float(e), float(c)
+
+
+def design_advantages(choice: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per design of a :func:`design_choice` table: its advantage over :func:`simplest_design` in
+    expected validation accuracy, paired per left-out network (points), the mean with its Student-t
+    ``confidence`` CI over those networks, and ``clears`` = the CI low is above 0. The simplest design
+    itself has advantage 0 and never clears. Rows in grid order."""
+    base = simplest_design(choice)
+    wide = choice.pivot_table(index="network", columns=["entropy_weight", "critic_weight"],
+                              values="expected_val_acc", sort=False)
+    rows = []
+    for e, c in dict.fromkeys(zip(choice["entropy_weight"], choice["critic_weight"])):
+        diff = 100 * (wide[(e, c)] - wide[base]).dropna()
+        mean, lo, hi = mean_ci(diff, confidence) if len(diff) else (np.nan, np.nan, np.nan)
+        rows.append({"entropy_weight": float(e), "critic_weight": float(c), "networks": len(diff),
+                     "advantage": mean, "ci_low": lo, "ci_high": hi,
+                     "clears": bool((e, c) != base and lo > 0)})  # NaN bounds compare False
     return pd.DataFrame(rows)
 
 
 def chosen_design(choice: pd.DataFrame) -> tuple[float, float]:
-    """The (entropy_weight, critic_weight) with the highest mean expected validation accuracy over the
-    left-out training networks (ties: the first in grid order)."""
-    means = choice.groupby(["entropy_weight", "critic_weight"], sort=False)["expected_val_acc"].mean()
-    e, c = means.idxmax()
-    return float(e), float(c)
+    """The design a fold uses: :func:`simplest_design`, unless some other design's advantage over it
+    clears its 95 % CI over the left-out training networks (:func:`design_advantages`); then, of those,
+    the one with the largest mean advantage (ties: the first in grid order). A float difference that
+    moves a mean cannot flip this choice unless it moves a CI across 0."""
+    adv = design_advantages(choice)
+    clear = adv[adv["clears"]]
+    if clear.empty:
+        return simplest_design(choice)
+    best = clear.loc[clear["advantage"].idxmax()]
+    return float(best["entropy_weight"]), float(best["critic_weight"])
 
 
 def expected_table(generators: dict, bank, cfg: Configs, reported: pd.DataFrame) -> pd.DataFrame:
