@@ -1,7 +1,7 @@
 """A small generator fit whose weights fix the kernels' arithmetic (tests/test_kernels.py): two
 untrained LeNet-5s, every collapse-free conv-90 % mask labelled by hand (no retraining), every channel
-feature (weights, activations, Taylor scores, HRank's SVD), 40 steps. ``python tests/kernel_digest.py``
-prints its digest."""
+feature (weights, activations, Taylor scores, HRank's SVD, ablation probes), 40 steps.
+``python tests/kernel_digest.py`` prints its digest."""
 from __future__ import annotations
 
 import pandas as pd

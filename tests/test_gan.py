@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+import kernel_digest
 from prunegan import gan, models
 from prunegan.core import counts
 from prunegan.core.masks import ChannelMask, layer_sizes, prunable_layers
@@ -393,18 +394,7 @@ def _all_masks(sizes: dict, sparsity: float) -> list[ChannelMask]:
 def landscape_bank():
     """Every collapse-free 90 % mask of two LeNet-5s' convs (96 each); the one keeping the largest-|w|
     channel of each layer is labelled 0.9, the others 0.5: the soft weights put nearly all mass on it."""
-    nets = [models.build("lenet5", seed=s) for s in range(2)]
-    labels = {"method": "hand-made", "label": "hand-made", "strategy": "hand-made", "temperature": None,
-              "min_channels_per_layer": 1, "draw": 0, "duplicate": False, "n_seeds": 1, "collapsed": False}
-    rows = []
-    for i, net in enumerate(nets):
-        top = [int(v.argmax()) for v in l1_norms(prunable_layers(net)).values()]
-        for m in _all_masks(LENET_CONV, 0.9):
-            kept = [int(torch.nonzero(m[k]).flatten()[0]) for k in m]
-            rows.append({"baseline": i, "sparsity": 0.9, "key": m.key(), "mask": m.to_dict(),
-                         "retrained_acc": 0.9 if kept == top else 0.5, **labels})
-    config = BankConfig(baselines=tuple(BaselineConfig(init_seed=i) for i in range(2)), sparsities=(0.9,))
-    return Bank(config, [type("B", (), {"model": n})() for n in nets], pd.DataFrame(rows))
+    return kernel_digest.hand_made_bank()
 
 
 def _entropy(p: torch.Tensor) -> float:

@@ -7,21 +7,17 @@ import doctest
 import json
 import re
 
-import pandas as pd
 import pytest
 import torch
 from torch import nn
 
+import kernel_digest
 from prunegan import gan, models
-from prunegan.core import counts
-from prunegan.core.masks import ChannelMask, prunable_layers
+from prunegan.core.masks import ChannelMask
 from prunegan.core.store import weights_digest
 from prunegan.gan import GanConfig, Generator
 from prunegan.gan import cli
 from prunegan.gan import shipped as shipped_mod
-from prunegan.pruning.scorers import l1_norms
-from prunegan.runs.bank import Bank, BankConfig
-from prunegan.runs.baseline import BaselineConfig
 
 WEIGHT_ONLY = ("l1_z_layer", "l1_rank_layer", "depth", "log_width", "width_share", "log_fan_in", "is_linear")
 LENET_CONV = {"conv1": 6, "conv2": 16}
@@ -31,20 +27,8 @@ LENET_CONV = {"conv1": 6, "conv2": 16}
 def generator() -> Generator:
     """A conv generator fitted in about a second: on every collapse-free 90 % mask of two untrained
     LeNet-5s, the mask keeping each layer's largest-|w| channel labelled 0.9, the others 0.5."""
-    nets = [models.build("lenet5", seed=s) for s in range(2)]
-    labels = {"method": "hand-made", "label": "hand-made", "strategy": "hand-made", "temperature": None,
-              "min_channels_per_layer": 1, "draw": 0, "duplicate": False, "n_seeds": 1, "collapsed": False}
-    rows = []
-    for i, net in enumerate(nets):
-        top = [int(v.argmax()) for v in l1_norms(prunable_layers(net)).values()]
-        for bits in counts.all_masks(list(LENET_CONV.values()), 0.9, 1):
-            m = ChannelMask.from_vector(torch.tensor(bits), LENET_CONV)
-            kept = [int(torch.nonzero(m[k]).flatten()[0]) for k in m]
-            rows.append({"baseline": i, "sparsity": 0.9, "key": m.key(), "mask": m.to_dict(),
-                         "retrained_acc": 0.9 if kept == top else 0.5, **labels})
-    config = BankConfig(baselines=tuple(BaselineConfig(init_seed=i) for i in range(2)), sparsities=(0.9,))
-    bank = Bank(config, [type("B", (), {"model": n})() for n in nets], pd.DataFrame(rows))
-    return gan.fit(bank, GanConfig(steps=30, batch_size=8, hidden=16, features=WEIGHT_ONLY),
+    return gan.fit(kernel_digest.hand_made_bank(), GanConfig(steps=30, batch_size=8, hidden=16,
+                                                             features=WEIGHT_ONLY),
                    progress=False, cache=False)
 
 

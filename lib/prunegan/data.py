@@ -218,7 +218,17 @@ DEFAULT_N_VAL = 500
 
 
 @functools.lru_cache(maxsize=1)
+def _default_validation() -> Dataset:
+    return load("mnist-5k").with_validation(DEFAULT_N_VAL)
+
+
 def default_inputs() -> torch.Tensor:
     """``(500, 1, 28, 28)``: the validation images of the embedded ``mnist-5k`` (split seed 0,
     :data:`DEFAULT_N_VAL`), the default batch for channel features that need inputs."""
-    return load("mnist-5k").with_validation(DEFAULT_N_VAL).x_val
+    return _default_validation().x_val
+
+
+def default_labels() -> torch.Tensor:
+    """``(500,)`` int64: the class of each of :func:`default_inputs`' images, in the same order (the
+    default labels of the channel features that need labels)."""
+    return _default_validation().y_val

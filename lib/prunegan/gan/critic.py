@@ -38,9 +38,10 @@ class AccuracyCritic:
         self.losses: list[float] = []
         self.seconds = 0.0  # wall time of fit()
 
-    def features(self, model, *, include_linear: bool = False, inputs=None) -> ChannelFeatures:
-        """The channel features of ``model`` this critic reads (:attr:`feature_names`)."""
-        return channel_features(model, include_linear=include_linear, inputs=inputs,
+    def features(self, model, *, include_linear: bool = False, inputs=None, labels=None) -> ChannelFeatures:
+        """The channel features of ``model`` this critic reads (:attr:`feature_names`; ``inputs``,
+        ``labels``: see :func:`prunegan.gan.features.channel_features`)."""
+        return channel_features(model, include_linear=include_linear, inputs=inputs, labels=labels,
                                 features=self.feature_names)
 
     @torch.no_grad()

@@ -56,15 +56,18 @@ class Generator:
     # -- internals
     def features(self, model_or_layers: nn.Module | Mapping[str, nn.Module], *,
                  include_linear: bool | None = None,
-                 model: nn.Module | None = None, inputs: torch.Tensor | None = None) -> ChannelFeatures:
+                 model: nn.Module | None = None, inputs: torch.Tensor | None = None,
+                 labels: torch.Tensor | None = None) -> ChannelFeatures:
         """The channel features this generator reads (``config.features``), for a network or a mapping
         of its layers (then image features need ``model``, the network they belong to); ``inputs``: the
-        image batch of the image features (default: see :func:`prunegan.gan.features.channel_features`)."""
+        image batch of the image features, ``labels`` their classes (the probe features; defaults: see
+        :func:`prunegan.gan.features.channel_features`)."""
         if isinstance(model_or_layers, nn.Module):
             il = self.include_linear if include_linear is None else include_linear
-            return channel_features(model_or_layers, include_linear=il, inputs=inputs,
+            return channel_features(model_or_layers, include_linear=il, inputs=inputs, labels=labels,
                                     features=self.config.features)
-        return features_of_layers(model_or_layers, model=model, inputs=inputs, features=self.config.features)
+        return features_of_layers(model_or_layers, model=model,
+                                  inputs=inputs, labels=labels, features=self.config.features)
 
     def distribution(self, feats: ChannelFeatures, sparsity: float,
                      min_channels_per_layer: int = 1) -> StructuredMasks:
@@ -82,12 +85,13 @@ class Generator:
     @torch.no_grad()
     def keep_probabilities(self, model: nn.Module, sparsity: float, *, include_linear: bool | None = None,
                            min_channels_per_layer: int = 1,
-                           inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                           inputs: torch.Tensor | None = None,
+                           labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The exact probability in [0, 1] that each prunable channel of ``model`` is kept by a mask
         sampled at ``sparsity`` (the distribution's marginals; they sum to the number of channels kept),
         as ``{layer: (C,) tensor}``."""
         self._check_trained()
-        feats = self.features(model, include_linear=include_linear, inputs=inputs)
+        feats = self.features(model, include_linear=include_linear, inputs=inputs, labels=labels)
         dist = self.distribution(feats, sparsity, min_channels_per_layer)
         p = dist.marginals().to(torch.float32).clamp(0.0, 1.0)
         return dict(zip(feats.layers, torch.split(p, list(feats.sizes))))
@@ -95,17 +99,20 @@ class Generator:
     @torch.no_grad()
     def scores(self, model_or_layers: nn.Module | Mapping[str, nn.Module], sparsity: float,
                rng: torch.Generator, *, include_linear: bool | None = None, min_channels_per_layer: int = 1,
-               model: nn.Module | None = None, inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+               model: nn.Module | None = None, inputs: torch.Tensor | None = None,
+               labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One mask drawn with ``rng`` as scores (1 = kept, 0 = pruned), the input of
         :func:`prunegan.pruning.select.select`, which returns exactly that mask (``model``: the network
         a mapping of layers belongs to, for image features)."""
         self._check_trained()
-        feats = self.features(model_or_layers, include_linear=include_linear, model=model, inputs=inputs)
+        feats = self.features(model_or_layers, include_linear=include_linear, model=model,
+                              inputs=inputs, labels=labels)
         mask = self.distribution(feats, sparsity, min_channels_per_layer).sample(1, rng)[0].to(torch.float32)
         return dict(zip(feats.layers, torch.split(mask, list(feats.sizes))))
 
     def sample(self, model: nn.Module, sparsity: float, n: int, *, seed: int, min_channels_per_layer: int = 1,
-               include_linear: bool | None = None, inputs: torch.Tensor | None = None) -> list[ChannelMask]:
+               include_linear: bool | None = None, inputs: torch.Tensor | None = None,
+               labels: torch.Tensor | None = None) -> list[ChannelMask]:
         """``n`` masks of ``model``, each pruning exactly ``round(sparsity · n_prunable)`` channels and
         keeping at least ``max(1, min_channels_per_layer)`` per layer. Mask ``i`` is drawn with seed
         ``seed + i`` and equals ``strategies.prune(model, "gan", sparsity, seed=seed + i,
@@ -113,7 +120,7 @@ class Generator:
         n = check_int("n (number of masks to sample)", n, 1)
         seed = check_int("seed", seed, 0)
         self._check_trained()
-        feats = self.features(model, include_linear=include_linear, inputs=inputs)
+        feats = self.features(model, include_linear=include_linear, inputs=inputs, labels=labels)
         with torch.no_grad():
             dist = self.distribution(feats, sparsity, min_channels_per_layer)  # once; each mask its own seed
             vectors = [dist.sample(1, torch.Generator().manual_seed(seed + i))[0] for i in range(n)]
@@ -121,26 +128,29 @@ class Generator:
 
     @torch.no_grad()
     def mode(self, model: nn.Module, sparsity: float, *, include_linear: bool | None = None,
-             min_channels_per_layer: int = 1, inputs: torch.Tensor | None = None) -> ChannelMask:
+             min_channels_per_layer: int = 1, inputs: torch.Tensor | None = None,
+             labels: torch.Tensor | None = None) -> ChannelMask:
         """The single most probable mask of ``model`` at ``sparsity`` (exact, deterministic:
         :meth:`prunegan.core.distribution.StructuredMasks.mode`): the distribution's most probable
         allocation across layers, and in each layer its most probable channels (ties: lower index).
         It prunes exactly ``round(sparsity · n_prunable)`` channels, at least
         ``max(1, min_channels_per_layer)`` kept per layer, like :meth:`sample`."""
         scores = self.mode_scores(model, sparsity, include_linear=include_linear,
-                                  min_channels_per_layer=min_channels_per_layer, inputs=inputs)
+                                  min_channels_per_layer=min_channels_per_layer, inputs=inputs, labels=labels)
         return ChannelMask({layer: v > 0.5 for layer, v in scores.items()})
 
     @torch.no_grad()
     def mode_scores(self, model_or_layers: nn.Module | Mapping[str, nn.Module], sparsity: float, *,
                     include_linear: bool | None = None, min_channels_per_layer: int = 1,
                     model: nn.Module | None = None,
-                    inputs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                    inputs: torch.Tensor | None = None,
+                    labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """The most probable mask (:meth:`mode`) as scores (1 = kept, 0 = pruned), the input of
         :func:`prunegan.pruning.select.select`, which returns exactly that mask (what a ``"gan-mode"``
         scorer returns; ``model``: the network a mapping of layers belongs to, for image features)."""
         self._check_trained()
-        feats = self.features(model_or_layers, include_linear=include_linear, model=model, inputs=inputs)
+        feats = self.features(model_or_layers, include_linear=include_linear, model=model,
+                              inputs=inputs, labels=labels)
         vector = self.distribution(feats, sparsity, min_channels_per_layer).mode().to(torch.float32)
         return dict(zip(feats.layers, torch.split(vector, list(feats.sizes))))
 
@@ -148,12 +158,13 @@ class Generator:
     def mask_probabilities(self, model: nn.Module, masks, sparsity: float, *,
                            include_linear: bool | None = None,
                            min_channels_per_layer: int = 1,
-                           inputs: torch.Tensor | None = None) -> torch.Tensor:
+                           inputs: torch.Tensor | None = None,
+                           labels: torch.Tensor | None = None) -> torch.Tensor:
         """``(M,)`` float64: the exact probability that a mask sampled at ``sparsity`` is each of
         ``masks`` (:class:`ChannelMask` objects of ``model``; a mask this distribution cannot draw has
         probability 0)."""
         self._check_trained()
-        feats = self.features(model, include_linear=include_linear, inputs=inputs)
+        feats = self.features(model, include_linear=include_linear, inputs=inputs, labels=labels)
         vectors = torch.stack([m.to_vector().to(torch.float32) for m in masks])
         if vectors.shape[1] != feats.n_channels:
             raise ValueError(f"masks have {vectors.shape[1]} channels, the network's prunable layers "
