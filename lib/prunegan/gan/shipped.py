@@ -25,7 +25,7 @@ from typing import Mapping
 
 from ..core.store import atomic_write, canonical_json, config_digest
 from .config import MODEL_VERSION
-from .features import FEATURE_VERSION
+from .features import FEATURE_VERSION, FEATURES
 from .generator import Generator
 
 #: Where the shipped generators live (inside the package).
@@ -50,8 +50,10 @@ def setting_name(setting: str) -> str:
 
 def shipped_key(params=None) -> str:
     """The key of the generators chapter 6 fits with ``params`` (default: the full chapter's
-    :data:`prunegan.chapters.part2.DEFAULTS`, replicate 0): a digest of the chapter's parameters and the
-    feature, model and results versions, computed from the configuration alone (nothing is run)."""
+    :data:`prunegan.chapters.part2.DEFAULTS`, replicate 0): a digest of the chapter's parameters, the
+    candidate channel features (:data:`~prunegan.gan.features.FEATURES`: the chapter selects among
+    them) and the feature, model and results versions, computed from the configuration alone (nothing
+    is run)."""
     from ..chapters.part2 import config as chapter6  # lazy: the library does not need the chapters
 
     params = chapter6.DEFAULTS if params is None else params
@@ -59,7 +61,7 @@ def shipped_key(params=None) -> str:
         raise ValueError(f"shipped_key takes a Chapter6Params, got {params!r}")
     from ..core.store import RESULTS_VERSION
 
-    return config_digest({"chapter6": params, "feature_version": FEATURE_VERSION,
+    return config_digest({"chapter6": params, "features": list(FEATURES), "feature_version": FEATURE_VERSION,
                           "model_version": MODEL_VERSION, "results_version": RESULTS_VERSION})
 
 
