@@ -39,3 +39,34 @@ def test_forest_labels_every_network_and_the_pooled_interval():
     assert {0.0, -1.0} <= verticals
     with pytest.raises(ValueError, match="no networks_paired rows of 'gan' − 'random-min1'"):
         plots.forest(stats, "gan", "random-min1")
+
+
+def test_forest_fits_the_column_two_panels_a_row_with_readable_fonts():
+    stats = _stats()
+    fig = plots.forest(stats, "gan", "best-criterion")
+    width_px = fig.get_figwidth() * fig.dpi
+    assert 700 <= width_px <= 800
+    ticks = fig.axes[0].get_yticklabels() + fig.axes[0].get_xticklabels()
+    assert min(t.get_fontsize() for t in ticks) >= plots.FONT_PT
+
+
+def test_gan_training_legend_sits_outside_the_axes():
+    hist = [{"step": i, "d_gap": 0.1 * i, "reward": -i} for i in range(10)]
+    fig = plots.gan_training({"run a": hist, "run b": hist})
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["run a", "run b"]
+    assert fig.get_figwidth() * fig.dpi <= 800
+
+
+def test_protocol_colours_are_distinct_beyond_ten_methods():
+    pal = plots._palette([f"m{i}" for i in range(15)])
+    assert len(set(pal.values())) == 15
+
+
+def test_keep_map_gives_every_layer_its_own_row_labelled_by_layer():
+    rows = [{"layer": layer, "channel": c, "l1_position": c, "sparsity": s, "keep_prob": 0.5}
+            for layer, n in (("conv1", 6), ("conv2", 16)) for c in range(n) for s in (0.8, 0.9)]
+    fig = plots.keep_map(pd.DataFrame(rows))
+    heat = [ax for ax in fig.axes if ax.get_ylabel()]
+    assert [ax.get_ylabel() for ax in heat] == ["conv1\n(6 ch.)", "conv2\n(16 ch.)"]
+    assert fig.get_figwidth() * fig.dpi <= 800

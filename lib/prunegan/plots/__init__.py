@@ -1,2 +1,16 @@
 """Figures: each function takes tidy data and returns a matplotlib Figure (part1: pruning sweeps and collapse;
-part2: bank and GAN)."""
+part2: bank and GAN). :func:`glue_figure` puts a figure where a ``{glue:figure}`` directive shows it."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+
+def glue_figure(name: str, fig: plt.Figure) -> None:
+    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive of the same notebook (myst-nb's
+    glue, shown: scrapbook's reader skips such outputs, so the chapter's scraps stay readable), then
+    close it so that the inline backend does not show it a second time. Tag the cell
+    ``remove-output``: the figure then appears once, where the directive puts it, with its caption."""
+    from myst_nb import glue
+
+    glue(name, fig, display=True)
+    plt.close(fig)

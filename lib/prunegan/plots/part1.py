@@ -10,6 +10,7 @@ from matplotlib.lines import Line2D
 
 from ..analysis.stats import errorbar
 from ..analysis.tables import layer_table
+from . import glue_figure  # noqa: F401  (re-exported: Part 1's notebooks import it from here)
 
 ACC_COLUMNS = {"original_acc": "original", "pruned_acc": "pruned", "retrained_acc": "retrained"}
 #: Width of every figure in inches, and its resolution: COLUMN_IN × DPI ≈ the book's column (px).
@@ -23,17 +24,6 @@ MERGE_STEP = 0.01
 
 def _figure(height: float, ncols: int = 1, **kw):
     return plt.subplots(1, ncols, figsize=(COLUMN_IN, height), dpi=DPI, squeeze=False, **kw)
-
-
-def glue_figure(name: str, fig: plt.Figure) -> None:
-    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive of the same notebook (myst-nb's
-    glue, shown: scrapbook's reader skips such outputs, so the chapter's scraps stay readable), then
-    close it so that the inline backend does not show it a second time. Tag the cell
-    ``remove-output``: the figure then appears once, where the directive puts it, with its caption."""
-    from myst_nb import glue
-
-    glue(name, fig, display=True)
-    plt.close(fig)
 
 
 def learning_curve(history: list[dict], title: str = "Baseline training") -> plt.Figure:

@@ -6,30 +6,50 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .part1 import COLUMN_IN, DPI
+
+#: Smallest font (points) of every Part 2 figure, shown at its own size in the book's column.
+FONT_PT = 9
 
 
 def _palette(labels) -> dict:
-    """One colour per method label, in order of appearance (the same label gets the same colour in
-    every figure of one call)."""
+    """One distinct colour per method label, in order of appearance (tab10, tab20 beyond 10 labels)."""
     labels = list(dict.fromkeys(labels))
-    return dict(zip(labels, sns.color_palette("tab10", max(len(labels), 1))))
+    name = "tab10" if len(labels) <= 10 else "tab20"
+    return dict(zip(labels, sns.color_palette(name, max(len(labels), 1))))
+
+
+def _grid(n_panels: int, panel_height: float, **kw):
+    """``n_panels`` axes in rows of at most two, :data:`COLUMN_IN` wide; returns (fig, flat axes)."""
+    ncols = min(2, n_panels)
+    nrows = -(-n_panels // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(COLUMN_IN, panel_height * nrows), dpi=DPI,
+                             squeeze=False, layout="constrained", **kw)
+    flat = list(axes.ravel())
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, flat[:n_panels]
 
 
 def gan_training(histories: dict[str, list[dict]], *, window: int = 25) -> plt.Figure:
     """Per training run (name → :attr:`prunegan.gan.Generator.history`): the discriminator's logit gap
     between bank and generated masks and the generator's mean reward, per step (moving average over
     ``window`` steps)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.2 + 0.22 * len(histories)), dpi=DPI,
+                                   layout="constrained")
     for name, history in histories.items():
         df = pd.DataFrame(history)
         ax1.plot(df["step"], df["d_gap"].rolling(window, min_periods=1).mean(), label=name, lw=1.2)
         ax2.plot(df["step"], df["reward"].rolling(window, min_periods=1).mean(), label=name, lw=1.2)
     ax1.axhline(0, color="grey", lw=0.8, ls="--")
-    ax1.set(xlabel="step", ylabel=f"D logit gap, bank − generated ({window}-step mean)")
-    ax2.set(xlabel="step", ylabel="mean reward of generated masks")
-    ax2.legend(fontsize=7, loc="best")
-    fig.suptitle("GAN training")
-    fig.tight_layout()
+    ax1.set_xlabel("step", fontsize=FONT_PT + 1)
+    ax1.set_ylabel(f"D logit gap, bank − generated\n({window}-step mean)", fontsize=FONT_PT + 1)
+    ax2.set_xlabel("step", fontsize=FONT_PT + 1)
+    ax2.set_ylabel("mean reward of generated masks", fontsize=FONT_PT + 1)
+    for ax in (ax1, ax2):
+        ax.tick_params(labelsize=FONT_PT)
+    handles, labels = ax1.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=FONT_PT, frameon=False)
     return fig
 
 
@@ -40,21 +60,20 @@ def protocol(cells: pd.DataFrame) -> plt.Figure:
     labels = list(dict.fromkeys(cells["label"]))
     colours = _palette(labels)
     nets = list(dict.fromkeys(cells["network"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.42 * len(labels) + 1.6),
-                             sharey=True, squeeze=False)
-    for ax, (setting, s) in zip(axes[0], panels):
+    fig, axes = _grid(len(panels), 0.3 * len(labels) + 1.0, sharey=True)
+    for i, (ax, (setting, s)) in enumerate(zip(axes, panels)):
         d = cells[(cells["setting"] == setting) & np.isclose(cells["sparsity"], s)]
         for r in d.itertuples():
-            y = labels.index(r.label) + (nets.index(r.network) - (len(nets) - 1) / 2) * 0.25
-            ax.errorbar(r.mean, y, xerr=[[r.mean - r.ci_low], [r.ci_high - r.mean]], fmt="o", ms=4,
-                        color=colours[r.label], capsize=2)
-        ax.set_title(f"{setting}, {s:.0%}")
-        ax.set_xlabel("retrained accuracy")
+            y = labels.index(r.label) + (nets.index(r.network) - (len(nets) - 1) / 2) * 0.6 / len(nets)
+            ax.errorbar(r.mean, y, xerr=[[r.mean - r.ci_low], [r.ci_high - r.mean]], fmt="o", ms=3,
+                        color=colours[r.label], capsize=1.5, lw=0.8)
+        ax.set_title(f"{setting}, {s:.0%}", fontsize=FONT_PT + 1)
+        ax.set_xlabel("retrained test accuracy", fontsize=FONT_PT)
+        ax.tick_params(labelsize=FONT_PT)
         ax.grid(axis="x", lw=0.4)
-    axes[0][0].set_yticks(range(len(labels)), labels)
-    axes[0][0].invert_yaxis()
-    fig.suptitle("Held-out networks: one point per network (mean, 95 % CI)")
-    fig.tight_layout()
+        ax.tick_params(labelleft=i % 2 == 0)
+    axes[0].set_yticks(range(len(labels)), labels)
+    axes[0].invert_yaxis()
     return fig
 
 
@@ -64,23 +83,23 @@ def keep_map(keep: pd.DataFrame, *, title: str = "Keep-probability per channel",
     per layer, rows = sparsity, columns = channels ordered by mean |w| (largest first); layers wider
     than ``max_channels`` show their ``max_channels`` largest-|w| channels."""
     layers = list(dict.fromkeys(keep["layer"]))
-    widths = [min(keep.loc[keep["layer"] == layer, "channel"].nunique(), max_channels) for layer in layers]
-    fig, axes = plt.subplots(1, len(layers),
-                             figsize=(min(2 + 0.28 * sum(widths), 16),
-                                      0.45 * keep["sparsity"].nunique() + 1.8),
-                             gridspec_kw={"width_ratios": widths}, squeeze=False)
-    for i, (ax, layer) in enumerate(zip(axes[0], layers)):
+    n_sp = keep["sparsity"].nunique()
+    fig, axes = plt.subplots(len(layers), 1, figsize=(COLUMN_IN, len(layers) * (0.32 * n_sp + 0.75) + 0.6),
+                             dpi=DPI, squeeze=False, layout="constrained")
+    for i, (ax, layer) in enumerate(zip(axes[:, 0], layers)):
         d = keep[(keep["layer"] == layer) & (keep["l1_position"] < max_channels)]
         grid = d.pivot(index="sparsity", columns="l1_position", values="keep_prob").sort_index()
-        sns.heatmap(grid, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=i == len(layers) - 1,
-                    cbar_kws={"label": "keep-probability"} if i == len(layers) - 1 else None,
-                    yticklabels=[f"{s:.0%}" for s in grid.index] if i == 0 else False,
-                    xticklabels=False)
-        ax.set_title(f"{layer} ({keep.loc[keep['layer'] == layer, 'channel'].nunique()} ch.)")
-        ax.set_xlabel("channels by mean |w| →")
-        ax.set_ylabel("sparsity" if i == 0 else "")
-    fig.suptitle(title)
-    fig.tight_layout()
+        sns.heatmap(grid, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=i == 0,
+                    cbar_ax=None, cbar_kws={"label": "keep-probability", "location": "top",
+                                            "shrink": 0.5} if i == 0 else None,
+                    yticklabels=[f"{s:.0%}" for s in grid.index], xticklabels=False)
+        n = keep.loc[keep["layer"] == layer, "channel"].nunique()
+        shown = f", {grid.shape[1]} largest shown" if grid.shape[1] < n else ""
+        ax.set_ylabel(f"{layer}\n({n} ch.{shown})", fontsize=FONT_PT, rotation=0, ha="right", va="center")
+        ax.set_xlabel("")
+        ax.tick_params(labelsize=FONT_PT, rotation=0)
+    axes[-1, 0].set_xlabel("channels ordered by mean |w| within the layer, largest first →", fontsize=FONT_PT)
+    fig.suptitle(title, fontsize=FONT_PT + 1)
     return fig
 
 
@@ -114,8 +133,8 @@ def forest(stats: pd.DataFrame, method: str, other: str, *, threshold: float | N
     if not panels:
         raise ValueError(f"no networks_paired rows of {method!r} − {other!r} to plot")
     n_rows = max(len(per[(per["setting"] == s) & np.isclose(per["sparsity"], p)]) for s, p in panels) + 2
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 0.32 * n_rows + 1.4), squeeze=False)
-    for ax, (setting, s) in zip(axes[0], panels):
+    fig, axes = _grid(len(panels), 0.3 * n_rows + 1.1)
+    for ax, (setting, s) in zip(axes, panels):
         d = per[(per["setting"] == setting) & np.isclose(per["sparsity"], s)].sort_values("network")
         labels = [f"net {n}" for n in d["network"]]
         for y, r in enumerate(d.itertuples()):
@@ -130,8 +149,8 @@ def forest(stats: pd.DataFrame, method: str, other: str, *, threshold: float | N
         if threshold is not None:
             ax.axvline(threshold, color="tab:red", lw=0.8, ls="--")
         ax.invert_yaxis()
-        ax.set(title=f"{setting}, {s:.0%}", xlabel=f"{method} − {other} (points)")
+        ax.set_title(f"{setting}, {s:.0%}", fontsize=FONT_PT + 1)
+        ax.set_xlabel(f"{method} − {other} (points)", fontsize=FONT_PT)
+        ax.tick_params(labelsize=FONT_PT)
         ax.grid(axis="x", lw=0.4)
-    fig.suptitle(f"{method} − {other}: each held-out network (CI over its pairs), pooled (CI over networks)")
-    fig.tight_layout()
     return fig
