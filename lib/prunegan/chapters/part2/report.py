@@ -10,6 +10,13 @@ import pandas as pd
 from ...analysis import comparison
 from ...analysis.targets import check
 from .config import CHANNEL_FEATURES, TARGETS, VARIANTS, Configs
+from .crossfit import final_design
+
+
+#: The variants judged in place of the GAN (the ablation's rows, in order): :data:`VARIANTS` and the one
+#: :func:`.learned.designs` fits beside the chosen design when that design has no critic.
+ABLATION = {**dict(list(VARIANTS.items())[:3]), "gan-critic-reward": "GAN + critic in the reward",
+            **dict(list(VARIANTS.items())[3:])}
 
 
 def statistics(df: pd.DataFrame, expected: pd.DataFrame | None,
@@ -20,7 +27,7 @@ def statistics(df: pd.DataFrame, expected: pd.DataFrame | None,
     ``"seed_sd"``). Over networks (the network as the unit, in every setting with two networks or
     more): ``"networks_paired"``, ``"networks_landscape"``, ``"networks_seed_sd"``
     (:func:`prunegan.analysis.comparison.over_networks`, ``network="all"``)."""
-    paired = comparison.paired_stats(df, list(VARIANTS))
+    paired = comparison.paired_stats(df, list(ABLATION))
     frames = [paired, comparison.over_networks(paired)]
     if expected is not None and not expected.empty and reported_landscapes is not None:
         frames += [comparison.landscape_stats(expected, reported_landscapes),
@@ -30,10 +37,15 @@ def statistics(df: pd.DataFrame, expected: pd.DataFrame | None,
 
 def ablation(stats: pd.DataFrame, targets=TARGETS) -> pd.DataFrame:
     """Design variant × target: cells met of cells checked (``"met/total"``), each variant judged by
-    the same targets in place of the GAN (same seeds and pairs for every row)."""
+    the same targets in place of the GAN (same seeds and pairs for every row). A row per variant of
+    :data:`ABLATION` that was measured (``stats`` has a row of it): the ablation's second GAN is the one
+    :func:`.learned.designs` fitted, ``gan-discriminator-only`` or ``gan-critic-reward``."""
 
     rows = {}
-    for method, label in VARIANTS.items():
+    measured = set(stats["method"])
+    for method, label in ABLATION.items():
+        if method not in measured:
+            continue
         ts = [replace(t, method=method) for t in targets if t.method == "gan" and t.other != method]
         c = check(ts, stats)
         rows[label] = {t.name: (f"{int(c[c.target == t.name]['met'].sum())}/{int((c.target == t.name).sum())}"
@@ -144,7 +156,7 @@ def extra_numbers(cfg: Configs, splits: dict, folds: list) -> dict[str, float | 
     networks); ``folds``: the :class:`.crossfit.Fold` results."""
     first = folds[0].cfg
     designs_ = [f.chosen for f in folds]
-    modal = max(dict.fromkeys(designs_), key=designs_.count)
+    modal, _ = final_design(folds)
     feats = [x for f in folds for x in f.features if x in CHANNEL_FEATURES]
     summary = pd.concat([f.signal_summary for f in folds], ignore_index=True)
     out: dict[str, float | str] = {
@@ -182,3 +194,157 @@ def _slug(text: str) -> str:
     while "__" in slug:
         slug = slug.replace("__", "_")
     return slug
+
+
+# --- what the chapter shows a reader: small formatted tables and the sentences after each section ---
+
+#: The methods of the chapter's main comparison table, in order, with their column names.
+KEY_METHODS = {"gan": "GAN", "gan-mode": "most probable mask", "uniform-collapse-free": "untrained generator",
+               "best-criterion": "best criterion", "random-min1": "random-min1"}
+#: The keep-probability map is *flat within layers* when the mean within-layer SD of the keep-probabilities
+#: is at most this share of the SD between the layers' mean keep-probabilities.
+FLAT_SHARE = 0.2
+MINUS = "−"
+
+
+def acc(x) -> str:
+    """An accuracy (fraction) as ``0.000``; ``–`` when missing."""
+    return "–" if x is None or pd.isna(x) else f"{float(x):.3f}"
+
+
+def pts(x, digits: int = 1) -> str:
+    """A difference in points with its sign and a real minus sign (``+1.2``, ``−0.3``); ``–`` when missing."""
+    if x is None or pd.isna(x):
+        return "–"
+    return f"{float(x):+.{digits}f}".replace("-", MINUS)
+
+
+def pts_ci(value, low, high) -> str:
+    """``+1.2 [−0.4, +2.8]``: a difference in points with its 95 % CI."""
+    return f"{pts(value)} [{pts(low)}, {pts(high)}]"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """``df`` as a Markdown table without its index (cells shown as they are: format them first)."""
+    return df.to_markdown(index=False)
+
+
+def key_comparison(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd.DataFrame:
+    """Per (setting, sparsity): the mean over held-out networks of each of ``methods``' mean test accuracy
+    (:func:`prunegan.analysis.comparison.cell_table` rows), formatted ``0.000``; columns ``setting``,
+    ``sparsity`` (``90 %``) and one per method (``–`` where a method has no cell)."""
+    unknown = set(methods) - set(cells["method"])
+    if len(unknown) == len(methods):
+        raise ValueError(f"none of the methods {sorted(methods)} is in the cells (methods there: "
+                         f"{sorted(set(cells['method']))})")
+    means = cells.groupby(["setting", "sparsity", "method"], sort=False)["mean"].mean().unstack("method")
+    out = means.reindex(columns=list(methods)).rename(columns=methods).map(acc).reset_index()
+    out["sparsity"] = [f"{s:.0%}".replace("%", " %") for s in out["sparsity"]]
+    return out
+
+
+def other_methods(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd.DataFrame:
+    """The methods not in ``methods``, one row each: label and the mean test accuracy over networks per
+    (setting, sparsity) as ``0.000`` (columns ``conv 80 %`` …)."""
+    rest = cells[~cells["method"].isin(list(methods))]
+    if rest.empty:
+        return pd.DataFrame(columns=["method"])
+    rest = rest.assign(cell=[f"{a} {s:.0%}".replace("%", " %")
+                             for a, s in zip(rest["setting"], rest["sparsity"])])
+    wide = rest.groupby(["label", "cell"], sort=False)["mean"].mean().unstack("cell")
+    return wide.map(acc).reset_index().rename(columns={"label": "method"})
+
+
+def _pooled(stats: pd.DataFrame, method: str, other: str) -> pd.DataFrame:
+    sel = stats[(stats["statistic"] == "networks_paired") & (stats["method"] == method)
+                & (stats["other"] == other)]
+    return sel.sort_values(["setting", "sparsity"], kind="stable")
+
+
+def comparison_text(stats: pd.DataFrame, method: str = "gan") -> str:
+    """Two sentences: ``method`` − the best standard criterion, then − the untrained generator and −
+    random-min1, per (setting, sparsity): mean over networks in points with its 95 % CI over networks."""
+    def listing(other):
+        g = _pooled(stats, method, other)
+        return "; ".join(f"{r.setting} {r.sparsity:.0%}: {pts_ci(r.value, r.ci_low, r.ci_high)}"
+                         for r in g.itertuples()) or "not measured"
+    return (f"GAN samples − best standard criterion, in accuracy points with the 95 % CI over networks: "
+            f"{listing('best-criterion')}. "
+            f"GAN − the untrained generator: {listing('uniform-collapse-free')}; "
+            f"GAN − random-min1: {listing('random-min1')}.")
+
+
+def keep_spread(keep: pd.DataFrame, *, flat_share: float = FLAT_SHARE) -> pd.DataFrame:
+    """Per sparsity of a keep-probability map (:func:`prunegan.analysis.masks.keep_map`): ``within``, the
+    channel-weighted mean of each layer's SD of keep-probabilities; ``between``, the SD of the layers' mean
+    keep-probabilities; ``flat``: ``within <= flat_share * between`` (the map sets how many channels each
+    layer keeps, not which)."""
+    if not 0 < flat_share < 1:
+        raise ValueError(f"flat_share must be in (0, 1), got {flat_share!r}")
+    rows = []
+    for s, g in keep.groupby("sparsity"):
+        per = g.groupby("layer", sort=False)["keep_prob"].agg(["std", "mean", "size"])
+        within = float((per["std"].fillna(0.0) * per["size"]).sum() / per["size"].sum())
+        between = float(per["mean"].std(ddof=0))
+        rows.append({"sparsity": float(s), "within": within, "between": between,
+                     "flat": within <= flat_share * between})
+    return pd.DataFrame(rows)
+
+
+def keep_text(spread: pd.DataFrame, flat_share: float = FLAT_SHARE) -> str:
+    """Two sentences on :func:`keep_spread`: the two spreads per sparsity, and whether the map is flat
+    within layers."""
+    parts = "; ".join(f"at {r.sparsity:.0%}, {r.within:.3f} within layers vs {r.between:.3f} between them"
+                      for r in spread.itertuples())
+    if spread["flat"].all():
+        verdict = ("The map is flat within layers (the within-layer spread is at most "
+                   f"{flat_share:.0%} of the between-layer one at every sparsity): the generator learned how "
+                   "many channels each layer keeps, not which channels.")
+    elif not spread["flat"].any():
+        verdict = ("The map is not flat within layers: it also ranks channels inside each layer (the "
+                   f"within-layer spread exceeds {flat_share:.0%} of the between-layer one at every "
+                   "sparsity).")
+    else:
+        flat = ", ".join(f"{s:.0%}" for s in spread.loc[spread["flat"], "sparsity"])
+        verdict = (f"The map is flat within layers only at {flat} (within-layer spread at most "
+                   f"{flat_share:.0%} of the between-layer one).")
+    return f"Standard deviation of the keep-probabilities {parts}. {verdict}"
+
+
+def design_pivot(overview: pd.DataFrame) -> pd.DataFrame:
+    """:func:`.crossfit.design_overview` as a small table: one row per candidate design (entropy, critic),
+    one column per fold with its advantage over the simplest design in points, ``✓`` where the fold chose
+    it (the CIs: :func:`design_detail`)."""
+    o = overview.assign(cell=[f"{pts(a)}{' ✓' if c else ''}" for a, c in zip(overview["advantage"],
+                                                                             overview["chosen"])])
+    wide = o.pivot_table(index=["entropy_weight", "critic_weight"], columns="fold", values="cell",
+                         aggfunc="first", sort=False)
+    wide.columns = [f"fold {k}" for k in wide.columns]
+    wide = wide.reset_index().rename(columns={"entropy_weight": "entropy", "critic_weight": "critic"})
+    for c in ("entropy", "critic"):
+        wide[c] = [f"{v:g}" for v in wide[c]]
+    return wide
+
+
+def design_detail(overview: pd.DataFrame) -> pd.DataFrame:
+    """:func:`.crossfit.design_overview` formatted, one row per fold and candidate: advantage (points), its
+    95 % CI over the training networks, whether the CI clears 0 and whether the fold chose the design."""
+    return pd.DataFrame({
+        "fold": overview["fold"].astype(int), "entropy": [f"{v:g}" for v in overview["entropy_weight"]],
+        "critic": [f"{v:g}" for v in overview["critic_weight"]], "advantage": overview["advantage"].map(pts),
+        "95 % CI": [f"[{pts(lo)}, {pts(hi)}]" for lo, hi in zip(overview["ci_low"], overview["ci_high"])],
+        "clears": ["yes" if c else "no" for c in overview["clears"]],
+        "chosen": ["✓" if c else "" for c in overview["chosen"]]})
+
+
+def design_text(overview: pd.DataFrame, final: tuple[float, float]) -> str:
+    """Two sentences: in how many folds a candidate design's advantage over the simplest design cleared its
+    CI (and so replaced it), and the design used on a new network (``final``: :func:`.crossfit.final_design`'s
+    (entropy, critic))."""
+    chosen = overview[overview["chosen"]]
+    folds = overview["fold"].nunique()
+    replaced = int(((chosen["entropy_weight"] != 0) | (chosen["critic_weight"] != 0)).sum())
+    return (f"In {replaced} of {folds} folds a candidate design's advantage over the simplest design (no "
+            f"entropy bonus, no critic) cleared its 95 % CI over the training networks and replaced it. "
+            f"The design the folds chose most often, used for a new network, has entropy weight {final[0]:g} "
+            f"and critic weight {final[1]:g}.")

@@ -1,0 +1,127 @@
+"""chapters.part2.report: chapter 6's small tables, formatted numbers and the sentences after each section."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prunegan.analysis import comparison
+from prunegan.chapters.part2 import report
+
+
+def _cells():
+    rows = []
+    for setting in ("conv", "conv+linear"):
+        for s in (0.8, 0.9):
+            for net, shift in ((0, 0.0), (1, 0.02)):
+                for method, label, m in (("gan", "GAN", 0.90), ("gan-mode", "mode", 0.91),
+                                         ("uniform-collapse-free", "uniform", 0.88),
+                                         ("best-criterion", "best", 0.92), ("random-min1", "random", 0.80),
+                                         ("l1-min1", "L1, min 1/layer", 0.85)):
+                    rows.append({"setting": setting, "sparsity": s, "network": net, "method": method,
+                                 "label": label, "mean": m + shift})
+    return pd.DataFrame(rows)
+
+
+def test_numbers_are_formatted_for_a_reader():
+    assert report.acc(0.91234) == "0.912" and report.acc(float("nan")) == "–"
+    assert report.pts(-0.34) == "−0.3" and report.pts(1.25) == "+1.2" and report.pts(None) == "–"
+    assert report.pts_ci(-1.0, -2.5, 0.5) == "−1.0 [−2.5, +0.5]"
+    table = report.markdown_table(pd.DataFrame({"a": ["0.900"], "b": ["x"]}))
+    assert table.splitlines()[0].replace(" ", "") == "|a|b|"  # no index column
+
+
+def test_key_comparison_pivots_to_the_gan_and_its_baselines():
+    t = report.key_comparison(_cells())
+    assert list(t.columns) == ["setting", "sparsity", "GAN", "most probable mask", "untrained generator",
+                               "best criterion", "random-min1"]
+    assert len(t.columns) <= 7 and len(t) == 4
+    assert t.iloc[0].tolist() == ["conv", "80 %", "0.910", "0.920", "0.890", "0.930", "0.810"]
+    rest = report.other_methods(_cells())
+    assert rest["method"].tolist() == ["L1, min 1/layer"] and rest.iloc[0]["conv 90 %"] == "0.860"
+    with pytest.raises(ValueError, match="none of the methods"):
+        report.key_comparison(_cells(), {"nope": "Nope"})
+
+
+def _stats():
+    rows = []
+    for other, v in (("best-criterion", -2.0), ("uniform-collapse-free", 1.0), ("random-min1", 10.0)):
+        for n, d in ((0, -1.0), (1, 1.0), (2, 0.0)):
+            rows.append({"statistic": "paired", "method": "gan", "other": other, "setting": "conv",
+                         "network": n, "sparsity": 0.9, "n": 4, "value": v + d, "ci_low": v + d - 1,
+                         "ci_high": v + d + 1})
+    per = pd.DataFrame(rows)
+    return pd.concat([per, comparison.over_networks(per)], ignore_index=True)
+
+
+def test_comparison_text_quotes_the_pooled_margins_with_their_ci():
+    stats = _stats()
+    text = report.comparison_text(stats)
+    best = stats[(stats["statistic"] == "networks_paired") & (stats["other"] == "best-criterion")].iloc[0]
+    assert f"conv 90%: {report.pts_ci(best['value'], best['ci_low'], best['ci_high'])}" in text
+    assert text.count(". ") == 1 and text.endswith(".")  # two sentences
+    assert "random-min1: conv 90%: +10.0" in text
+
+
+def _keep(within_noise: float):
+    rng = np.random.default_rng(0)
+    rows = []
+    for layer, n, p in (("conv1", 6, 0.2), ("conv2", 16, 0.9)):
+        for c in range(n):
+            rows.append({"layer": layer, "channel": c, "sparsity": 0.9,
+                         "keep_prob": p + within_noise * rng.standard_normal()})
+    return pd.DataFrame(rows)
+
+
+def test_keep_spread_calls_a_map_flat_only_when_within_layer_spread_is_small():
+    flat = report.keep_spread(_keep(0.0)).iloc[0]
+    assert flat["within"] == 0.0 and flat["between"] == pytest.approx(0.35) and flat["flat"]
+    just_below = report.keep_spread(_keep(0.0), flat_share=0.5).iloc[0]
+    assert just_below["flat"]
+    ranked = report.keep_spread(_keep(0.2)).iloc[0]
+    assert ranked["within"] > report.FLAT_SHARE * ranked["between"] and not ranked["flat"]
+    assert "is flat within layers" in report.keep_text(report.keep_spread(_keep(0.0)))
+    assert "not flat within layers" in report.keep_text(report.keep_spread(_keep(0.2)))
+    # the rule on both sides of its threshold: within / between = 0.2 exactly is flat, a bit above is not
+    spread = report.keep_spread(_keep(0.05)).iloc[0]
+    ratio = spread["within"] / spread["between"]
+    assert report.keep_spread(_keep(0.05), flat_share=ratio + 1e-9).iloc[0]["flat"]
+    assert not report.keep_spread(_keep(0.05), flat_share=ratio - 1e-9).iloc[0]["flat"]
+    with pytest.raises(ValueError, match="flat_share must be in"):
+        report.keep_spread(_keep(0.0), flat_share=1.5)
+
+
+def _overview():
+    rows = []
+    for k, chosen in ((0, (0.0, 0.0)), (1, (0.1, 0.0))):
+        for e, c, a in ((0.1, 0.0, 1.5), (0.3, 1.0, -0.5)):
+            rows.append({"fold": k, "entropy_weight": e, "critic_weight": c, "networks": 7, "advantage": a,
+                         "ci_low": a - 1.0 if k else a - 2.0, "ci_high": a + 1.0,
+                         "clears": bool(k) and a > 0, "chosen": (e, c) == chosen})
+    return pd.DataFrame(rows)
+
+
+def test_design_tables_and_text_read_the_overview():
+    ov = _overview()
+    pivot = report.design_pivot(ov)
+    assert list(pivot.columns) == ["entropy", "critic", "fold 0", "fold 1"]
+    assert pivot.iloc[0].tolist() == ["0.1", "0", "+1.5", "+1.5 ✓"]
+    detail = report.design_detail(ov)
+    assert detail.iloc[3].tolist() == [1, "0.3", "1", "−0.5", "[−1.5, +0.5]", "no", ""]
+    text = report.design_text(ov, (0.1, 0.0))
+    assert text.startswith("In 1 of 2 folds") and "entropy weight 0.1 and critic weight 0" in text
+
+
+def test_ablation_row_is_the_variant_actually_fitted():
+    rows = []
+    for method in ("gan", "gan-critic-reward", "uniform-collapse-free"):
+        for n in (0, 1, 2):
+            rows.append({"statistic": "paired", "method": method, "other": "random-min1", "setting": "conv",
+                         "network": n, "sparsity": 0.9, "n": 4, "value": 2.0 + n, "ci_low": 1.0 + n,
+                         "ci_high": 3.0 + n})
+    per = pd.DataFrame(rows)
+    stats = pd.concat([per, comparison.over_networks(per)], ignore_index=True)
+    ab = report.ablation(stats)
+    assert report.ABLATION["gan-critic-reward"] in ab.index
+    assert report.ABLATION["gan-discriminator-only"] not in ab.index  # not fitted: no all-"–" row
+    assert (ab != "–").any(axis=1).all()
