@@ -125,3 +125,42 @@ def test_ablation_row_is_the_variant_actually_fitted():
     assert report.ABLATION["gan-critic-reward"] in ab.index
     assert report.ABLATION["gan-discriminator-only"] not in ab.index  # not fitted: no all-"–" row
     assert (ab != "–").any(axis=1).all()
+
+
+def test_fold_feature_and_criterion_tables_read_each_folds_own_features():
+    from types import SimpleNamespace
+
+    def fold(k, features, means, signal):
+        return SimpleNamespace(
+            k=k, cfg=SimpleNamespace(held_out=(k,)), chosen=(0.0, 1.0 if k else 0.0),
+            features=("depth", *features),
+            signal_summary=pd.DataFrame({"feature": ["l1_z_layer", "taylor_z_layer"], "mean": means,
+                                         "signal": signal}),
+            best=pd.DataFrame({"setting": ["conv"], "sparsity": [0.9], "best": [True],
+                               "ties": ["l1-min1 = tp-lamp-min1" if k else "l1-min1"]}))
+    folds = [fold(0, ("taylor_z_layer",), [0.1, 0.5], [False, True]),
+             fold(1, (), [0.3, 0.1], [True, False])]
+    ft = report.fold_table(folds)
+    assert ft.to_dict("records")[0] == {"fold": 0, "held out": "0", "design": "entropy 0, critic 0",
+                                        "channel features": "taylor_z_layer"}
+    assert ft.iloc[1]["channel features"] == "none"
+    feats = report.feature_table(folds)
+    assert feats["feature"].tolist() == ["taylor_z_layer", "l1_z_layer"]  # mean 0.3 before 0.2
+    assert feats.iloc[0].tolist() == ["taylor_z_layer", "+0.300", "1/2", "1/2"]
+    assert feats.iloc[1]["read by the generator"] == "0/2"
+    assert "1 of 2 candidates are read" in report.feature_text(folds)
+    best = report.best_criterion_table(folds)
+    assert best.to_dict("records") == [{"fold": 0, "conv 90 %": "l1-min1"},
+                                       {"fold": 1, "conv 90 %": "l1-min1 = tp-lamp-min1"}]
+
+
+def test_mask_space_display_writes_counts_as_integers():
+    from prunegan.chapters.part2 import overview
+
+    table = pd.DataFrame({"model": ["lenet5", "lenet5"], "setting": ["conv", "conv+linear"],
+                          "sparsity": [0.9, 0.8], "n_channels": [22, 226], "n_kept": [2, 45],
+                          "n_masks_no_collapse": [96.0, 4.72e47],
+                          "log10_masks_no_collapse": [np.log10(96), np.log10(4.72e47)]})
+    out = overview.mask_space_display(table)
+    assert out["collapse-free masks"].tolist() == ["96", "4.7 × 10^47"]
+    assert out.iloc[0]["sparsity"] == "90 %" and out.iloc[0]["channels"] == "22"

@@ -42,3 +42,52 @@ def bank_overview(bank) -> pd.DataFrame:
                  best=(lab, "max"), median=(lab, "median"), worst=(lab, "min"),
                  seed_sd=(f"{lab}_sd", "mean"))
             .reset_index().rename(columns={"baseline": "network"}))
+
+
+def _pct(s: float) -> str:
+    return f"{s:.0%}".replace("%", " %")
+
+
+def _count(n) -> str:
+    """A count as an integer (``96``, never ``9.600e+01``)."""
+    return str(int(n))
+
+
+def mask_space_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`mask_space_overview` for a reader: network, setting, sparsity, channels, kept and the number
+    of collapse-free masks, counts as integers (``4.7 × 10^47`` beyond a million)."""
+    return pd.DataFrame({"network": table["model"], "setting": table["setting"],
+                         "sparsity": table["sparsity"].map(_pct), "channels": table["n_channels"].map(_count),
+                         "kept": table["n_kept"].map(_count),
+                         "collapse-free masks": table["log10_masks_no_collapse"].map(_huge)})
+
+
+def _huge(log10: float) -> str:
+    """A count given by its log10: an integer below a million, else ``4.7 × 10^47``; ``0`` for −inf."""
+    if log10 == float("-inf"):
+        return "0"
+    if log10 < 6:
+        return _count(round(10 ** log10))
+    e = int(math.floor(log10))
+    return f"{10 ** (log10 - e):.1f} × 10^{e}"
+
+
+def bank_display(banks: dict) -> pd.DataFrame:
+    """Per setting and sparsity of the banks (setting → bank): networks, distinct masks per network, and
+    the labels' best / median / worst (validation accuracy, mean over networks, ``0.000``) with the mean SD
+    between retraining seeds; collapsed masks are counted in :func:`bank_collapsed`."""
+    rows = []
+    for setting, b in banks.items():
+        o = bank_overview(b)
+        for s, g in o.groupby("sparsity"):
+            lo, hi = int(g["distinct"].min()), int(g["distinct"].max())
+            rows.append({"setting": setting, "sparsity": _pct(s), "networks": str(len(g)),
+                         "masks per network": f"{lo}" if lo == hi else f"{lo}–{hi}",
+                         "best": f"{g['best'].mean():.3f}", "median": f"{g['median'].mean():.3f}",
+                         "seed SD": f"{g['seed_sd'].mean():.3f}"})
+    return pd.DataFrame(rows)
+
+
+def bank_collapsed(banks: dict) -> int:
+    """Masks with a collapsed layer in the banks (setting → bank): 0 by construction."""
+    return int(sum(int(b.unique()["collapsed"].sum()) for b in banks.values()))

@@ -348,3 +348,53 @@ def design_text(overview: pd.DataFrame, final: tuple[float, float]) -> str:
             f"entropy bonus, no critic) cleared its 95 % CI over the training networks and replaced it. "
             f"The design the folds chose most often, used for a new network, has entropy weight {final[0]:g} "
             f"and critic weight {final[1]:g}.")
+
+
+def fold_table(folds: list) -> pd.DataFrame:
+    """Per fold (:class:`.crossfit.Fold`): the networks it held out, the design it chose and the channel
+    features its generator reads (``Fold.features`` minus the structural ones)."""
+    return pd.DataFrame({
+        "fold": [int(f.k) for f in folds],
+        "held out": [", ".join(map(str, f.cfg.held_out)) for f in folds],
+        "design": [f"entropy {f.chosen[0]:g}, critic {f.chosen[1]:g}" for f in folds],
+        "channel features": [", ".join(x for x in f.features if x in CHANNEL_FEATURES) or "none"
+                             for f in folds]})
+
+
+def best_criterion_table(folds: list) -> pd.DataFrame:
+    """Per fold: the best standard criterion chosen on its training networks in each (setting, sparsity)
+    (tied names joined by ``=``), one column per cell (``conv 90 %``)."""
+    rows = []
+    for f in folds:
+        row = {"fold": int(f.k)}
+        for r in f.best[f.best["best"]].itertuples():
+            row[f"{r.setting} {r.sparsity:.0%}".replace("%", " %")] = str(r.ties)
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+def feature_table(folds: list) -> pd.DataFrame:
+    """Per candidate channel feature: the mean over folds of its within-layer Spearman with the channel
+    value (``signal_summary``), in how many folds its CI excludes 0, and in how many folds the generator
+    reads it (``Fold.features``, selected inside each fold), as ``k/n``; strongest first."""
+    summary = pd.concat([f.signal_summary.assign(fold=f.k) for f in folds], ignore_index=True)
+    g = summary.groupby("feature", sort=False)
+    n = len(folds)
+    out = pd.DataFrame({"mean": g["mean"].mean(), "signal": g["signal"].sum()}).sort_values("mean",
+                                                                                          ascending=False)
+    return pd.DataFrame({
+        "feature": out.index, "mean Spearman": [f"{v:+.3f}".replace("-", MINUS) for v in out["mean"]],
+        "CI excludes 0": [f"{int(v)}/{n}" for v in out["signal"]],
+        "read by the generator": [f"{sum(x in f.features for f in folds)}/{n}" for x in out.index]})
+
+
+def feature_text(folds: list) -> str:
+    """Two sentences: the strongest candidate feature (mean Spearman over folds) and how many channel
+    features the folds' generators read."""
+    t = feature_table(folds)
+    read = [x for x in t["feature"] if any(x in f.features for f in folds)]
+    top = t.iloc[0]
+    return (f"The strongest candidate is `{top['feature']}` (mean within-layer Spearman "
+            f"{top['mean Spearman']} over folds; its CI excludes 0 in {top['CI excludes 0']} folds). "
+            f"{len(read)} of {len(t)} candidates are read by at least one fold's generator"
+            f"{': ' + ', '.join(f'`{x}`' for x in read) if read else ''}.")
