@@ -422,3 +422,27 @@ def test_unwired_numbers_finds_measurements_but_not_settings_code_or_versions():
         "```", "took 99.9 s in code", "```",
     ])
     assert readme.unwired_numbers(text) == [(4, "57 min"), (4, "3.2"), (4, "67 %"), (4, "2.8×"), (4, "8 s")]
+
+
+def test_the_replicate_page_is_a_retitled_copy_or_says_it_was_not_built(tmp_path):
+    import nbformat
+
+    from prunegan.book.replicate_page import PREFIX, write_page
+
+    page = write_page(tmp_path / "none", tmp_path / "replicate1.ipynb")  # no replicate run
+    text = nbformat.read(page, as_version=4).cells[0].source
+    assert text.startswith("# 6 (replicate 1).") and "has not been built" in text and "make replicate" in text
+    reps = tmp_path / "replicates"
+    reps.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 6. A GAN that proposes pruning masks\n\nIntro."),
+                nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_markdown_cell(":::{glue:figure} fig_x\n:name: fig-forest\nSee "
+                                              "{numref}`fig-forest`.\n:::")]
+    nbformat.write(nb, reps / "06_gan_seed1.ipynb")
+    cells = nbformat.read(write_page(reps, tmp_path / "replicate1.ipynb"), as_version=4).cells
+    assert cells[0].source.splitlines()[0] == "# 6 (replicate 1). The same chapter with seed=1"
+    assert "A GAN that proposes" not in cells[0].source and "Intro." in cells[0].source
+    assert cells[1].source == "x = 1"  # code untouched
+    assert f":name: {PREFIX}fig-forest" in cells[2].source
+    assert f"{{numref}}`{PREFIX}fig-forest`" in cells[2].source

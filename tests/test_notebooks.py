@@ -16,6 +16,7 @@ import pytest
 import scrapbook as sb
 
 from prunegan import book
+from prunegan.book.replicate_page import write_page
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -163,8 +164,13 @@ def test_papermill_cli_runs_a_notebook_with_a_parameter(tmp_path, monkeypatch):
 
 def test_book_builds_with_warnings_as_errors(executed, tmp_path):
     root = tmp_path / "site"
-    shutil.copytree(REPO / "book", root / "book", ignore=shutil.ignore_patterns("executed"))
+    shutil.copytree(REPO / "book", root / "book",
+                    ignore=shutil.ignore_patterns("executed", "replicates", "replicate1.ipynb"))
     shutil.copytree(executed, root / "book" / "executed")
+    # the smoke chapter 6 stands in for replicate 1: its page shares the book with chapter 6 (labels!)
+    (root / "book" / "replicates").mkdir()
+    shutil.copy(executed / "06_gan.ipynb", root / "book" / "replicates" / "06_gan_seed1.ipynb")
+    write_page(root / "book" / "replicates", root / "book" / "replicate1.ipynb")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, root / name)
     jb = Path(sys.executable).parent / "jupyter-book"
@@ -187,5 +193,7 @@ def test_book_builds_with_warnings_as_errors(executed, tmp_path):
         assert start not in monospaced, name
     # the custom style sheet is in, and the chapters load no widget JavaScript
     assert (root / "_build/html/_static/prunegan.css").exists() and "prunegan.css" in findings
+    replicate = text_of((root / "_build/html/book/replicate1.html").read_text())
+    assert "replicate 1" in replicate and "seed=1" in replicate and "has not been built" not in replicate
     chapter = (root / "_build/html/book/executed/06_gan.html").read_text()
     assert "widget-state" not in chapter and "embed-amd" not in chapter and "hide-input" in chapter

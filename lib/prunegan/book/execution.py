@@ -8,6 +8,7 @@ from pathlib import Path
 from ..core.store import atomic_write
 from .layout import EXECUTED, REPLICATES, SOURCE, notebooks
 from .prepare import prepare_for_book
+from .replicate_page import write_page
 
 
 def execute(path: Path, output: Path, parameters: dict, *, cwd: Path | None = None) -> Path:
@@ -42,6 +43,8 @@ def execute_all(*, smoke: bool = False, only: list[str] | None = None, source: P
             continue
         done.append(_execute_timed(path, target / path.name, {"smoke": smoke}, starting=f"(smoke={smoke})",
                                    finished=path.name))
+    if not only and target == EXECUTED:
+        write_page()  # the replicate's page in the table of contents: its copy, or a note that it was not run
     return done
 
 
@@ -52,5 +55,8 @@ def execute_replicate(name: str = "06_gan", seed: int = 1, *, source: Path = SOU
     path = source / f"{name}.ipynb"
     if not path.exists():
         raise FileNotFoundError(f"no notebook {path}; valid: {', '.join(p.stem for p in notebooks(source))}")
-    return _execute_timed(path, target / f"{name}_seed{seed}.ipynb", {"seed": seed},
-                          starting=f"with seed={seed} (replicate)", finished=f"replicate {name} seed {seed}")
+    out = _execute_timed(path, target / f"{name}_seed{seed}.ipynb", {"seed": seed},
+                         starting=f"with seed={seed} (replicate)", finished=f"replicate {name} seed {seed}")
+    if target == REPLICATES:
+        write_page()
+    return out
