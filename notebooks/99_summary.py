@@ -52,5 +52,6 @@ replicates.update({f"replicate {name.rsplit('seed', 1)[1]}": values for name, va
 if replicates["replicate 0"]:
     glue("gan_answer", summary.MarkdownText(answer.answer(replicates["replicate 0"])), display=False)
     glue("gan_verdict_table", answer.verdict_table(replicates), display=False)
+    glue("gan_agreement", summary.MarkdownText(answer.agreement(replicates)), display=False)
     display(answer.verdict_table(replicates))
 

@@ -67,3 +67,20 @@ def test_the_verdict_table_says_where_replicates_disagree():
     assert table.loc[TARGETS[3].name, "replicate 1"] == "–"
     assert table.loc[TARGETS[0].name, "agree"] == "yes"
     assert "agree" not in answer.verdict_table({"replicate 0": r0}).columns
+
+
+def test_agreement_names_each_verdict_that_differs_with_both_replicates_cis():
+    name = TARGETS[2].name
+    r0, r1 = scraps(-1, 1), scraps(-1, 1)
+    head = f"- {name} (paired difference): "
+    r0["gan_verdict"] = head + "**not met** (0/4 cells) — conv 80% (10 networks): -1.5 [-3.0, 0.0]"
+    r1["gan_verdict"] = head + "**met** (4/4 cells) — conv 80% (10 networks): +2.0 [+0.5, +3.5]"
+    assert answer.agreement({"replicate 0": r0, "replicate 1": dict(r1)}) == (
+        f"The 2 replicates agree on every one of the {len(TARGETS)} verdicts.")
+    r1[f"target_{_slug(name)}_status"] = "met"
+    text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
+    assert f"agree on {len(TARGETS) - 1} of the {len(TARGETS)} verdicts" in text
+    assert f"**{name}** differs" in text
+    assert "replicate 0: not met (conv 80% (10 networks): -1.5 [-3.0, 0.0])" in text
+    assert "replicate 1: met (conv 80% (10 networks): +2.0 [+0.5, +3.5])" in text
+    assert "make replicate" in answer.agreement({"replicate 0": r0})

@@ -91,3 +91,34 @@ def verdict_table(replicates: dict[str, dict]) -> pd.DataFrame:
             row["agree"] = "yes" if len(set(statuses)) == 1 else "no"
         rows.append(row)
     return pd.DataFrame(rows).set_index("target")
+
+
+def _verdict_cells(s: dict, target: str) -> str:
+    """The cells and CIs of ``target``'s line in chapter 6's ``gan_verdict`` scrap (after its dash), or
+    ``""`` when the scrap has no such line."""
+    for line in str(s.get("gan_verdict", "")).splitlines():
+        if line.lstrip("- ").startswith(f"{target} ("):
+            return line.split(" — ", 1)[1].strip() if " — " in line else ""
+    return ""
+
+
+def agreement(replicates: dict[str, dict]) -> str:
+    """Markdown: whether the replicates (label → chapter 6's scraps) agree on every target's verdict,
+    and for each that differs, every replicate's verdict with its cells and CIs (from ``gan_verdict``), so
+    the reader sees which CI crosses the threshold; with one replicate, how to build the second."""
+    if len(replicates) < 2:
+        return ("Only replicate 0 was built here: `make replicate` runs chapter 6 again with `seed=1` "
+                "(other networks, data split and seeds) and adds its column and this comparison.")
+    differ = []
+    for t in TARGETS:
+        slug = _slug(t.name)
+        statuses = {label: s.get(f"target_{slug}_status", "not checked") for label, s in replicates.items()}
+        if len(set(statuses.values())) > 1:
+            parts = "; ".join(f"{label}: {statuses[label]} ({_verdict_cells(s, t.name) or 'no cells'})"
+                              for label, s in replicates.items())
+            differ.append(f"- **{t.name}** differs — {parts}")
+    n = len(replicates)
+    if not differ:
+        return f"The {n} replicates agree on every one of the {len(TARGETS)} verdicts."
+    return (f"The {n} replicates agree on {len(TARGETS) - len(differ)} of the {len(TARGETS)} verdicts; "
+            f"these differ:\n\n" + "\n".join(differ))

@@ -343,9 +343,10 @@ def design_text(overview: pd.DataFrame, final: tuple[float, float]) -> str:
     (entropy, critic))."""
     chosen = overview[overview["chosen"]]
     folds = overview["fold"].nunique()
-    replaced = int(((chosen["entropy_weight"] != 0) | (chosen["critic_weight"] != 0)).sum())
-    return (f"In {replaced} of {folds} folds a candidate design's advantage over the simplest design (no "
-            f"entropy bonus, no critic) cleared its 95 % CI over the training networks and replaced it. "
+    replaced = int(chosen["clears"].sum())  # a fold's design replaced the simplest only when it cleared
+    return (f"In {replaced} of {folds} folds a candidate design's advantage over the simplest design (the "
+            f"smallest critic and entropy weights of the grid) cleared its 95 % CI over the training networks "
+            f"and replaced it. "
             f"The design the folds chose most often, used for a new network, has entropy weight {final[0]:g} "
             f"and critic weight {final[1]:g}.")
 
