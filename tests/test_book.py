@@ -140,6 +140,24 @@ def test_scrap_table_lists_every_scrap_with_its_chapter():
                                       "gan_verdict": {"chapter": "06_gan", "value": "a · b"}}
 
 
+
+def test_scrap_details_lists_every_scrap_under_its_chapter_without_a_table():
+    import pandas as pd
+
+    names = pd.Index(["baseline_acc", "n_channels", "gan_verdict"], name="name")
+    verdict = "- a <b> & " + "word " * 20 + "\n- b"
+    scraps = pd.DataFrame({"value": pd.Series([0.9573, 22, verdict], index=names, dtype=object),
+                           "notebook": pd.Series(["01_baseline", "01_baseline", "06_gan"], index=names)})
+    html = summary.scrap_details(scraps)
+    assert "<table" not in html  # a definition list wraps where a one-line table cell would not
+    assert html.count("<details>") == 2
+    assert "<strong>01_baseline</strong>: 2 values" in html and "<strong>06_gan</strong>: 1 value<" in html
+    assert "<dt><code>baseline_acc</code></dt><dd>0.957</dd>" in html
+    assert html.index("n_channels") < html.index("06_gan")  # each scrap under its own chapter
+    assert "a &lt;b&gt; &amp; word" in html and "<b>" not in html  # values are escaped
+    assert "word " * 20 + "· b" in html  # a verdict is not cut at the 28 characters of a table cell
+    assert "…" in summary.scrap_details(scraps, max_text=20)
+
 # ------------------------------------------------------------------------------- README numbers
 def write_executed(folder: Path, stem: str, scraps: dict, *, smoke: bool = False) -> None:
     """An executed notebook holding ``scraps`` in scrapbook's output format."""

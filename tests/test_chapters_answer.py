@@ -69,18 +69,112 @@ def test_the_verdict_table_says_where_replicates_disagree():
     assert "agree" not in answer.verdict_table({"replicate 0": r0}).columns
 
 
-def test_agreement_names_each_verdict_that_differs_with_both_replicates_cis():
-    name = TARGETS[2].name
+
+def test_count_says_epoch_or_epochs_and_refuses_a_fraction():
+    assert answer.count(1.0, "epoch") == "1 epoch"
+    assert answer.count(2, "epoch") == "2 epochs" and answer.count(0, "epoch") == "0 epochs"
+    with pytest.raises(ValueError, match=r"whole number >= 0, got 1\.5"):
+        answer.count(1.5, "epoch")
+    with pytest.raises(ValueError, match="got -1"):
+        answer.count(-1, "epoch")
+
+
+def test_the_verdict_table_of_two_replicates_fits_the_page_column():
+    from prunegan.book import html_checks as hc
+
+    r = scraps(-1, 1)
+    table = answer.verdict_table({"replicate 0": r, "replicate 1": r})
+    worst = ["4/4 not met", "4/4 not met", "yes"]
+    rows = [[table.index.name, *table.columns]] + [[i, *worst] for i in table.index]
+    assert hc.table_width_px(rows) <= hc.COLUMN_PX
+
+
+def verdict_line(name: str, status: str, cells: str) -> str:
+    return f"- {name} (rule words (points), low end): **{status}** (0/2 cells) — {cells}."
+
+
+BEATS = TARGETS[2]  # "beats random-min1": low end of the CI > 0
+
+
+def test_verdict_cells_reads_the_targets_line_by_cell():
+    s = {"gan_verdict": "\n".join([
+        verdict_line(TARGETS[0].name, "met", "conv 90% (10 networks): +1.0 [+0.1, +2.0] points from"),
+        verdict_line(BEATS.name, "not met", "conv 80% (10 networks): -1.5 [-3.0, 0.0]; "
+                     "conv 90% (9 networks): +0.2 [+0.1, +0.3]")])}
+    assert answer.verdict_cells(s, BEATS.name) == {"conv 80%": "-1.5 [-3.0, 0.0]",
+                                                   "conv 90%": "+0.2 [+0.1, +0.3]"}
+    assert list(answer.verdict_cells(s, TARGETS[0].name)) == ["conv 90%"]
+    assert answer.verdict_cells(s, TARGETS[1].name) == {}  # "most probable mask: at least ...": no line
+    assert answer.verdict_cells({}, BEATS.name) == {}
+
+
+@pytest.mark.parametrize("cell, met", [
+    ("+1.0 [+0.1, +2.0]", True), ("+1.0 [0.0, +2.0]", False),  # > 0: the low end 0 itself misses
+    ("−1.0 [−2.0, −0.1]", False), ("no interval", None),
+])
+def test_meets_judges_the_cells_ci_end_against_the_threshold(cell, met):
+    assert answer.meets(BEATS, cell) is met
+
+
+def test_meets_judges_an_upper_bound_on_both_sides():
+    sd = next(t for t in TARGETS if t.bound == "ci_high")  # SD across seeds, high end <= 1.5
+    assert answer.meets(sd, "0.07 [0.05, 1.50] points") is True
+    assert answer.meets(sd, "0.07 [0.05, 1.51] points") is False
+
+
+def test_agreement_names_each_verdict_that_differs_with_both_replicates_cis_side_by_side():
     r0, r1 = scraps(-1, 1), scraps(-1, 1)
-    head = f"- {name} (paired difference): "
-    r0["gan_verdict"] = head + "**not met** (0/4 cells) — conv 80% (10 networks): -1.5 [-3.0, 0.0]"
-    r1["gan_verdict"] = head + "**met** (4/4 cells) — conv 80% (10 networks): +2.0 [+0.5, +3.5]"
-    assert answer.agreement({"replicate 0": r0, "replicate 1": dict(r1)}) == (
-        f"The 2 replicates agree on every one of the {len(TARGETS)} verdicts.")
-    r1[f"target_{_slug(name)}_status"] = "met"
+    r0["gan_verdict"] = verdict_line(BEATS.name, "not met", "conv 80% (10 networks): -1.5 [-3.0, 0.0]; "
+                                     "conv 90% (10 networks): +0.5 [+0.1, +0.9]")
+    r1["gan_verdict"] = verdict_line(BEATS.name, "met", "conv 80% (12 networks): +2.0 [+0.5, +3.5]; "
+                                     "conv 90% (12 networks): +0.4 [+0.2, +0.6]")
+    same = answer.agreement({"replicate 0": r0, "replicate 1": dict(r1)})
+    assert same == f"**The 2 replicates agree on all {len(TARGETS)} target verdicts.**"
+    r1[f"target_{_slug(BEATS.name)}_status"] = "met"
     text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
-    assert f"agree on {len(TARGETS) - 1} of the {len(TARGETS)} verdicts" in text
-    assert f"**{name}** differs" in text
-    assert "replicate 0: not met (conv 80% (10 networks): -1.5 [-3.0, 0.0])" in text
-    assert "replicate 1: met (conv 80% (10 networks): +2.0 [+0.5, +3.5])" in text
-    assert "make replicate" in answer.agreement({"replicate 0": r0})
+    assert f"agree on {len(TARGETS) - 1} of the {len(TARGETS)} target verdicts" in text
+    assert (f"**{BEATS.name}** differs between the replicates (not met in replicate 0, met in replicate 1)"
+            in text)
+    assert BEATS.describe() in text
+    # only the cell whose verdict differs is quoted, the two replicates' CIs side by side
+    assert ("The cells that decide: conv 80%: -1.5 [-3.0, 0.0] in replicate 0 (misses) vs "
+            "+2.0 [+0.5, +3.5] in replicate 1 (meets).") in text
+    assert "conv 90%" not in text
+
+
+def test_agreement_quotes_every_cell_when_no_cell_decides():
+    r0, r1 = scraps(-1, 1), scraps(-1, 1)
+    r1[f"target_{_slug(BEATS.name)}_status"] = "met"  # statuses differ, but no line to read in r1
+    r0["gan_verdict"] = verdict_line(BEATS.name, "not met", "conv 80% (10 networks): +0.5 [+0.1, +0.9]")
+    text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
+    assert "Its cells: conv 80%: +0.5 [+0.1, +0.9] in replicate 0 (meets) vs – in replicate 1." in text
+
+
+def test_without_replicate_1_the_page_says_it_was_not_built_and_how_to_build_it():
+    text = answer.agreement({"replicate 0": scraps(-1, 1)})
+    assert "Replicate 1 has not been built" in text and "make replicate" in text and "make book" in text
+
+
+def test_gather_reads_replicate_0_and_every_replicate_in_order(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def write(folder, stem, scraps):
+        outputs = [new_output("display_data", data={"application/scrapbook.scrap.json+json":
+                                                    {"name": k, "data": v, "encoder": "json", "version": 1}},
+                              metadata={"scrapbook": {"name": k, "data": True, "display": False}})
+                   for k, v in scraps.items()]
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(new_notebook(cells=[new_code_cell("sb.glue(...)", outputs=outputs)]),
+                       folder / f"{stem}.ipynb")
+
+    executed, reps = tmp_path / "executed", tmp_path / "replicates"
+    assert answer.gather(executed, reps) == {"replicate 0": {}}  # nothing built: no empty replicate column
+    write(executed, "06_gan", {"gan_networks": 10.0})
+    write(executed, "01_baseline", {"baseline_acc": 0.9})
+    for seed in (10, 2):
+        write(reps, f"06_gan_seed{seed}", {"gan_networks": float(seed)})
+    write(reps, "06_gan_seedx", {"gan_networks": 0.0})  # not a replicate's name
+    got = answer.gather(executed, reps)
+    assert list(got) == ["replicate 0", "replicate 2", "replicate 10"]
+    assert got["replicate 0"] == {"gan_networks": 10.0} and got["replicate 10"] == {"gan_networks": 10.0}

@@ -3,8 +3,12 @@ it): the GAN against the best standard criterion, the untrained generator and ra
 networks it has not seen, with CIs over networks, and the targets' verdicts in each replicate."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 
+from ..analysis.targets import COMPARISONS, Target
 from .part2.config import TARGETS
 from .part2.report import _slug
 
@@ -93,32 +97,91 @@ def verdict_table(replicates: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("target")
 
 
-def _verdict_cells(s: dict, target: str) -> str:
-    """The cells and CIs of ``target``'s line in chapter 6's ``gan_verdict`` scrap (after its dash), or
-    ``""`` when the scrap has no such line."""
+
+def count(n: float, noun: str) -> str:
+    """``"1 epoch"`` / ``"3 epochs"``: ``n`` (a whole number) with ``noun`` in the right number."""
+    if float(n) != int(n) or n < 0:
+        raise ValueError(f"count: n must be a whole number >= 0, got {n!r}")
+    return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
+
+
+def gather(executed_dir: str | Path, replicates_dir: str | Path) -> dict[str, dict]:
+    """Chapter 6's scraps by replicate label: ``"replicate 0"`` from ``executed_dir/06_gan.ipynb``
+    (``{}`` when absent), then ``"replicate N"`` for every ``replicates_dir/06_gan_seedN.ipynb``, by N."""
+    from .summary import scraps_by_notebook
+
+    out = {"replicate 0": scraps_by_notebook(executed_dir).get("06_gan", {})}
+    found = {int(m.group(1)): values for name, values in scraps_by_notebook(replicates_dir).items()
+             if (m := re.fullmatch(r"06_gan_seed(\d+)", name))}
+    out.update({f"replicate {k}": found[k] for k in sorted(found)})
+    return out
+
+
+_CI = re.compile(r"([+\-−]?\d+(?:\.\d+)?) \[([+\-−]?\d+(?:\.\d+)?), ([+\-−]?\d+(?:\.\d+)?)\]")
+
+
+def verdict_cells(s: dict, target: str) -> dict[str, str]:
+    """``{cell: "value [low, high]…"}`` of ``target``'s line in chapter 6's ``gan_verdict`` scrap
+    (``"- name (rule): **status** (m/n cells) — cell: CI; cell: CI."``); a cell is named without its
+    parenthesis (``"conv 80%"``, not ``"conv 80% (10 networks)"``). ``{}`` when there is no such line."""
     for line in str(s.get("gan_verdict", "")).splitlines():
-        if line.lstrip("- ").startswith(f"{target} ("):
-            return line.split(" — ", 1)[1].strip() if " — " in line else ""
-    return ""
+        if line.startswith(f"- {target} (") and " — " in line:
+            cells = {}
+            for part in line.split(" — ", 1)[1].rstrip(". ").split("; "):
+                where, _, value = part.partition(": ")
+                cells[re.sub(r"\s*\(.*\)$", "", where).strip()] = value.strip()
+            return cells
+    return {}
+
+
+def meets(target: Target, cell: str) -> bool | None:
+    """Whether a cell's text (``"+0.6 [−1.3, +2.6]"``) meets ``target`` (its judged CI end against its
+    threshold); ``None`` when the text holds no CI or the target has no fixed threshold."""
+    m = _CI.search(cell)
+    if m is None or target.threshold is None:
+        return None
+    value, low, high = (float(x.replace("−", "-")) for x in m.groups())
+    judged = {"ci_low": low, "ci_high": high, "value": value}[target.bound]
+    return bool(COMPARISONS[target.comparison](judged, target.threshold))
+
+
+def _status(s: dict, target: Target) -> str:
+    return s.get(f"target_{_slug(target.name)}_status", "not checked")
 
 
 def agreement(replicates: dict[str, dict]) -> str:
-    """Markdown: whether the replicates (label → chapter 6's scraps) agree on every target's verdict,
-    and for each that differs, every replicate's verdict with its cells and CIs (from ``gan_verdict``), so
-    the reader sees which CI crosses the threshold; with one replicate, how to build the second."""
+    """Markdown: whether the replicates (label → chapter 6's scraps) agree on every target's verdict;
+    for each verdict that differs, the rule and, side by side, every replicate's CI in each cell whose
+    verdict differs (all cells when none can be read), so the reader sees which CI misses the threshold.
+    With replicate 0 only: that replicate 1 was not built, and how to build it."""
     if len(replicates) < 2:
-        return ("Only replicate 0 was built here: `make replicate` runs chapter 6 again with `seed=1` "
-                "(other networks, data split and seeds) and adds its column and this comparison.")
+        return ("**Replicate 1 has not been built in this copy of the book**, so only replicate 0's verdicts "
+                "are shown. `make replicate` runs chapter 6 again with `seed=1` (other networks, another "
+                "split of the images, other seeds of every kind); `make book` then adds its column and "
+                "compares the two replicates here.")
+    labels = list(replicates)
     differ = []
     for t in TARGETS:
-        slug = _slug(t.name)
-        statuses = {label: s.get(f"target_{slug}_status", "not checked") for label, s in replicates.items()}
-        if len(set(statuses.values())) > 1:
-            parts = "; ".join(f"{label}: {statuses[label]} ({_verdict_cells(s, t.name) or 'no cells'})"
-                              for label, s in replicates.items())
-            differ.append(f"- **{t.name}** differs — {parts}")
-    n = len(replicates)
+        statuses = {label: _status(s, t) for label, s in replicates.items()}
+        if len(set(statuses.values())) == 1:
+            continue
+        cells = {label: verdict_cells(s, t.name) for label, s in replicates.items()}
+        names = list(dict.fromkeys(c for label in labels for c in cells[label]))
+        deciding = [c for c in names  # cells met in one replicate and missed in another
+                    if {meets(t, cells[label].get(c, "")) for label in labels} >= {True, False}]
+        shown = "; ".join(
+            f"{c}: " + " vs ".join(
+                f"{cells[label].get(c, '–')} in {label}"
+                + {True: " (meets)", False: " (misses)", None: ""}[meets(t, cells[label].get(c, ""))]
+                for label in labels)
+            for c in (deciding or names))
+        verdicts = ", ".join(f"{statuses[label]} in {label}" for label in labels)
+        which = "The cells that decide" if deciding else "Its cells"
+        differ.append(f"- **{t.name}** differs between the replicates ({verdicts}); rule: {t.describe()}."
+                      + (f" {which}: {shown}." if shown else ""))
+    n, total = len(replicates), len(TARGETS)
     if not differ:
-        return f"The {n} replicates agree on every one of the {len(TARGETS)} verdicts."
-    return (f"The {n} replicates agree on {len(TARGETS) - len(differ)} of the {len(TARGETS)} verdicts; "
-            f"these differ:\n\n" + "\n".join(differ))
+        return f"**The {n} replicates agree on all {total} target verdicts.**"
+    return (f"**The {n} replicates agree on {total - len(differ)} of the {total} target verdicts.** "
+            f"{'This one differs' if len(differ) == 1 else f'These {len(differ)} differ'}; the forest plots "
+            "of the two chapters show each network's value behind the CIs:\n\n" + "\n".join(differ))

@@ -106,3 +106,19 @@ def scrap_table(scraps):
 
     return pd.DataFrame({"value": [format_value(v) for v in scraps["value"]],
                          "chapter": scraps["notebook"]}, index=scraps.index)
+
+
+def scrap_details(scraps, *, max_text: int = 160) -> str:
+    """HTML: every scrap (:func:`read_scraps`' frame) as one collapsed ``<details>`` per chapter, in
+    which a definition list gives each scrap's name and its value (:func:`format_value`, text cut at
+    ``max_text`` characters). Unlike a table, a long name or verdict wraps inside the text column."""
+    from html import escape
+
+    parts = []
+    for notebook, group in scraps.groupby("notebook", sort=True):
+        items = "".join(f"<dt><code>{escape(str(name))}</code></dt>"
+                        f"<dd>{escape(format_value(v, max_text=max_text))}</dd>"
+                        for name, v in group["value"].items())
+        parts.append(f"<details><summary><strong>{escape(str(notebook))}</strong>: {len(group)} "
+                     f"value{'' if len(group) == 1 else 's'}</summary><dl>{items}</dl></details>")
+    return "\n".join(parts)
