@@ -49,7 +49,7 @@ def test_the_answer_quotes_the_scraps():
     assert "over the 10 networks" in text
     assert "conv channels: −0.5 [−2.5, +1.5] at 80 %" in text
     assert "+1.0 (conv 80 %)" in text  # GAN − untrained generator, in points
-    assert "−2.0 (linear 90 %)" in text  # most probable mask − best criterion
+    assert "−2.0 (conv + Linear 90 %)" in text  # most probable mask − best criterion
     assert f"Of the {len(TARGETS)} targets checked, 0 are met." in text
     first = TARGETS[0].name
     s[f"target_{_slug(first)}_status"] = "met"

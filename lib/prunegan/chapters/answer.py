@@ -14,6 +14,8 @@ from .part2.report import _slug
 
 #: Chapter 6's settings as scrap prefixes and as a reader names them.
 SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
+#: The same, short (in a list of cells).
+SHORT = {"conv": "conv", "linear": "conv + Linear"}
 SPARSITIES = (80, 90)
 
 
@@ -66,7 +68,7 @@ def answer(s: dict) -> str:
     mode = [100 * (s[f"{k}_gan_mode_acc_{p}"] - s[f"{k}_best_criterion_acc_{p}"]) for k, p in _cells()]
     met = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") == "met"]
     checked = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") in ("met", "not met")]
-    listing = lambda xs: ", ".join(f"{points(x)} ({k} {p} %)" for x, (k, p) in zip(xs, _cells()))  # noqa: E731
+    listing = lambda xs: ", ".join(f"{points(x)} ({SHORT[k]} {p} %)" for x, (k, p) in zip(xs, _cells()))  # noqa: E731
     return (f"**On a LeNet-5 it has not seen, {lead(s)}.** GAN − best standard criterion, mean paired "
             f"difference in accuracy points with its 95 % CI over the {n} networks (each held out once): "
             f"{cells}. Against random pruning with one channel per layer: {rand}. The GAN's mean retrained "
