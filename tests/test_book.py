@@ -459,7 +459,8 @@ def test_the_replicate_page_is_a_retitled_copy_or_says_it_was_not_built(tmp_path
                                               "{numref}`fig-forest`.\n:::")]
     nbformat.write(nb, reps / "06_gan_seed1.ipynb")
     cells = nbformat.read(write_page(reps, tmp_path / "replicate1.ipynb"), as_version=4).cells
-    assert cells[0].source.splitlines()[0] == "# 6 (replicate 1). The same chapter with seed=1"
+    assert cells[0].source.splitlines()[0] == ("# 6 (replicate 1). Chapter 6 with seed 1: other networks, "
+                                               "data split and seeds")
     assert "A GAN that proposes" not in cells[0].source and "Intro." in cells[0].source
     assert cells[1].source == "x = 1"  # code untouched
     assert f":name: {PREFIX}fig-forest" in cells[2].source

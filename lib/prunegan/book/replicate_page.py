@@ -13,8 +13,8 @@ from .layout import REPLICATES
 
 PAGE = REPO_ROOT / "book" / "replicate1.ipynb"
 SEED = 1
-TITLE = f"6 (replicate {SEED}). The same chapter with seed={SEED}"
-INTRO = (f"This is chapter 6 executed again with `seed={SEED}` (`make replicate`): ten other LeNet-5s, "
+TITLE = f"6 (replicate {SEED}). Chapter 6 with seed {SEED}: other networks, data split and seeds"
+INTRO = (f"This is chapter 6 executed again with `seed={SEED}` (`make replicate`): other LeNet-5s, "
          "another split of the images into training, validation and test, and other seeds of every kind "
          "(banks, generators, critics, protocol pairs). Its numbers are an independent replicate of "
          "{doc}`executed/06_gan`; the findings page compares the two replicates' verdicts.")
@@ -60,8 +60,7 @@ def write_page(replicates: Path = REPLICATES, page: Path = PAGE) -> Path:
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_markdown_cell(
             f"# {TITLE}\n\n{INTRO}\n\n**Replicate {SEED} has not been built in this copy of the book.** "
-            "Run `make replicate` (about half an hour on two cores), then `make book`, to add it here and "
-            "to the findings page.")]
+            "Run `make replicate`, then `make book` again, to add it here and to the findings page.")]
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                           "language": "python"})
     return atomic_write(Path(page), lambda tmp: nbformat.write(nb, tmp))
