@@ -186,9 +186,25 @@ print("design:", chapter.final_design(folds_), "->", export_shipped(final, shipp
 
 # %%
 signal_summary = chapter.gather(folds_, "signal_summary")
-fig = plots.feature_signal(folds_[0].signal_summary)
 display(Markdown(rp.markdown_table(rp.feature_table(folds_))))
 display(Markdown(rp.feature_text(folds_)))
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_feature_signal", plots.feature_signal(folds_[0].signal_summary))
+
+# %% [markdown]
+# :::{glue:figure} fig_feature_signal
+# ---
+# alt: >-
+#   Dot plot, one row per candidate channel feature: its mean within-layer Spearman correlation with the
+#   channel's landscape value on fold 0's training networks, with a horizontal 95 % CI bar; filled dots
+#   where the CI excludes 0.
+# name: fig-feature-signal
+# ---
+# Fold 0: how well each candidate feature ranks channels by their value on the conv 90 % landscapes
+# (within-layer Spearman, 95 % CI over the fold's training networks; filled: the CI excludes 0, so the
+# generator reads it).
+# :::
 
 # %% [markdown]
 # How well fold 0's chosen features predict a channel's value on a network they were not fitted on
@@ -230,9 +246,25 @@ display(Markdown(rp.design_text(design_overview, chapter.final_design(folds_)[0]
 
 # %%
 quality = chapter.gather(folds_, "quality")
-fig = plots.gan_training({f"fold 0, {s}, seed {g.config.seed}": g.history
-                          for s in banks for g in first.generators[s]["gan"][:3]})
 chapter.critic_summary(quality)
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_gan_training", plots.gan_training({f"fold 0, {s}, seed {g.config.seed}": g.history
+                                           for s in banks for g in first.generators[s]["gan"][:3]}))
+
+# %% [markdown]
+# :::{glue:figure} fig_gan_training
+# ---
+# alt: >-
+#   Two line plots against training step, one line per generator (fold 0, both settings, three seeds): left,
+#   the discriminator's logit gap between bank masks and generated masks; right, the generator's mean reward.
+# name: fig-gan-training
+# ---
+# GAN training of fold 0's first three generators per setting (moving averages). Left: how much higher the
+# discriminator scores bank masks than generated ones; a gap that shrinks means the generator's masks
+# became harder to tell from the bank's. Right: the generator's mean reward (the discriminator's logit plus
+# the design's critic and entropy terms).
+# :::
 
 # %% [markdown]
 # ## The probabilistic map
@@ -246,11 +278,25 @@ chapter.critic_summary(quality)
 held_net = banks["conv+linear"].baselines[0].model
 keep = masks.keep_map(chapter.fold_of(folds_, 0).generators["conv+linear"]["gan"][0], held_net,
                       cfg.sparsities, include_linear=True)
-fig = plots.keep_map(keep, title="GAN keep-probability per channel (held-out LeNet-5, conv + hidden Linear)")
 allocation = keep.groupby(["sparsity", "layer"], sort=False)["keep_prob"].sum().rename("expected_kept")
 display(Markdown(rp.keep_text(rp.keep_spread(keep))))
 (allocation.to_frame().join(masks.l1_agreement(keep).set_index(["sparsity", "layer"]))
  .unstack("layer").round(2))
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_keep_map", plots.keep_map(keep, title=""))
+
+# %% [markdown]
+# :::{glue:figure} fig_keep_map
+# ---
+# alt: >-
+#   Heat maps, one row per layer (conv1, conv2, fc1, fc2), columns the layer's channels ordered by mean |w|,
+#   one band per sparsity; colour is the generator's keep-probability of the channel.
+# name: fig-keep-map
+# ---
+# The seed-0 generator's keep-probability of every channel of network 0 (conv + hidden Linear setting,
+# the fold that held network 0 out), channels ordered by mean |w| within each layer, largest first.
+# :::
 
 # %% [markdown]
 # ## Collapse: a property, checked
@@ -299,8 +345,22 @@ display(Markdown(rp.markdown_table(rp.best_criterion_table(folds_))))
 # %%
 df = chapter.gather(folds_, "protocol")
 cells = comparison.cell_table(df)
-fig = plots.protocol(cells)
 display(Markdown(rp.markdown_table(rp.key_comparison(cells))))
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_protocol", plots.protocol(cells))
+
+# %% [markdown]
+# :::{glue:figure} fig_protocol
+# ---
+# alt: >-
+#   Dot plots, one panel per setting and sparsity: each method's mean retrained test accuracy on each
+#   held-out network, one marker per network, with the mean and 95 % CI over networks.
+# name: fig-protocol
+# ---
+# Every method's retrained test accuracy on every held-out network (the fold that held it out), per
+# setting and sparsity: markers are networks, bars the mean with its 95 % CI over networks.
+# :::
 
 # %% [markdown]
 # Every other method, mean test accuracy over the networks:
