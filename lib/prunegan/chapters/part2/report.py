@@ -345,8 +345,8 @@ def design_text(overview: pd.DataFrame, final: tuple[float, float]) -> str:
     folds = overview["fold"].nunique()
     replaced = int(chosen["clears"].sum())  # a fold's design replaced the simplest only when it cleared
     return (f"In {replaced} of {folds} folds a candidate design's advantage over the simplest design (the "
-            f"smallest critic and entropy weights of the grid) cleared its 95 % CI over the training networks "
-            f"and replaced it. "
+            f"smallest critic and entropy weights of the grid) cleared its 95 % CI over the training "
+            f"networks and replaced it. "
             f"The design the folds chose most often, used for a new network, has entropy weight {final[0]:g} "
             f"and critic weight {final[1]:g}.")
 
