@@ -246,7 +246,7 @@ display(Markdown(rp.design_text(design_overview, chapter.final_design(folds_)[0]
 
 # %%
 quality = chapter.gather(folds_, "quality")
-chapter.critic_summary(quality)
+display(Markdown(rp.markdown_table(rp.critic_table(chapter.critic_summary(quality)))))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_gan_training", plots.gan_training({f"fold 0, {s}, seed {g.config.seed}": g.history
@@ -278,10 +278,8 @@ glue_figure("fig_gan_training", plots.gan_training({f"fold 0, {s}, seed {g.confi
 held_net = banks["conv+linear"].baselines[0].model
 keep = masks.keep_map(chapter.fold_of(folds_, 0).generators["conv+linear"]["gan"][0], held_net,
                       cfg.sparsities, include_linear=True)
-allocation = keep.groupby(["sparsity", "layer"], sort=False)["keep_prob"].sum().rename("expected_kept")
+display(Markdown(rp.markdown_table(rp.allocation_table(keep, masks.l1_agreement(keep)))))
 display(Markdown(rp.keep_text(rp.keep_spread(keep))))
-(allocation.to_frame().join(masks.l1_agreement(keep).set_index(["sparsity", "layer"]))
- .unstack("layer").round(2))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_keep_map", plots.keep_map(keep, title=""))
@@ -314,8 +312,7 @@ sweeps = [chapter.collapse_sweep(first.generators["conv"]["gan"][:3],
           chapter.collapse_sweep(first.generators["conv+linear"]["gan"][:3], models_,
                                  include_linear=True).assign(setting="conv+linear")]
 collapse = pd.concat(sweeps, ignore_index=True)
-(collapse.groupby("setting")[["masks", "collapsed", "exact_count"]]
- .agg({"masks": "sum", "collapsed": "sum", "exact_count": "all"}))
+display(Markdown(rp.markdown_table(rp.collapse_table(collapse))))
 
 # %% [markdown]
 # ## The best standard criterion, chosen on each fold's training networks
@@ -374,13 +371,14 @@ display(Markdown(rp.markdown_table(rp.other_methods(cells))))
 # of the dense network's MACs and parameters its masks keep:
 
 # %%
-comparison.accuracy_and_cost(cells).round(3)
+display(Markdown(rp.markdown_table(rp.cost_table(cells))))
 
 # %% [markdown]
-# How many *different* masks each method proposed per network:
+# How many *different* masks each method proposed per network (mean over the networks, of its masks per
+# network):
 
 # %%
-comparison.cell_pivot(cells, "distinct").astype("Int64")  # <NA>: the method has no mask there
+display(Markdown(rp.markdown_table(rp.distinct_table(cells))))
 
 # %% [markdown]
 # ## Exactly, on every network's landscape
@@ -389,13 +387,14 @@ comparison.cell_pivot(cells, "distinct").astype("Int64")  # <NA>: the method has
 # the exact expected accuracy of each generator of the fold that held the network out (probabilities from
 # its distribution) and its percentile there, mean over the fold's seeds — beside the label and exact
 # percentile of each generator's most probable mask (`gan-mode`). This judges the distribution itself, free of
-# sampling noise.
+# sampling noise. The table gives each landscape's median, 85th percentile and best mask, then the GAN's
+# expected accuracy (`GAN E[acc]`) and percentile, and its most probable mask's (`mode`); the ablation's
+# variant is judged on the same landscapes in the ablation below.
 
 # %%
 reported = chapter.landscapes(banks["conv"], cfg.landscape_sparsity, cfg.held_out, "retrained_acc")
 expected = chapter.gather(folds_, "expected")
-display(reported)
-expected.groupby(["network", "method"])[["expected_acc", "percentile"]].mean().unstack("method").round(3)
+display(Markdown(rp.markdown_table(rp.landscape_table(reported, expected))))
 
 # %% [markdown]
 # ## Transfer: `lenet5-caffe`, never seen
@@ -408,7 +407,7 @@ expected.groupby(["network", "method"])[["expected_acc", "percentile"]].mean().u
 # %%
 tdf = chapter.gather(folds_, "transfer")
 tcells = comparison.cell_table(tdf)
-tcells.drop(columns=["label", "setting", "network"])
+display(Markdown(rp.markdown_table(rp.transfer_table(tcells))))
 
 # %% [markdown]
 # ## The targets, checked over networks
@@ -478,7 +477,9 @@ glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", t
 # search without a generator.
 
 # %%
-chapter.ablation(stats)
+ablation_table, ablation_targets = rp.ablation_display(chapter.ablation(stats))
+display(Markdown(rp.markdown_table(ablation_table)))
+display(Markdown(ablation_targets))
 
 # %% [markdown]
 # ## Compute per mask
@@ -491,7 +492,9 @@ one_off = chapter.one_off_costs(bank_evaluations, folds_, cfg)
 compute = comparison.compute_table(pd.concat([df, tdf], ignore_index=True), one_off=one_off)
 chapter_seconds = time.perf_counter() - t0
 print(f"chapter computed in {chapter_seconds:.0f} s on {here['device_name']}")
-compute
+compute_table, compute_one_off = rp.compute_display(compute)
+display(Markdown(rp.markdown_table(compute_table)))
+display(Markdown("One-off costs the learned methods share:\n\n" + compute_one_off))
 
 # %% [markdown]
 # ## Headline numbers

@@ -164,3 +164,103 @@ def test_mask_space_display_writes_counts_as_integers():
     out = overview.mask_space_display(table)
     assert out["collapse-free masks"].tolist() == ["96", "4.7 × 10^47"]
     assert out.iloc[0]["sparsity"] == "90 %" and out.iloc[0]["channels"] == "22"
+
+
+def _fits(df: pd.DataFrame) -> bool:
+    """The page column rule of the HTML check (:mod:`prunegan.book.html_checks`) on a formatted table."""
+    from prunegan.book import html_checks as hc
+
+    rows = [list(map(str, df.columns))] + [list(map(str, r)) for r in df.itertuples(index=False)]
+    return hc.table_width_px(rows) <= hc.COLUMN_PX
+
+
+def test_critic_table_pools_networks_with_a_t_ci_and_fits_the_page():
+    from prunegan.analysis.stats import mean_ci
+
+    rows = [{"setting": "conv", "network": n, "sparsity": 0.9, "spearman": v,
+             "spearman_collapse_free": v - 0.1}
+            for n, v in enumerate([0.2, 0.4, 0.6])]
+    rows.append({"setting": "conv+linear", "network": 0, "sparsity": 0.9, "spearman": -0.5,
+                 "spearman_collapse_free": np.nan})
+    t = report.critic_table(pd.DataFrame(rows))
+    m, lo, hi = mean_ci([0.2, 0.4, 0.6])
+    assert t.iloc[0]["rank corr., all masks"] == f"{m:.2f} [{lo:.2f}, {hi:.2f}]".replace("-", "−")
+    assert t.iloc[0]["networks"] == 3 and t.iloc[0]["sparsity"] == "90 %"
+    assert t.iloc[1]["rank corr., all masks"] == "−0.50"  # one network: no interval
+    assert t.iloc[1]["rank corr., collapse-free"] == "–"
+    assert _fits(t)
+
+
+def test_allocation_table_sums_keep_probabilities_per_layer():
+    keep = pd.DataFrame([{"sparsity": s, "layer": la, "channel": c, "keep_prob": p, "l1": w}
+                         for s in (0.8, 0.9)
+                         for la, ps in (("conv1", [0.5, 0.5]), ("fc1", [0.9, 0.4, 0.2]))
+                         for c, (p, w) in enumerate(zip(ps, [3.0, 2.0, 1.0]))])
+    agreement = pd.DataFrame({"sparsity": [0.8, 0.9], "layer": ["fc1", "fc1"], "spearman": [1.0, -0.25]})
+    t = report.allocation_table(keep, agreement)
+    assert list(t.columns) == ["layer", "channels", "kept at 80 %", "ρ with |w| at 80 %", "kept at 90 %",
+                               "ρ with |w| at 90 %"]
+    assert t.iloc[1].tolist() == ["fc1", 3, "1.5", "1.00", "1.5", "−0.25"]
+    assert t.iloc[0]["ρ with |w| at 80 %"] == "–"  # equal probabilities: no rank correlation
+    assert _fits(t)
+
+
+def test_collapse_table_sums_masks_and_says_when_a_count_was_not_exact():
+    c = pd.DataFrame({"setting": ["conv", "conv", "conv+linear"], "masks": [20, 20, 20],
+                      "collapsed": [0, 1, 0], "exact_count": [True, True, False]})
+    t = report.collapse_table(c)
+    assert t.to_dict("records") == [
+        {"setting": "conv", "masks sampled": 40, "with a collapsed layer": 1,
+         "exact channel count": "every mask"},
+        {"setting": "conv+linear", "masks sampled": 20, "with a collapsed layer": 0,
+         "exact channel count": "not every mask"}]
+
+
+def test_cost_and_distinct_tables_keep_the_key_methods_in_order():
+    cells = _cells().assign(macs_kept=0.1234, params_kept=0.5, n=4,
+                            distinct=lambda d: np.where(d["network"] == 0, 4, 3))
+    t = report.cost_table(cells)
+    assert t["method"].tolist()[:5] == list(report.KEY_METHODS.values())
+    assert len(t) == 4 * len(report.KEY_METHODS)  # l1-min1 is not a key method
+    assert t.iloc[0][["accuracy", "MACs kept", "parameters kept"]].tolist() == ["0.910", "12.3 %", "50.0 %"]
+    d = report.distinct_table(cells[~((cells["method"] == "l1-min1") & (cells["setting"] == "conv"))])
+    assert list(d.columns) == ["method", "conv 80 %", "conv 90 %", "conv+linear 80 %", "conv+linear 90 %"]
+    assert d.iloc[0].tolist() == ["GAN", "3.5 / 4", "3.5 / 4", "3.5 / 4", "3.5 / 4"]
+    assert d[d["method"] == "L1, min 1/layer"].iloc[0]["conv 80 %"] == "–"
+    assert _fits(t) and _fits(d)
+
+
+def test_landscape_and_transfer_tables():
+    reported = pd.DataFrame({"setting": "conv", "network": [0, 1], "sparsity": 0.9, "masks": 96,
+                             "p50": [0.7, 0.71], "p85": [0.75, 0.76], "p100": [0.8, 0.81]})
+    expected = pd.DataFrame({"network": [0, 0, 0, 1], "method": ["gan", "gan", "gan-mode", "gan"],
+                             "expected_acc": [0.76, 0.78, 0.79, 0.74],
+                             "percentile": [90.0, 94.0, 93.0, 60.0]})
+    t = report.landscape_table(reported, expected)
+    assert t.iloc[0].tolist() == [0, "0.700", "0.750", "0.800", "0.770", "92", "0.790", "93"]
+    assert t.iloc[1]["mode acc"] == "–"
+    tc = pd.DataFrame({"label": ["GAN", "GAN", "L1"], "sparsity": [0.8, 0.9, 0.8], "mean": [0.9, 0.8, 0.85],
+                       "ci_low": [0.88, 0.78, 0.84], "ci_high": [0.92, 0.82, 0.86]})
+    tt = report.transfer_table(tc)
+    assert tt.to_dict("records") == [{"method": "GAN", "80 %": "0.900 [0.880, 0.920]",
+                                      "90 %": "0.800 [0.780, 0.820]"},
+                                     {"method": "L1", "80 %": "0.850 [0.840, 0.860]", "90 %": "–"}]
+    assert _fits(t) and _fits(tt)
+
+
+def test_ablation_and_compute_displays_move_long_text_out_of_the_table():
+    ab = pd.DataFrame({"beats random-min1": ["1/4", "0/4"], "at least L1-min1": ["3/4", "–"]},
+                      index=["GAN (chosen design)", "uniform collapse-free (untrained generator)"])
+    t, legend = report.ablation_display(ab)
+    assert list(t.columns) == ["variant", "T1", "T2"] and t.iloc[1].tolist()[2] == "–"
+    assert legend.splitlines() == ["- **T1**: beats random-min1", "- **T2**: at least L1-min1"]
+    compute = pd.DataFrame({"method": ["gan", "gan-mode", "random-min1", "best-bank"],
+                            "retrain_s_per_mask": [0.37, 0.38, 0.31, 0.35],
+                            "propose_s_per_mask": [0.22, 0.11, 0.0009, 5e-7],
+                            "retrain_equivalents_per_mask": [1.611, 1.297, 1.003, 1.0],
+                            "one_off": ["bank + GAN", "bank + GAN", "none", "bank"]})
+    ct, one_off = report.compute_display(compute)
+    assert ct.iloc[2].tolist() == ["random-min1", "0.310", "< 0.001", "1.00"]
+    assert one_off.splitlines() == ["- `gan`, `gan-mode`: bank + GAN", "- `best-bank`: bank"]
+    assert report.compute_display(compute.assign(one_off="none"))[1] == "- none"
+    assert _fits(t) and _fits(ct)

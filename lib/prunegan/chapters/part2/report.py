@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...analysis import comparison
+from ...analysis.stats import mean_ci
 from ...analysis.targets import check
 from .config import CHANNEL_FEATURES, TARGETS, VARIANTS, Configs
 from .crossfit import final_design
@@ -399,3 +400,139 @@ def feature_text(folds: list) -> str:
             f"{top['mean Spearman']} over folds; its CI excludes 0 in {top['CI excludes 0']} folds). "
             f"{len(read)} of {len(t)} candidates are read by at least one fold's generator"
             f"{': ' + ', '.join(f'`{x}`' for x in read) if read else ''}.")
+
+
+def _pct(s: float) -> str:
+    return f"{s:.0%}".replace("%", " %")
+
+
+def _cell_name(setting: str, sparsity: float) -> str:
+    return f"{setting} {_pct(sparsity)}"
+
+
+def critic_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`.learned.critic_summary` (one row per setting, network, sparsity) pooled over networks: per
+    (setting, sparsity) the mean of the networks' Spearman (all masks; collapse-free masks) with its 95 %
+    t-CI over the networks, as ``0.42 [0.31, 0.53]``, and the number of networks."""
+    rows = []
+    for (setting, s), g in summary.groupby(["setting", "sparsity"], sort=False):
+        row = {"setting": setting, "sparsity": _pct(s)}
+        for col, name in (("spearman", "rank corr., all masks"),
+                          ("spearman_collapse_free", "rank corr., collapse-free")):
+            v = g[col].dropna()
+            if len(v) >= 2:
+                m, lo, hi = mean_ci(v.to_numpy(float))
+                row[name] = f"{m:.2f} [{lo:.2f}, {hi:.2f}]".replace("-", MINUS)
+            else:
+                row[name] = "–" if v.empty else f"{float(v.iloc[0]):.2f}".replace("-", MINUS)
+        row["networks"] = int(g["network"].nunique())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def allocation_table(keep: pd.DataFrame, agreement: pd.DataFrame) -> pd.DataFrame:
+    """One row per layer of a keep-probability map (:func:`prunegan.analysis.masks.keep_map`): per sparsity
+    the expected number of channels kept (``kept at 90 %``, the sum of the layer's keep-probabilities, of
+    its ``channels``) and the within-layer Spearman with mean |w| (``ρ with |w| at 90 %``,
+    :func:`prunegan.analysis.masks.l1_agreement`; ``–`` where the layer's probabilities are all equal)."""
+    layers = list(dict.fromkeys(keep["layer"]))
+    out = pd.DataFrame({"layer": layers,
+                        "channels": [int((keep[keep["sparsity"] == keep["sparsity"].iloc[0]]["layer"] == la)
+                                         .sum()) for la in layers]})
+    rho = {(float(r.sparsity), r.layer): r.spearman for r in agreement.itertuples()}
+    for s, g in keep.groupby("sparsity"):
+        kept = g.groupby("layer")["keep_prob"].sum()
+        out[f"kept at {_pct(s)}"] = [f"{kept[la]:.1f}" for la in layers]
+        out[f"ρ with |w| at {_pct(s)}"] = [f"{rho[(float(s), la)]:.2f}".replace("-", MINUS)
+                                           if (float(s), la) in rho else "–" for la in layers]
+    return out
+
+
+def collapse_table(collapse: pd.DataFrame) -> pd.DataFrame:
+    """:func:`.learned.collapse_sweep` rows summed per setting: masks sampled, masks with a collapsed layer,
+    and whether every mask pruned exactly ``round(sparsity · n)`` channels."""
+    g = collapse.groupby("setting", sort=False)
+    return pd.DataFrame({"setting": list(g.groups), "masks sampled": g["masks"].sum().astype(int).to_numpy(),
+                         "with a collapsed layer": g["collapsed"].sum().astype(int).to_numpy(),
+                         "exact channel count": ["every mask" if v else "not every mask"
+                                                 for v in g["exact_count"].all()]})
+
+
+def cost_table(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd.DataFrame:
+    """Per (setting, sparsity) and method of ``methods``
+    (:func:`prunegan.analysis.comparison.accuracy_and_cost`): mean test accuracy over networks beside
+    the shares of the dense network's MACs and parameters kept (in %)."""
+    t = comparison.accuracy_and_cost(cells[cells["method"].isin(list(methods))])
+    t = t.assign(order=t["method"].map(list(methods).index)).sort_values(["setting", "sparsity", "order"],
+                                                                        kind="stable")
+    return pd.DataFrame({"setting": t["setting"].to_numpy(), "sparsity": t["sparsity"].map(_pct).to_numpy(),
+                         "method": t["method"].map(methods).to_numpy(),
+                         "accuracy": t["accuracy"].map(acc).to_numpy(),
+                         "MACs kept": [f"{v:.1%}".replace("%", " %") for v in t["macs_kept"]],
+                         "parameters kept": [f"{v:.1%}".replace("%", " %") for v in t["params_kept"]]})
+
+
+def distinct_table(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per method (its label), the mean over networks of the number of *different* masks it proposed on a
+    network, of its ``n`` masks there (``3.8 / 4``), one column per (setting, sparsity); ``–`` where the
+    method has no cell."""
+    c = cells.assign(cell=[_cell_name(a, s) for a, s in zip(cells["setting"], cells["sparsity"])])
+    g = c.groupby(["label", "cell"], sort=False)
+    text = (g["distinct"].mean().map(lambda v: f"{v:.1f}") + " / " + g["n"].max().astype(int).astype(str))
+    wide = text.unstack("cell").reindex(index=list(dict.fromkeys(c["label"])),
+                                        columns=list(dict.fromkeys(c["cell"])))
+    return wide.fillna("–").reset_index().rename(columns={"label": "method"})
+
+
+def landscape_table(reported: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """Per network's exhaustive landscape: its median, 85th percentile and best test accuracy
+    (:func:`.learned.landscapes`), the GAN's exact expected accuracy and its percentile there, and the label
+    and percentile of the GAN's most probable mask (``gan-mode``), each the mean over the fold's seeds."""
+    e = expected.groupby(["network", "method"])[["expected_acc", "percentile"]].mean()
+    r = reported.set_index("network")
+
+    def value(net, method, col, fmt):
+        return fmt(e.loc[(net, method), col]) if (net, method) in e.index else "–"
+    nets = [int(n) for n in r.index]
+    return pd.DataFrame({
+        "network": nets, "median": [acc(r.loc[n, "p50"]) for n in nets],
+        "85th pct": [acc(r.loc[n, "p85"]) for n in nets], "best": [acc(r.loc[n, "p100"]) for n in nets],
+        "GAN E[acc]": [value(n, "gan", "expected_acc", acc) for n in nets],
+        "GAN pct": [value(n, "gan", "percentile", lambda v: f"{v:.0f}") for n in nets],
+        "mode acc": [value(n, "gan-mode", "expected_acc", acc) for n in nets],
+        "mode pct": [value(n, "gan-mode", "percentile", lambda v: f"{v:.0f}") for n in nets]})
+
+
+def transfer_table(tcells: pd.DataFrame) -> pd.DataFrame:
+    """The transfer network's cells (:func:`prunegan.analysis.comparison.cell_table`): per method (its
+    label) the mean test accuracy with its 95 % CI over the pairs, one column per sparsity."""
+    t = tcells.assign(text=[f"{acc(m)} [{acc(lo)}, {acc(hi)}]"
+                            for m, lo, hi in zip(tcells["mean"], tcells["ci_low"], tcells["ci_high"])],
+                      col=tcells["sparsity"].map(_pct))
+    wide = t.pivot_table(index="label", columns="col", values="text", aggfunc="first", sort=False)
+    wide = wide.reindex(index=list(dict.fromkeys(t["label"])), columns=list(dict.fromkeys(t["col"])))
+    return wide.fillna("–").reset_index().rename(columns={"label": "method"}).rename_axis(columns=None)
+
+
+def ablation_display(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """:func:`ablation` (variant × target) with the targets numbered ``T1`` … (a column each, so that the
+    table fits the page) and the Markdown list that names them."""
+    names = list(table.columns)
+    out = table.copy()
+    out.columns = [f"T{i + 1}" for i in range(len(names))]
+    out = out.rename_axis("variant").reset_index()
+    return out, "\n".join(f"- **T{i + 1}**: {name}" for i, name in enumerate(names))
+
+
+def compute_display(compute: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """:func:`prunegan.analysis.comparison.compute_table` formatted (seconds to retrain and to propose one
+    mask, the total in retraining-equivalents) and the Markdown list of the one-off costs, one item per
+    distinct cost with the methods that share it."""
+    t = pd.DataFrame({"method": compute["method"],
+                      "retrain (s)": [f"{v:.3f}" for v in compute["retrain_s_per_mask"]],
+                      "propose (s)": [f"{v:.3f}" if v >= 1e-3 else "< 0.001"
+                                      for v in compute["propose_s_per_mask"]],
+                      "retrainings per mask": [f"{v:.2f}" for v in compute["retrain_equivalents_per_mask"]]})
+    shared = compute[compute["one_off"] != "none"].groupby("one_off", sort=False)["method"].apply(list)
+    items = [f"- {', '.join(f'`{m}`' for m in ms)}: {cost}" for cost, ms in shared.items()]
+    return t, "\n".join(items) or "- none"
