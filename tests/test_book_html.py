@@ -47,6 +47,12 @@ def test_comparison_operators_in_prose_fail_in_code_or_math_they_pass():
     assert rules('<p><span class="math notranslate">\\(a &lt;= b\\)</span></p>') == []
 
 
+def test_a_markdown_table_printed_as_pipe_text_is_residue_a_rendered_table_or_code_is_not():
+    assert rules("<p>| a | b |\n|---|:---:|\n| 1 | 2 |</p>") == ["residue-table"]
+    assert rules("<p>| a | b |\n| -- | - |</p>") == []  # two dashes: not a delimiter row
+    assert rules("<pre>|---|---|</pre><table><tr><th>a</th></tr><tr><td>1</td></tr></table>") == []
+
+
 def test_a_page_without_an_article_is_read_whole():
     assert "residue-plural" in rules("<p>2 trial(s)</p>", article=False)
 

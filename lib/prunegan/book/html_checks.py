@@ -25,8 +25,8 @@ COLUMN_PX = 780
 CHAR_PX = 8
 CELL_PAD_PX = 16
 #: The rules, by name (each finding names one).
-RULES = ("residue-plural", "residue-pair", "residue-comparison", "table-too-wide", "figure-caption",
-         "figure-alt")
+RULES = ("residue-plural", "residue-pair", "residue-comparison", "residue-table", "table-too-wide",
+         "figure-caption", "figure-alt")
 
 _HIDDEN_TAGS = {"pre", "script", "style"}  # never prose (math: by class)
 _CODE_TAGS = {"code", "kbd", "samp"}  # inline code: read for residue, not for comparison operators
@@ -155,8 +155,9 @@ def table_width_px(rows: list[list[str]]) -> int:
 def residue(text: str, prose: str | None = None) -> list[tuple[str, str]]:
     """Template residue: ``(rule, excerpt)`` for a ``(s)`` glued to a word or number ("1 epoch(s)") and
     the same name on both sides of a slash ("tp-lamp / tp-lamp"; a name holds a letter, so "6 / 6"
-    passes) in ``text`` (the prose with its inline code), and ``>=`` / ``<=`` in ``prose`` (the text
-    outside code; ``text`` when not given)."""
+    passes) in ``text`` (the prose with its inline code), and in ``prose`` (the text outside code;
+    ``text`` when not given) ``>=`` / ``<=`` and a Markdown table's delimiter row (``|---|``: a table
+    printed as pipe text, not rendered, e.g. without ``nb_render_markdown_format: myst``)."""
     prose = text if prose is None else prose
     found = []
     for m in re.finditer(r"\w\(s\)", text):
@@ -165,6 +166,8 @@ def residue(text: str, prose: str | None = None) -> list[tuple[str, str]]:
         found.append(("residue-pair", m.group(0)))
     for m in re.finditer(r"[<>]=", prose):
         found.append(("residue-comparison", prose[max(0, m.start() - 20):m.end() + 10].strip()))
+    for m in re.finditer(r"\|\s*:?-{3,}:?\s*\|", prose):
+        found.append(("residue-table", prose[max(0, m.start() - 30):m.end() + 10].strip()))
     return found
 
 

@@ -108,15 +108,16 @@ def feature_signal(table: pd.DataFrame) -> plt.Figure:
     its 95 % CI over networks (:func:`prunegan.analysis.signal.signal_table`); filled where the CI
     excludes 0."""
     t = table.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.2))
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 0.28 * len(t) + 1.2), dpi=DPI)
     y = np.arange(len(t))
     for yi, r in zip(y, t.itertuples()):
         ax.errorbar(r.mean, yi, xerr=[[r.mean - r.ci_low], [r.ci_high - r.mean]], fmt="o",
                     mfc="C0" if r.signal else "white", color="C0", capsize=2, ms=5)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y, t["feature"])
-    ax.set_xlabel("Spearman with the channel's landscape value (within layer)")
-    ax.set_title("Which channel features carry a signal (training networks, 95 % CI)")
+    ax.tick_params(labelsize=FONT_PT)
+    ax.set_xlabel("Spearman with the channel's landscape value (within layer)", fontsize=FONT_PT)
+    ax.set_title("Which channel features carry a signal (training networks, 95 % CI)", fontsize=FONT_PT + 1)
     ax.grid(axis="x", lw=0.4)
     fig.tight_layout()
     return fig

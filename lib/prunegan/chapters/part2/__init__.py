@@ -21,7 +21,7 @@ from .config import (  # noqa: F401
     configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
 )
 from .crossfit import (  # noqa: F401
-    Fold, run_fold, cross_fit, design_overview, final_design, final_fit, gather, fold_of, fold_summary,
+    Fold, run_fold, cross_fit, design_overview, final_design, final_fit, gather, fold_of,
 )
 from .overview import split_sizes, mask_space_overview, bank_overview  # noqa: F401
 from .learned import (  # noqa: F401

@@ -81,22 +81,6 @@ def fold_of(folds: list[Fold], network: int) -> Fold:
     raise ValueError(f"network {network} is in no fold (folds: {[f.cfg.held_out for f in folds]})")
 
 
-def fold_summary(folds: list[Fold]) -> pd.DataFrame:
-    """Per fold: its held-out networks, the networks it learned on, the chosen design and channel
-    features, and the best standard criterion per (setting, sparsity) with every name that tied."""
-    rows = []
-    for f in folds:
-        row = {"fold": f.k, "held_out": ", ".join(map(str, f.cfg.held_out)),
-               "trained_on": ", ".join(map(str, f.cfg.train_networks)),
-               "entropy_weight": f.chosen[0], "critic_weight": f.chosen[1],
-               "channel_features": ", ".join(x for x in f.features if x in CHANNEL_FEATURES) or "none"}
-        for r in f.best[f.best["best"]].itertuples():
-            row[f"best {r.setting} {r.sparsity:.0%}"] = r.ties
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-
 def design_overview(folds: list[Fold]) -> pd.DataFrame:
     """Per fold and candidate design: its advantage over the simplest design on the fold's training
     networks (:func:`~prunegan.chapters.part2.learned.design_advantages`: points, 95 % CI over the

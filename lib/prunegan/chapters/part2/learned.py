@@ -67,13 +67,15 @@ def landscapes(bank, sparsity: float, networks, column: str, setting: str = "con
     return pd.DataFrame(rows, columns=["setting", "network", "sparsity", "masks", "p50", "p85", "p100"])
 
 
-def landscape_examples(bank, sparsity: float, networks, column: str, *, inputs=None) -> list:
+def landscape_examples(bank, sparsity: float, networks, column: str, *, inputs=None, labels=None) -> list:
     """``(network, ChannelFeatures, masks (M, C) float, labels (M,))`` of every landscape, for
-    :mod:`prunegan.analysis.signal` (all candidate features)."""
+    :mod:`prunegan.analysis.signal` (all candidate features; ``inputs``/``labels``: the images and their
+    classes the image and probe features read, as in :func:`prunegan.gan.features.channel_features`)."""
     out = []
     for n, g in landscape_rows(bank, sparsity, networks).groupby("baseline"):
         feats = gan_features.channel_features(bank.baselines[int(n)].model,
-                                              include_linear=bank.config.include_linear, inputs=inputs)
+                                              include_linear=bank.config.include_linear, inputs=inputs,
+                                              labels=labels)
         masks = torch.stack([ChannelMask.from_dict(m).to_vector().to(torch.float32) for m in g["mask"]])
         out.append((int(n), feats, masks, torch.tensor(g[column].to_numpy(float), dtype=torch.float32)))
     return out
