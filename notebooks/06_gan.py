@@ -217,7 +217,9 @@ land_train = chapter.landscape_examples(banks["conv"], cfg.landscape_sparsity, f
                                         "val_acc")
 channel_feats = [f for f in first.features if f in chapter.CHANNEL_FEATURES]
 lono = signal.lono(land_train, channel_feats) if channel_feats else pd.DataFrame()
-lono
+lono_rows, lono_text = rp.lono_table(lono)
+display(Markdown(rp.markdown_table(lono_rows)))
+display(Markdown(lono_text))
 
 # %% [markdown]
 # ## The design, chosen leave-one-network-out within each fold
@@ -332,12 +334,12 @@ display(Markdown(rp.markdown_table(rp.best_criterion_table(folds_))))
 # ## The comparison on every network
 #
 # Every method at each sparsity on each network, in the fold that held it out: `samples` masks with paired
-# retraining seeds (test accuracy). `GAN` mask *i* is a sample of the fold's generator *i*, `gan-mode` that
-# generator's exact most probable mask (the keep-probability map used as a criterion); `GAN + critic` keeps
-# critic *i*'s favourite of `critic_candidates` of generator *i*'s samples, `random-min1 + critic` of as many
-# random-min1 masks; `uniform-collapse-free` is the untrained generator; the standard criteria are
-# deterministic (one mask, one retraining seed per pair); `best-bank` is the bank's best mask of that network
-# by validation label, re-measured with fresh seeds.
+# retraining seeds (test accuracy). `GAN` mask *i* is a sample of the fold's generator *i*, `gan-mode` (the
+# table's *GAN's mode*) that generator's exact most probable mask (the keep-probability map used as a
+# criterion); `GAN + critic` keeps critic *i*'s favourite of `critic_candidates` of generator *i*'s samples,
+# `random-min1 + critic` of as many random-min1 masks; `uniform-collapse-free` is the untrained generator;
+# the standard criteria are deterministic (one mask, one retraining seed per pair); `best-bank` is the
+# bank's best mask of that network by validation label, re-measured with fresh seeds.
 
 # %%
 df = chapter.gather(folds_, "protocol")

@@ -33,7 +33,7 @@ def test_numbers_are_formatted_for_a_reader():
 
 def test_key_comparison_pivots_to_the_gan_and_its_baselines():
     t = report.key_comparison(_cells())
-    assert list(t.columns) == ["setting", "sparsity", "GAN", "most probable mask", "untrained generator",
+    assert list(t.columns) == ["setting", "sparsity", "GAN", "GAN's mode", "untrained generator",
                                "best criterion", "random-min1"]
     assert len(t.columns) <= 7 and len(t) == 4
     assert t.iloc[0].tolist() == ["conv", "80 %", "0.910", "0.920", "0.890", "0.930", "0.810"]
@@ -142,8 +142,8 @@ def test_fold_feature_and_criterion_tables_read_each_folds_own_features():
              fold(1, (), [0.3, 0.1], [True, False])]
     ft = report.fold_table(folds)
     assert ft.to_dict("records")[0] == {"fold": 0, "held out": "0", "design": "entropy 0, critic 0",
-                                        "channel features": "taylor_z_layer"}
-    assert ft.iloc[1]["channel features"] == "none"
+                                        "channel features read": 1}
+    assert ft.iloc[1]["channel features read"] == 0
     feats = report.feature_table(folds)
     assert feats["feature"].tolist() == ["taylor_z_layer", "l1_z_layer"]  # mean 0.3 before 0.2
     assert feats.iloc[0].tolist() == ["taylor_z_layer", "+0.300", "1/2", "1/2"]
@@ -225,8 +225,8 @@ def test_cost_and_distinct_tables_keep_the_key_methods_in_order():
     assert t.iloc[0][["accuracy", "MACs kept", "parameters kept"]].tolist() == ["0.910", "12.3 %", "50.0 %"]
     d = report.distinct_table(cells[~((cells["method"] == "l1-min1") & (cells["setting"] == "conv"))])
     assert list(d.columns) == ["method", "conv 80 %", "conv 90 %", "conv+linear 80 %", "conv+linear 90 %"]
-    assert d.iloc[0].tolist() == ["GAN", "3.5 / 4", "3.5 / 4", "3.5 / 4", "3.5 / 4"]
-    assert d[d["method"] == "L1, min 1/layer"].iloc[0]["conv 80 %"] == "–"
+    assert d.iloc[0].tolist() == ["gan", "3.5 / 4", "3.5 / 4", "3.5 / 4", "3.5 / 4"]
+    assert d[d["method"] == "l1-min1"].iloc[0]["conv 80 %"] == "–"
     assert _fits(t) and _fits(d)
 
 
@@ -264,3 +264,23 @@ def test_ablation_and_compute_displays_move_long_text_out_of_the_table():
     assert one_off.splitlines() == ["- `gan`, `gan-mode`: bank + GAN", "- `best-bank`: bank"]
     assert report.compute_display(compute.assign(one_off="none"))[1] == "- none"
     assert _fits(t) and _fits(ct)
+
+
+def test_markdown_table_escapes_a_pipe_so_it_does_not_split_a_column():
+    md = report.markdown_table(pd.DataFrame({"ρ with |w|": ["a|b"], "x": ["1"]}))
+    header, _, row = md.splitlines()
+    assert "\\|w\\|" in header and "a\\|b" in row
+    assert len([c for c in row.split(" | ")]) == 2  # two columns, not three
+
+
+def test_lono_table_reports_the_mean_and_ci_over_networks():
+    from prunegan.analysis.stats import mean_ci
+
+    lono = pd.DataFrame({"feature": "a+b", "network": [2, 3, 4], "spearman": [-0.05, 0.55, 0.3],
+                         "n_layers": 2, "n_channels": 22})
+    t, text = report.lono_table(lono)
+    assert t.iloc[0].tolist() == [2, "−0.05", 2, 22]
+    m, lo, hi = mean_ci([-0.05, 0.55, 0.3])
+    assert text.startswith(f"Mean over the 3 networks: {report.pts(m, 2)} [{report.pts(lo, 2)}, ")
+    assert report.lono_table(pd.DataFrame())[1].startswith("No channel feature")
+    assert _fits(t)

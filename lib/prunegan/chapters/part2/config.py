@@ -83,6 +83,8 @@ VARIANTS = {"gan": "GAN (chosen design)", "gan-mode": "GAN's most probable mask"
             "gan-discriminator-only": "GAN, discriminator only",
             "gan+critic": "GAN + critic best-of-K", "random-min1+critic": "random-min1 + critic best-of-K",
             "uniform-collapse-free": "uniform collapse-free (untrained generator)"}
+#: The ablation's second GAN when the chosen design has no critic (:func:`.learned.designs`), by label.
+CRITIC_REWARD = {"gan-critic-reward": "GAN + critic in the reward"}
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,13 @@ import pandas as pd
 from ...analysis import comparison
 from ...analysis.stats import mean_ci
 from ...analysis.targets import check
-from .config import CHANNEL_FEATURES, TARGETS, VARIANTS, Configs
+from .config import CHANNEL_FEATURES, CRITIC_REWARD, TARGETS, VARIANTS, Configs
 from .crossfit import final_design
 
 
 #: The variants judged in place of the GAN (the ablation's rows, in order): :data:`VARIANTS` and the one
 #: :func:`.learned.designs` fits beside the chosen design when that design has no critic.
-ABLATION = {**dict(list(VARIANTS.items())[:3]), "gan-critic-reward": "GAN + critic in the reward",
-            **dict(list(VARIANTS.items())[3:])}
+ABLATION = {**dict(list(VARIANTS.items())[:3]), **CRITIC_REWARD, **dict(list(VARIANTS.items())[3:])}
 
 
 def statistics(df: pd.DataFrame, expected: pd.DataFrame | None,
@@ -200,7 +199,7 @@ def _slug(text: str) -> str:
 # --- what the chapter shows a reader: small formatted tables and the sentences after each section ---
 
 #: The methods of the chapter's main comparison table, in order, with their column names.
-KEY_METHODS = {"gan": "GAN", "gan-mode": "most probable mask", "uniform-collapse-free": "untrained generator",
+KEY_METHODS = {"gan": "GAN", "gan-mode": "GAN's mode", "uniform-collapse-free": "untrained generator",
                "best-criterion": "best criterion", "random-min1": "random-min1"}
 #: The keep-probability map is *flat within layers* when the mean within-layer SD of the keep-probabilities
 #: is at most this share of the SD between the layers' mean keep-probabilities.
@@ -226,8 +225,11 @@ def pts_ci(value, low, high) -> str:
 
 
 def markdown_table(df: pd.DataFrame) -> str:
-    """``df`` as a Markdown table without its index (cells shown as they are: format them first)."""
-    return df.to_markdown(index=False)
+    """``df`` as a Markdown table without its index (cells shown as they are: format them first; a ``|``
+    in a cell or header is escaped, so that it does not split the column)."""
+    def esc(v):
+        return v.replace("|", "\\|") if isinstance(v, str) else v
+    return df.rename(columns=esc).map(esc).to_markdown(index=False)
 
 
 def key_comparison(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd.DataFrame:
@@ -353,14 +355,14 @@ def design_text(overview: pd.DataFrame, final: tuple[float, float]) -> str:
 
 
 def fold_table(folds: list) -> pd.DataFrame:
-    """Per fold (:class:`.crossfit.Fold`): the networks it held out, the design it chose and the channel
-    features its generator reads (``Fold.features`` minus the structural ones)."""
+    """Per fold (:class:`.crossfit.Fold`): the networks it held out, the design it chose and how many
+    channel features its generator reads (``Fold.features`` minus the structural ones; which ones:
+    :func:`feature_table`)."""
     return pd.DataFrame({
         "fold": [int(f.k) for f in folds],
         "held out": [", ".join(map(str, f.cfg.held_out)) for f in folds],
         "design": [f"entropy {f.chosen[0]:g}, critic {f.chosen[1]:g}" for f in folds],
-        "channel features": [", ".join(x for x in f.features if x in CHANNEL_FEATURES) or "none"
-                             for f in folds]})
+        "channel features read": [sum(x in CHANNEL_FEATURES for x in f.features) for f in folds]})
 
 
 def best_criterion_table(folds: list) -> pd.DataFrame:
@@ -473,15 +475,15 @@ def cost_table(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd
 
 
 def distinct_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per method (its label), the mean over networks of the number of *different* masks it proposed on a
+    """Per method (its name), the mean over networks of the number of *different* masks it proposed on a
     network, of its ``n`` masks there (``3.8 / 4``), one column per (setting, sparsity); ``–`` where the
     method has no cell."""
     c = cells.assign(cell=[_cell_name(a, s) for a, s in zip(cells["setting"], cells["sparsity"])])
-    g = c.groupby(["label", "cell"], sort=False)
+    g = c.groupby(["method", "cell"], sort=False)
     text = (g["distinct"].mean().map(lambda v: f"{v:.1f}") + " / " + g["n"].max().astype(int).astype(str))
-    wide = text.unstack("cell").reindex(index=list(dict.fromkeys(c["label"])),
+    wide = text.unstack("cell").reindex(index=list(dict.fromkeys(c["method"])),
                                         columns=list(dict.fromkeys(c["cell"])))
-    return wide.fillna("–").reset_index().rename(columns={"label": "method"})
+    return wide.fillna("–").reset_index()
 
 
 def landscape_table(reported: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
@@ -536,3 +538,20 @@ def compute_display(compute: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     shared = compute[compute["one_off"] != "none"].groupby("one_off", sort=False)["method"].apply(list)
     items = [f"- {', '.join(f'`{m}`' for m in ms)}: {cost}" for cost, ms in shared.items()]
     return t, "\n".join(items) or "- none"
+
+
+def lono_table(lono: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """:func:`prunegan.analysis.signal.lono` rows formatted (per held-out network: within-layer Spearman of
+    the prediction with the channel value, layers and channels used) and a sentence with their mean and
+    95 % t-CI over the networks."""
+    if lono.empty:
+        return pd.DataFrame(columns=["network"]), "No channel feature was chosen: there is nothing to test."
+    t = pd.DataFrame({"network": lono["network"].astype(int),
+                      "Spearman": [pts(v, 2) for v in lono["spearman"]],
+                      "layers": lono["n_layers"].astype(int), "channels": lono["n_channels"].astype(int)})
+    v = lono["spearman"].dropna().to_numpy(float)
+    if len(v) < 2:
+        return t, f"One network: Spearman {t['Spearman'].iloc[0]}."
+    m, lo, hi = mean_ci(v)
+    return t, (f"Mean over the {len(v)} networks: {pts(m, 2)} [{pts(lo, 2)}, {pts(hi, 2)}] (95 % t-CI); "
+               f"a map that ranked channels at random would give 0.")
