@@ -812,6 +812,11 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert h["margin_best_linear_90"] == pytest.approx(-1.0) and h["margin_best_linear_90_ci_low"] < -100
     assert h["margin_random_conv_80"] == pytest.approx(19.0)
     assert h["margin_random_transfer_80"] == pytest.approx(19.0)
+    assert h["margin_untrained_conv_80"] == pytest.approx(18.0)  # gan − uniform-collapse-free
+    assert h["margin_mode_best_linear_80"] == pytest.approx(-4.0)  # gan-mode − best-criterion
+    assert h["margin_mode_best_linear_80_ci_low"] < -100 < 100 < h["margin_mode_best_linear_80_ci_high"]
+    assert not any(k.startswith("margin_") and k.split("_")[1] not in ("best", "random", "untrained", "mode")
+                   for k in h)  # only the pairs of MARGINS
     # every target gets its counts, even with no cell checked
     empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
                             verdicts["best"])

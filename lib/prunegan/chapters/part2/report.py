@@ -89,6 +89,11 @@ def _count(n) -> str:
     return "?" if n is None or (isinstance(n, float) and np.isnan(n)) else f"{int(n)}"
 
 
+#: The paired margins glued as headline numbers: (method, other) → the name in ``margin_{name}_…``.
+MARGINS = {("gan", "best-criterion"): "best", ("gan", "random-min1"): "random",
+           ("gan", "uniform-collapse-free"): "untrained", ("gan-mode", "best-criterion"): "mode_best"}
+
+
 def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, best: pd.DataFrame,
               targets=TARGETS) -> dict[str, float | str]:
     """Values to glue: ``{setting}_{method}_acc_{pct}`` averaged over the held-out networks
@@ -97,9 +102,9 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
     the best standard criterion per (setting, sparsity) (``best`` may hold one choice per ``fold``:
     ``best_criterion_{setting}_{pct}``: the name measured in most folds, ``best_criterion_folds_…``: in how
     many; ``best_criterion_ties_…``: per fold every name that tied, ``" = "``-joined)
-    and the GAN's paired margin over it and over random-min1, in points: the mean over networks with its
-    CI over networks (the transfer network: over its pairs) (``margin_best_{setting}_{pct}`` and
-    ``…_ci_low`` / ``…_ci_high``, ``margin_random_…``)."""
+    and the paired margins of :data:`MARGINS`, in points: the mean over networks with its CI over networks
+    (the transfer network: over its pairs) (``margin_best_{setting}_{pct}`` and ``…_ci_low`` /
+    ``…_ci_high``, ``margin_random_…``, ``margin_untrained_…``, ``margin_mode_best_…``)."""
     out: dict[str, float | str] = {}
     short = lambda s: s.replace("conv+linear", "linear")  # noqa: E731
     for (setting, method, s), g in cells.groupby(["setting", "method", "sparsity"]):
@@ -119,13 +124,11 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
         out[f"best_criterion_ties_{key}"] = "; ".join(
             str(t) if k is None else f"fold {k}: {t}" for k, t in zip(folds, g["ties"]))
         out[f"best_criterion_folds_{key}"] = float(names.count(out[f"best_criterion_{key}"]))
-    gan = stats[stats["method"] == "gan"]
-    pooled = gan[(gan["statistic"] == "networks_paired")
-                 | ((gan["statistic"] == "paired") & (gan["setting"] == "transfer"))]
-    for (setting, s, other), g in pooled.groupby(["setting", "sparsity", "other"]):
-        if other in ("best-criterion", "random-min1"):
-            name = "best" if other == "best-criterion" else "random"
-            key = f"margin_{name}_{short(setting)}_{round(s * 100)}"
+    pooled = stats[(stats["statistic"] == "networks_paired")
+                   | ((stats["statistic"] == "paired") & (stats["setting"] == "transfer"))]
+    for (method, setting, s, other), g in pooled.groupby(["method", "setting", "sparsity", "other"]):
+        if (method, other) in MARGINS:
+            key = f"margin_{MARGINS[method, other]}_{short(setting)}_{round(s * 100)}"
             out[key] = float(g["value"].mean())
             if len(g) == 1:
                 out[f"{key}_ci_low"] = float(g["ci_low"].iloc[0])
