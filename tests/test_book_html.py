@@ -3,7 +3,6 @@ both sides, then every page of a built book (``_build/html``, when one exists)."
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import pytest
@@ -113,20 +112,6 @@ def test_check_site_names_pages_and_raises_on_an_empty_folder(tmp_path):
     assert [(f.page, f.rule) for f in found] == [("book/a.html", "residue-plural")]
 
 
-# Pages of the built book that may still fail, each with the rule it fails. All are chapter 6's and the
-# findings pages' (the summary page's scrap table holds chapter 6's long verdict texts), which are being
-# rewritten (issue 22, Part 2 side); that rewrite empties this list. Seen on a smoke build of 2026-12-03.
-# A page/rule not listed here fails the test; a listed pair that passes now is reported as a warning, so
-# that the list is shrunk as the pages are fixed.
-KNOWN_FAILURES: set[tuple[str, str]] = {
-    ("book/executed/06_gan.html", "table-too-wide"),  # critics, keep map, landscapes, transfer, ablation
-    ("book/executed/06_gan.html", "figure-caption"),  # figures shown as plain cell outputs
-    ("book/executed/06_gan.html", "figure-alt"),  # ... whose alt text is the image's file path
-    # replicate 1's page (after `make replicate`) is chapter 6 executed with seed=1: the same output
-    ("book/replicate1.html", "table-too-wide"),
-    ("book/replicate1.html", "figure-caption"),
-    ("book/replicate1.html", "figure-alt"),
-}
 #: The built book to read: ``PRUNEGAN_BOOK_HTML`` (e.g. a smoke build's ``_build/html``), else the
 #: repository's ``_build/html`` (``make book``).
 BOOK_HTML = Path(os.environ.get("PRUNEGAN_BOOK_HTML") or BUILT)
@@ -134,9 +119,6 @@ BOOK_HTML = Path(os.environ.get("PRUNEGAN_BOOK_HTML") or BUILT)
 
 @pytest.mark.skipif(not BOOK_HTML.exists(), reason=f"no built book at {BOOK_HTML} (run `make book` first)")
 def test_every_page_of_the_built_book_reads_cleanly():
+    """Every page, every rule, no exceptions (all pass on the full build of 6b259f2, 2026-12-03)."""
     found = hc.check_site(BOOK_HTML)
-    new = [str(f) for f in found if (f.page, f.rule) not in KNOWN_FAILURES]
-    assert not new, "\n".join(new)
-    stale = KNOWN_FAILURES - {(f.page, f.rule) for f in found}
-    if stale:
-        warnings.warn(f"these pages pass now; remove them from KNOWN_FAILURES: {sorted(stale)}", stacklevel=1)
+    assert not found, "\n".join(map(str, found))
