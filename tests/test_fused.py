@@ -193,31 +193,3 @@ def test_evaluate_masks_fuses_and_stays_close_to_one_by_one(trained_lenet, data)
     for m, row in zip(masks, rows):
         alone = engine.evaluate_mask(trained_lenet, m, data, RETRAIN)
         assert abs(row["retrained_acc"] - alone["retrained_acc"]) <= ACC_TOL
-
-
-@pytest.mark.parametrize("name", ["lenet5", "lenet5-caffe"])
-@pytest.mark.parametrize("include_linear", [False, True])
-def test_fast_compact_and_count_equal_torch_pruning_surgery(name, include_linear):
-    model = models.build(name, seed=3)
-    masks = [_random(model, s, seed, include_linear) for s, seed in ((0.5, 0), (0.8, 1), (0.9, 2))]
-    masks.append(_keep_whole(model, "conv2"))  # a layer kept whole (conv only)
-    if include_linear:
-        masks[-1] = _random(model, 0.3, 4, include_linear=True)
-    x = torch.randn(4, 1, 28, 28)
-    for mask in masks:
-        slow, fast = surgery.compact(model, mask), fused.compact(model, mask)
-        assert list(fast.state_dict()) == list(slow.state_dict())
-        for key, value in slow.state_dict().items():
-            assert torch.equal(fast.state_dict()[key], value), key
-        assert torch.equal(fast(x), slow(x))
-        assert fused.count(fast) == surgery.count(slow)
-        assert fast.conv1.weight.data_ptr() != model.conv1.weight.data_ptr()  # a copy, not a view
-
-
-def test_fast_compact_refuses_a_collapsed_layer_and_other_models(trained_lenet):
-    full = ChannelMask.full(trained_lenet)
-    collapsed = ChannelMask({k: (torch.zeros_like(full[k]) if k == "conv1" else full[k]) for k in full})
-    with pytest.raises(ValueError, match="collapsed layers \\['conv1'\\]"):
-        fused.compact(trained_lenet, collapsed)
-    with pytest.raises(ValueError, match="needs a LeNet5"):
-        fused.compact(small_net(), full)

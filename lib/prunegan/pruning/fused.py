@@ -55,64 +55,6 @@ def _linears(net: LeNet5) -> list[nn.Linear]:
     return [getattr(net, f"fc{i}") for i in range(1, net.hidden + 1)] + [net.out]
 
 
-def _shape(net: LeNet5) -> tuple:
-    """Everything a LeNet5's MACs and parameters depend on: widths, padding, classes."""
-    return (net.conv1.out_channels, net.conv2.out_channels,
-            tuple(layer.out_features for layer in _linears(net)[:-1]), net.conv1.padding[0],
-            net.out.out_features)
-
-
-def compact(model: LeNet5, mask: ChannelMask) -> LeNet5:
-    """:func:`prunegan.pruning.surgery.compact` for a :func:`fusable` mask of a LeNet5, by index
-    selection: the same network, parameter for parameter (``tests/test_fused.py`` checks it against
-    torch-pruning's surgery), in well under a millisecond instead of the ~100 ms that tracing the
-    dependency graph costs per mask on the 2-core CPU. Layers the mask does not name keep every unit."""
-    if not fusable(model, mask):
-        raise ValueError(f"compact needs a LeNet5 and a mask with no collapsed layer, got "
-                         f"{type(model).__name__} with collapsed layers {mask.collapsed_layers()}")
-    mask.check_matches(model)
-    linears = _linears(model)
-    keep = {name: torch.nonzero(mask[name]).flatten() if name in mask else None
-            for name in ["conv1", "conv2", *[f"fc{i}" for i in range(1, model.hidden + 1)]]}
-    k1, k2 = keep["conv1"], keep["conv2"]
-    area = linears[0].in_features // model.conv2.out_channels
-    with torch.device("meta"):  # no initialisation (and no draw from the global RNG): weights set below
-        small = LeNet5(linears[-1].out_features, conv=(len(k1), len(k2)),
-                       hidden=tuple(len(keep[f"fc{i}"]) if keep[f"fc{i}"] is not None else
-                                    linears[i - 1].out_features for i in range(1, model.hidden + 1)),
-                       padding=model.conv1.padding[0])
-    state = {"conv1.weight": model.conv1.weight[k1], "conv1.bias": model.conv1.bias[k1],
-             "conv2.weight": model.conv2.weight[k2][:, k1], "conv2.bias": model.conv2.bias[k2]}
-    cols = (k2[:, None] * area + torch.arange(area)).flatten()  # fc1's inputs: (channel, position)
-    names = [f"fc{i}" for i in range(1, model.hidden + 1)] + ["out"]
-    for name, layer in zip(names, linears):
-        rows = keep.get(name)
-        w, b = layer.weight, layer.bias
-        if rows is not None:
-            w, b = w[rows], b[rows]
-        state[f"{name}.weight"], state[f"{name}.bias"] = w[:, cols], b
-        cols = rows if rows is not None else torch.arange(layer.out_features)
-    small.load_state_dict({k: v.detach().clone() for k, v in state.items()}, assign=True)
-    return small.train(model.training)
-
-
-_COUNTS: dict[tuple, tuple[int, int]] = {}
-
-
-def count(net: LeNet5) -> tuple[int, int]:
-    """:func:`prunegan.pruning.surgery.count` (torch-pruning's MACs and parameters) of a compact LeNet5,
-    computed once per shape (:func:`_shape`) in this process, on a weightless copy of that shape on the
-    ``meta`` device (torch-pruning's counter reads only shapes: the same numbers, tested, in a fraction
-    of the time of a forward pass with real tensors)."""
-    key = _shape(net)
-    if key not in _COUNTS:
-        c1, c2, hidden, padding, classes = key
-        with torch.device("meta"):
-            shape_only = LeNet5(classes, conv=(c1, c2), hidden=hidden, padding=padding)
-        _COUNTS[key] = surgery.count(shape_only)
-    return _COUNTS[key]
-
-
 class FusedLeNet5(nn.Module):
     """K compact LeNet-5s (:func:`prunegan.pruning.surgery.compact` of one architecture) as one network:
     ``forward(x)`` maps ``(N, 1, H, W)`` images to ``(K, N, classes)`` logits, row k those of network k."""
@@ -241,8 +183,8 @@ def evaluate_group(model: nn.Module, masks: Sequence[ChannelMask], data: Dataset
     retrained fused with the one config ``retrain``; ``seconds`` is the group's time over its size."""
     start = time.perf_counter()
     device = resolve_device(retrain.device)
-    nets = [compact(model, m) for m in masks]
-    counts = [count(n) for n in nets]
+    nets = [surgery.compact(model, m) for m in masks]
+    counts = [surgery.count(n) for n in nets]
     net = FusedLeNet5(nets).to(device)
     if device.type == "cpu":  # oneDNN's fast layout for the (grouped) convolutions, as the engine's
         net = net.to(memory_format=torch.channels_last)
