@@ -12,7 +12,7 @@ from prunegan.chapters.part2.report import _slug
 def scraps(low: float, high: float, **extra) -> dict:
     s = {"gan_networks": 10.0}
     for k, p in answer._cells():
-        for other in ("best", "random"):
+        for other in ("best", "random", "untrained", "mode_best"):
             key = f"margin_{other}_{k}_{p}"
             s.update({key: (low + high) / 2, f"{key}_ci_low": low, f"{key}_ci_high": high})
         s.update({f"{k}_gan_acc_{p}": 0.80, f"{k}_uniform_collapse_free_acc_{p}": 0.79,
@@ -48,8 +48,12 @@ def test_the_answer_quotes_the_scraps():
     text = answer.answer(s)
     assert "over the 10 networks" in text
     assert "conv channels: −0.5 [−2.5, +1.5] at 80 %" in text
-    assert "+1.0 (conv 80 %)" in text  # GAN − untrained generator, in points
-    assert "−2.0 (conv + Linear 90 %)" in text  # most probable mask − best criterion
+    s2 = {**s, "margin_untrained_conv_90": 1.04, "margin_mode_best_linear_80_ci_low": -7.26}
+    text2 = answer.answer(s2)
+    assert "untrained generator (uniform over collapse-free masks): conv channels: −0.5 [−2.5, +1.5] / " \
+           "+1.0 [−2.5, +1.5]" in text2  # GAN − untrained generator with its CI, 80 % / 90 %
+    assert "criterion: conv channels: −0.5 [−2.5, +1.5] / −0.5 [−2.5, +1.5]; conv channels and hidden " \
+           "Linear units: −0.5 [−7.3, +1.5]" in text2  # most probable mask − best criterion
     assert f"Of the {len(TARGETS)} targets checked, 0 are met." in text
     first = TARGETS[0].name
     s[f"target_{_slug(first)}_status"] = "met"

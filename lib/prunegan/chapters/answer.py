@@ -25,8 +25,11 @@ def points(value: float) -> str:
 
 
 def margin(s: dict, other: str, setting: str, pct: int) -> str:
-    """``"−5.6 [−9.0, −2.2]"``: the GAN's mean paired margin over ``other`` (``"best"`` or
-    ``"random"``) in ``setting`` at ``pct`` % and its 95 % CI over networks, from scraps ``s``."""
+    """``"−5.6 [−9.0, −2.2]"``: a mean paired margin and its 95 % CI over networks from scraps ``s``:
+    ``other`` is a :data:`prunegan.chapters.part2.report.MARGINS` name (``"best"``, ``"random"``,
+    ``"untrained"``: the GAN over the best standard criterion, random-min1, the untrained generator;
+    ``"mode_best"``: the GAN's most probable mask over the best standard criterion), in ``setting`` at
+    ``pct`` %."""
     key = f"margin_{other}_{setting}_{pct}"
     return f"{points(s[key])} [{points(s[key + '_ci_low'])}, {points(s[key + '_ci_high'])}]"
 
@@ -62,20 +65,17 @@ def answer(s: dict) -> str:
     n = int(s["gan_networks"])
     cells = "; ".join(f"{label}: {margin(s, 'best', k, 80)} at 80 %, {margin(s, 'best', k, 90)} at 90 %"
                       for k, label in SETTINGS.items())
-    rand = "; ".join(f"{label}: {margin(s, 'random', k, 80)} / {margin(s, 'random', k, 90)}"
-                     for k, label in SETTINGS.items())
-    untrained = [100 * (s[f"{k}_gan_acc_{p}"] - s[f"{k}_uniform_collapse_free_acc_{p}"]) for k, p in _cells()]
-    mode = [100 * (s[f"{k}_gan_mode_acc_{p}"] - s[f"{k}_best_criterion_acc_{p}"]) for k, p in _cells()]
+    def pair(other):
+        return "; ".join(f"{label}: {margin(s, other, k, 80)} / {margin(s, other, k, 90)}"
+                         for k, label in SETTINGS.items())
     met = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") == "met"]
     checked = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") in ("met", "not met")]
-    listing = lambda xs: ", ".join(f"{points(x)} ({SHORT[k]} {p} %)" for x, (k, p) in zip(xs, _cells()))  # noqa: E731
     return (f"**On a LeNet-5 it has not seen, {lead(s)}.** GAN − best standard criterion, mean paired "
             f"difference in accuracy points with its 95 % CI over the {n} networks (each held out once): "
-            f"{cells}. Against random pruning with one channel per layer: {rand}. The GAN's mean retrained "
-            f"accuracy minus the untrained generator's (uniform over collapse-free masks): "
-            f"{listing(untrained)}; "
-            f"its most probable mask, used as a deterministic criterion, minus the best standard criterion: "
-            f"{listing(mode)}. Of the {len(checked)} targets checked, {len(met)} "
+            f"{cells}. At 80 % / 90 %, against random pruning with one channel per layer: {pair('random')}. "
+            f"Against the untrained generator (uniform over collapse-free masks): {pair('untrained')}. "
+            f"Its most probable mask, used as a deterministic criterion, against the best standard "
+            f"criterion: {pair('mode_best')}. Of the {len(checked)} targets checked, {len(met)} "
             f"{'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
 
 
