@@ -162,7 +162,7 @@ def test_mask_space_display_writes_counts_as_integers():
                           "n_masks_no_collapse": [96.0, 4.72e47],
                           "log10_masks_no_collapse": [np.log10(96), np.log10(4.72e47)]})
     out = overview.mask_space_display(table)
-    assert out["collapse-free masks"].tolist() == ["96", "4.7 × 10^47"]
+    assert out["collapse-free masks"].tolist() == ["96", "4.7 × 10⁴⁷"]
     assert out.iloc[0]["sparsity"] == "90 %" and out.iloc[0]["channels"] == "22"
 
 
@@ -284,3 +284,13 @@ def test_lono_table_reports_the_mean_and_ci_over_networks():
     assert text.startswith(f"Mean over the 3 networks: {report.pts(m, 2)} [{report.pts(lo, 2)}, ")
     assert report.lono_table(pd.DataFrame())[1].startswith("No channel feature")
     assert _fits(t)
+
+
+def test_markdown_table_keeps_formatted_numbers_as_written_and_right_aligns_them():
+    md = report.markdown_table(pd.DataFrame({"name": ["a", "b"], "acc": ["0.880", "–"],
+                                             "ci": ["[0.1]", "x"]}))
+    lines = md.splitlines()
+    assert "0.880" in lines[2] and "0.88 " not in lines[2]
+    delim = [c.strip() for c in lines[1].strip("|").split("|")]
+    assert delim[0].startswith(":") and delim[1].endswith(":") and not delim[1].startswith(":")
+    assert not delim[2].endswith(":")  # not every cell is a number: left-aligned

@@ -48,6 +48,9 @@ def _pct(s: float) -> str:
     return f"{s:.0%}".replace("%", " %")
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
 def _count(n) -> str:
     """A count as an integer (``96``, never ``9.600e+01``)."""
     return str(int(n))
@@ -55,7 +58,7 @@ def _count(n) -> str:
 
 def mask_space_display(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`mask_space_overview` for a reader: network, setting, sparsity, channels, kept and the number
-    of collapse-free masks, counts as integers (``4.7 × 10^47`` beyond a million)."""
+    of collapse-free masks, counts as integers (``4.7 × 10⁴⁷`` beyond a million)."""
     return pd.DataFrame({"network": table["model"], "setting": table["setting"],
                          "sparsity": table["sparsity"].map(_pct), "channels": table["n_channels"].map(_count),
                          "kept": table["n_kept"].map(_count),
@@ -63,13 +66,13 @@ def mask_space_display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _huge(log10: float) -> str:
-    """A count given by its log10: an integer below a million, else ``4.7 × 10^47``; ``0`` for −inf."""
+    """A count given by its log10: an integer below a million, else ``4.7 × 10⁴⁷``; ``0`` for −inf."""
     if log10 == float("-inf"):
         return "0"
     if log10 < 6:
         return _count(round(10 ** log10))
     e = int(math.floor(log10))
-    return f"{10 ** (log10 - e):.1f} × 10^{e}"
+    return f"{10 ** (log10 - e):.1f} × 10{str(e).translate(_SUPERSCRIPT)}"
 
 
 def bank_display(banks: dict) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 ablation, the verdict text and the glued numbers."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -227,12 +228,20 @@ def pts_ci(value, low, high) -> str:
     return f"{pts(value)} [{pts(low)}, {pts(high)}]"
 
 
+_NUMBER = re.compile(r"^([+\-−]?\d[\d.,]*( %)?|–)$")
+
+
 def markdown_table(df: pd.DataFrame) -> str:
-    """``df`` as a Markdown table without its index (cells shown as they are: format them first; a ``|``
-    in a cell or header is escaped, so that it does not split the column)."""
+    """``df`` as a Markdown table without its index: cells shown exactly as they are (format them first;
+    ``"0.880"`` stays ``0.880``), columns of numbers right-aligned, a ``|`` in a cell or header escaped so
+    that it does not split the column."""
     def esc(v):
         return v.replace("|", "\\|") if isinstance(v, str) else v
-    return df.rename(columns=esc).map(esc).to_markdown(index=False)
+    cells = df.rename(columns=esc).map(esc)
+    align = ["right" if len(cells) and all(_NUMBER.match(str(v)) for v in cells[c]) else "left"
+             for c in cells]
+    # disable_numparse: tabulate would otherwise re-read "0.880" as a number and print "0.88"
+    return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
 def key_comparison(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd.DataFrame:
