@@ -74,6 +74,7 @@ ray_address = None         # with "ray": None (start a local Ray), "auto", or th
 
 # %%
 import time
+from pathlib import Path
 
 import pandas as pd
 import scrapbook as sb
@@ -166,7 +167,10 @@ display(Markdown(rp.markdown_table(rp.fold_table(folds_))))
 
 # %%
 final = chapter.final_fit(banks, cfg, folds_)
-print("design:", chapter.final_design(folds_), "->", export_shipped(final, shipped_key(params)) or
+(entropy_w, critic_w), final_features = chapter.final_design(folds_)
+shipped = export_shipped(final, shipped_key(params))
+print(f"design: entropy {entropy_w:g}, critic {critic_w:g}; features: {', '.join(final_features)}")
+print("shipped:", "lib/prunegan/gan/shipped/" + Path(shipped).name if shipped else
       "not shipped (only the full chapter of replicate 0 is)")
 
 # %% [markdown]

@@ -58,9 +58,9 @@ def test_comparison_text_quotes_the_pooled_margins_with_their_ci():
     stats = _stats()
     text = report.comparison_text(stats)
     best = stats[(stats["statistic"] == "networks_paired") & (stats["other"] == "best-criterion")].iloc[0]
-    assert f"conv 90%: {report.pts_ci(best['value'], best['ci_low'], best['ci_high'])}" in text
+    assert f"conv 90 %: {report.pts_ci(best['value'], best['ci_low'], best['ci_high'])}" in text
     assert text.count(". ") == 1 and text.endswith(".")  # two sentences
-    assert "random-min1: conv 90%: +10.0" in text
+    assert "random-min1: conv 90 %: +10.0" in text
 
 
 def _keep(within_noise: float):
@@ -294,3 +294,13 @@ def test_markdown_table_keeps_formatted_numbers_as_written_and_right_aligns_them
     delim = [c.strip() for c in lines[1].strip("|").split("|")]
     assert delim[0].startswith(":") and delim[1].endswith(":") and not delim[1].startswith(":")
     assert not delim[2].endswith(":")  # not every cell is a number: left-aligned
+
+
+def test_best_criterion_columns_follow_setting_then_sparsity():
+    from types import SimpleNamespace
+
+    best = pd.DataFrame({"setting": ["conv", "conv+linear", "conv"], "sparsity": [0.9, 0.8, 0.8],
+                         "best": [True, True, True], "ties": ["a", "b", "c"]})
+    t = report.best_criterion_table([SimpleNamespace(k=0, best=best)])
+    assert list(t.columns) == ["fold", "conv 80 %", "conv 90 %", "conv+linear 80 %"]
+    assert t.iloc[0].tolist() == [0, "c", "a", "b"]

@@ -281,7 +281,7 @@ def comparison_text(stats: pd.DataFrame, method: str = "gan") -> str:
     random-min1, per (setting, sparsity): mean over networks in points with its 95 % CI over networks."""
     def listing(other):
         g = _pooled(stats, method, other)
-        return "; ".join(f"{r.setting} {r.sparsity:.0%}: {pts_ci(r.value, r.ci_low, r.ci_high)}"
+        return "; ".join(f"{r.setting} {_pct(r.sparsity)}: {pts_ci(r.value, r.ci_low, r.ci_high)}"
                          for r in g.itertuples()) or "not measured"
     return (f"GAN samples − best standard criterion, in accuracy points with the 95 % CI over networks: "
             f"{listing('best-criterion')}. "
@@ -309,20 +309,20 @@ def keep_spread(keep: pd.DataFrame, *, flat_share: float = FLAT_SHARE) -> pd.Dat
 def keep_text(spread: pd.DataFrame, flat_share: float = FLAT_SHARE) -> str:
     """Two sentences on :func:`keep_spread`: the two spreads per sparsity, and whether the map is flat
     within layers."""
-    parts = "; ".join(f"at {r.sparsity:.0%}, {r.within:.3f} within layers vs {r.between:.3f} between them"
+    parts = "; ".join(f"at {_pct(r.sparsity)}, {r.within:.3f} within layers vs {r.between:.3f} between them"
                       for r in spread.itertuples())
     if spread["flat"].all():
         verdict = ("The map is flat within layers (the within-layer spread is at most "
-                   f"{flat_share:.0%} of the between-layer one at every sparsity): the generator learned how "
-                   "many channels each layer keeps, not which channels.")
+                   f"{_pct(flat_share)} of the between-layer one at every sparsity): the generator learned "
+                   "how many channels each layer keeps, not which channels.")
     elif not spread["flat"].any():
         verdict = ("The map is not flat within layers: it also ranks channels inside each layer (the "
-                   f"within-layer spread exceeds {flat_share:.0%} of the between-layer one at every "
+                   f"within-layer spread exceeds {_pct(flat_share)} of the between-layer one at every "
                    "sparsity).")
     else:
-        flat = ", ".join(f"{s:.0%}" for s in spread.loc[spread["flat"], "sparsity"])
+        flat = ", ".join(_pct(s) for s in spread.loc[spread["flat"], "sparsity"])
         verdict = (f"The map is flat within layers only at {flat} (within-layer spread at most "
-                   f"{flat_share:.0%} of the between-layer one).")
+                   f"{_pct(flat_share)} of the between-layer one).")
     return f"Standard deviation of the keep-probabilities {parts}. {verdict}"
 
 
@@ -383,8 +383,8 @@ def best_criterion_table(folds: list) -> pd.DataFrame:
     rows = []
     for f in folds:
         row = {"fold": int(f.k)}
-        for r in f.best[f.best["best"]].itertuples():
-            row[f"{r.setting} {r.sparsity:.0%}".replace("%", " %")] = str(r.ties)
+        for r in f.best[f.best["best"]].sort_values(["setting", "sparsity"], kind="stable").itertuples():
+            row[_cell_name(r.setting, r.sparsity)] = str(r.ties)
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
 
