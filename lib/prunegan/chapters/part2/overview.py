@@ -9,6 +9,7 @@ import pandas as pd
 from ...analysis.masks import mask_space_table
 from ...runs.baseline import baseline
 from .config import Configs
+from .report import pct
 
 
 def split_sizes(cfg: Configs) -> dict[str, int]:
@@ -44,10 +45,6 @@ def bank_overview(bank) -> pd.DataFrame:
             .reset_index().rename(columns={"baseline": "network"}))
 
 
-def _pct(s: float) -> str:
-    return f"{s:.0%}".replace("%", " %")
-
-
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
@@ -60,7 +57,7 @@ def mask_space_display(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`mask_space_overview` for a reader: network, setting, sparsity, channels, kept and the number
     of collapse-free masks, counts as integers (``4.7 × 10⁴⁷`` beyond a million)."""
     return pd.DataFrame({"network": table["model"], "setting": table["setting"],
-                         "sparsity": table["sparsity"].map(_pct), "channels": table["n_channels"].map(_count),
+                         "sparsity": table["sparsity"].map(pct), "channels": table["n_channels"].map(_count),
                          "kept": table["n_kept"].map(_count),
                          "collapse-free masks": table["log10_masks_no_collapse"].map(_huge)})
 
@@ -84,7 +81,7 @@ def bank_display(banks: dict) -> pd.DataFrame:
         o = bank_overview(b)
         for s, g in o.groupby("sparsity"):
             lo, hi = int(g["distinct"].min()), int(g["distinct"].max())
-            rows.append({"setting": setting, "sparsity": _pct(s), "networks": str(len(g)),
+            rows.append({"setting": setting, "sparsity": pct(s), "networks": str(len(g)),
                          "masks per network": f"{lo}" if lo == hi else f"{lo}–{hi}",
                          "best": f"{g['best'].mean():.3f}", "median": f"{g['median'].mean():.3f}",
                          "seed SD": f"{g['seed_sd'].mean():.3f}"})

@@ -228,6 +228,15 @@ def pts_ci(value, low, high) -> str:
     return f"{pts(value)} [{pts(low)}, {pts(high)}]"
 
 
+def pct(share: float, digits: int = 0) -> str:
+    """A share as a percentage with a space before the sign: ``0.9`` → ``90 %`` (``digits`` decimals)."""
+    return f"{share:.{digits}%}".replace("%", " %")
+
+
+def _cell_name(setting: str, sparsity: float) -> str:
+    return f"{setting} {pct(sparsity)}"
+
+
 _NUMBER = re.compile(r"^([+\-−]?\d[\d.,]*( %)?|–)$")
 
 
@@ -254,7 +263,7 @@ def key_comparison(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -
                          f"{sorted(set(cells['method']))})")
     means = cells.groupby(["setting", "sparsity", "method"], sort=False)["mean"].mean().unstack("method")
     out = means.reindex(columns=list(methods)).rename(columns=methods).map(acc).reset_index()
-    out["sparsity"] = [f"{s:.0%}".replace("%", " %") for s in out["sparsity"]]
+    out["sparsity"] = [pct(s) for s in out["sparsity"]]
     return out
 
 
@@ -264,8 +273,7 @@ def other_methods(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) ->
     rest = cells[~cells["method"].isin(list(methods))]
     if rest.empty:
         return pd.DataFrame(columns=["method"])
-    rest = rest.assign(cell=[f"{a} {s:.0%}".replace("%", " %")
-                             for a, s in zip(rest["setting"], rest["sparsity"])])
+    rest = rest.assign(cell=[_cell_name(a, s) for a, s in zip(rest["setting"], rest["sparsity"])])
     wide = rest.groupby(["label", "cell"], sort=False)["mean"].mean().unstack("cell")
     return wide.map(acc).reset_index().rename(columns={"label": "method"})
 
@@ -281,7 +289,7 @@ def comparison_text(stats: pd.DataFrame, method: str = "gan") -> str:
     random-min1, per (setting, sparsity): mean over networks in points with its 95 % CI over networks."""
     def listing(other):
         g = _pooled(stats, method, other)
-        return "; ".join(f"{r.setting} {_pct(r.sparsity)}: {pts_ci(r.value, r.ci_low, r.ci_high)}"
+        return "; ".join(f"{r.setting} {pct(r.sparsity)}: {pts_ci(r.value, r.ci_low, r.ci_high)}"
                          for r in g.itertuples()) or "not measured"
     return (f"GAN samples − best standard criterion, in accuracy points with the 95 % CI over networks: "
             f"{listing('best-criterion')}. "
@@ -309,20 +317,20 @@ def keep_spread(keep: pd.DataFrame, *, flat_share: float = FLAT_SHARE) -> pd.Dat
 def keep_text(spread: pd.DataFrame, flat_share: float = FLAT_SHARE) -> str:
     """Two sentences on :func:`keep_spread`: the two spreads per sparsity, and whether the map is flat
     within layers."""
-    parts = "; ".join(f"at {_pct(r.sparsity)}, {r.within:.3f} within layers vs {r.between:.3f} between them"
+    parts = "; ".join(f"at {pct(r.sparsity)}, {r.within:.3f} within layers vs {r.between:.3f} between them"
                       for r in spread.itertuples())
     if spread["flat"].all():
         verdict = ("The map is flat within layers (the within-layer spread is at most "
-                   f"{_pct(flat_share)} of the between-layer one at every sparsity): the generator learned "
+                   f"{pct(flat_share)} of the between-layer one at every sparsity): the generator learned "
                    "how many channels each layer keeps, not which channels.")
     elif not spread["flat"].any():
         verdict = ("The map is not flat within layers: it also ranks channels inside each layer (the "
-                   f"within-layer spread exceeds {_pct(flat_share)} of the between-layer one at every "
+                   f"within-layer spread exceeds {pct(flat_share)} of the between-layer one at every "
                    "sparsity).")
     else:
-        flat = ", ".join(_pct(s) for s in spread.loc[spread["flat"], "sparsity"])
+        flat = ", ".join(pct(s) for s in spread.loc[spread["flat"], "sparsity"])
         verdict = (f"The map is flat within layers only at {flat} (within-layer spread at most "
-                   f"{_pct(flat_share)} of the between-layer one).")
+                   f"{pct(flat_share)} of the between-layer one).")
     return f"Standard deviation of the keep-probabilities {parts}. {verdict}"
 
 
@@ -416,21 +424,13 @@ def feature_text(folds: list) -> str:
             f"{': ' + ', '.join(f'`{x}`' for x in read) if read else ''}.")
 
 
-def _pct(s: float) -> str:
-    return f"{s:.0%}".replace("%", " %")
-
-
-def _cell_name(setting: str, sparsity: float) -> str:
-    return f"{setting} {_pct(sparsity)}"
-
-
 def critic_table(summary: pd.DataFrame) -> pd.DataFrame:
     """:func:`.learned.critic_summary` (one row per setting, network, sparsity) pooled over networks: per
     (setting, sparsity) the mean of the networks' Spearman (all masks; collapse-free masks) with its 95 %
     t-CI over the networks, as ``0.42 [0.31, 0.53]``, and the number of networks."""
     rows = []
     for (setting, s), g in summary.groupby(["setting", "sparsity"], sort=False):
-        row = {"setting": setting, "sparsity": _pct(s)}
+        row = {"setting": setting, "sparsity": pct(s)}
         for col, name in (("spearman", "rank corr., all masks"),
                           ("spearman_collapse_free", "rank corr., collapse-free")):
             v = g[col].dropna()
@@ -449,15 +449,14 @@ def allocation_table(keep: pd.DataFrame, agreement: pd.DataFrame) -> pd.DataFram
     the expected number of channels kept (``kept at 90 %``, the sum of the layer's keep-probabilities, of
     its ``channels``) and the within-layer Spearman with mean |w| (``ρ with |w| at 90 %``,
     :func:`prunegan.analysis.masks.l1_agreement`; ``–`` where the layer's probabilities are all equal)."""
-    layers = list(dict.fromkeys(keep["layer"]))
-    out = pd.DataFrame({"layer": layers,
-                        "channels": [int((keep[keep["sparsity"] == keep["sparsity"].iloc[0]]["layer"] == la)
-                                         .sum()) for la in layers]})
+    sizes = keep[keep["sparsity"] == keep["sparsity"].iloc[0]].groupby("layer", sort=False).size()
+    layers = list(sizes.index)
+    out = pd.DataFrame({"layer": layers, "channels": sizes.astype(int).to_numpy()})
     rho = {(float(r.sparsity), r.layer): r.spearman for r in agreement.itertuples()}
     for s, g in keep.groupby("sparsity"):
         kept = g.groupby("layer")["keep_prob"].sum()
-        out[f"kept at {_pct(s)}"] = [f"{kept[la]:.1f}" for la in layers]
-        out[f"ρ with |w| at {_pct(s)}"] = [f"{rho[(float(s), la)]:.2f}".replace("-", MINUS)
+        out[f"kept at {pct(s)}"] = [f"{kept[la]:.1f}" for la in layers]
+        out[f"ρ with |w| at {pct(s)}"] = [f"{rho[(float(s), la)]:.2f}".replace("-", MINUS)
                                            if (float(s), la) in rho else "–" for la in layers]
     return out
 
@@ -479,11 +478,11 @@ def cost_table(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd
     t = comparison.accuracy_and_cost(cells[cells["method"].isin(list(methods))])
     t = t.assign(order=t["method"].map(list(methods).index)).sort_values(["setting", "sparsity", "order"],
                                                                         kind="stable")
-    return pd.DataFrame({"setting": t["setting"].to_numpy(), "sparsity": t["sparsity"].map(_pct).to_numpy(),
+    return pd.DataFrame({"setting": t["setting"].to_numpy(), "sparsity": t["sparsity"].map(pct).to_numpy(),
                          "method": t["method"].map(methods).to_numpy(),
                          "accuracy": t["accuracy"].map(acc).to_numpy(),
-                         "MACs kept": [f"{v:.1%}".replace("%", " %") for v in t["macs_kept"]],
-                         "parameters kept": [f"{v:.1%}".replace("%", " %") for v in t["params_kept"]]})
+                         "MACs kept": [pct(v, 1) for v in t["macs_kept"]],
+                         "parameters kept": [pct(v, 1) for v in t["params_kept"]]})
 
 
 def distinct_table(cells: pd.DataFrame) -> pd.DataFrame:
@@ -522,7 +521,7 @@ def transfer_table(tcells: pd.DataFrame) -> pd.DataFrame:
     label) the mean test accuracy with its 95 % CI over the pairs, one column per sparsity."""
     t = tcells.assign(text=[f"{acc(m)} [{acc(lo)}, {acc(hi)}]"
                             for m, lo, hi in zip(tcells["mean"], tcells["ci_low"], tcells["ci_high"])],
-                      col=tcells["sparsity"].map(_pct))
+                      col=tcells["sparsity"].map(pct))
     wide = t.pivot_table(index="label", columns="col", values="text", aggfunc="first", sort=False)
     wide = wide.reindex(index=list(dict.fromkeys(t["label"])), columns=list(dict.fromkeys(t["col"])))
     return wide.fillna("–").reset_index().rename(columns={"label": "method"}).rename_axis(columns=None)
