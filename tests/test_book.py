@@ -99,6 +99,8 @@ def test_strip_widgets_drops_progress_bars_and_their_state_but_keeps_other_outpu
      ["<p>- ", "**"]),
     ("At 80%: GAN 0.704.\n  GAN better than random: no.", ["At 80%: GAN 0.704.<br />"],
      ["<ul>", "<pre>", "<code>"]),
+    ("| target | replicate 0 |\n|:--|:--|\n| beats random | 4/4 met |",
+     ['<table class="table">', ">target</th>", ">4/4 met</td>"], ["| target", "|:--"]),
 ])
 def test_verdicts_render_as_markdown_prose(text, html_has, html_lacks):
     value = summary.glue_value("gan_verdict", text)

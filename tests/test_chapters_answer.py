@@ -74,6 +74,15 @@ def test_the_verdict_table_says_where_replicates_disagree():
 
 
 
+def test_the_verdict_markdown_names_the_target_column_and_has_no_index_row():
+    r0, r1 = scraps(-1, 1), scraps(-1, 1)
+    lines = answer.verdict_markdown({"replicate 0": r0, "replicate 1": r1}).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["target", "replicate 0", "replicate 1",
+                                                                   "agree"]
+    assert len(lines) == 2 + len(TARGETS)  # header, rule, one row per target: no index-name row
+    assert lines[2].startswith(f"| {TARGETS[0].name}")
+
+
 def test_count_says_epoch_or_epochs_and_refuses_a_fraction():
     assert answer.count(1.0, "epoch") == "1 epoch"
     assert answer.count(2, "epoch") == "2 epochs" and answer.count(0, "epoch") == "0 epochs"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..analysis.targets import COMPARISONS, Target
 from .part2.config import TARGETS
-from .part2.report import _slug
+from .part2.report import _slug, markdown_table
 
 #: Chapter 6's settings as scrap prefixes and as a reader names them.
 SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
@@ -97,6 +97,11 @@ def verdict_table(replicates: dict[str, dict]) -> pd.DataFrame:
             row["agree"] = "yes" if len(set(statuses)) == 1 else "no"
         rows.append(row)
     return pd.DataFrame(rows).set_index("target")
+
+
+def verdict_markdown(replicates: dict[str, dict]) -> str:
+    """:func:`verdict_table` as a Markdown table with ``target`` as its first column (no index row)."""
+    return markdown_table(verdict_table(replicates).reset_index())
 
 
 

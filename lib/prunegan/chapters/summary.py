@@ -35,8 +35,8 @@ def read_scraps(executed_dir: str | Path) -> pd.DataFrame:
 
 
 class MarkdownText:
-    """A Markdown text (a verdict: a sentence, or a bullet list ``- ...`` one line per target) that
-    displays like ``IPython.display.Markdown`` and carries three renderings for display and for
+    """A Markdown text (a verdict: a sentence, a bullet list ``- ...`` one line per target, or a pipe
+    table) that displays like ``IPython.display.Markdown`` and carries three renderings for display and for
     myst-nb's ``glue``: ``text/markdown`` (the text as it is, for Jupyter and ``{glue:md}`` in the same
     document), ``text/html`` (rendered with CommonMark, each line break kept), which is what Jupyter
     Book shows in a chapter and pastes into another page (cross-document glue pastes only plain
@@ -52,7 +52,9 @@ class MarkdownText:
     def _repr_html_(self) -> str:
         from markdown_it import MarkdownIt
 
-        return MarkdownIt("commonmark", {"breaks": True, "html": False}).render(self.text).strip()
+        md = MarkdownIt("commonmark", {"breaks": True, "html": False}).enable("table")
+        # the class the book's theme styles (MyST gives chapter tables the same one)
+        return md.render(self.text).strip().replace("<table>", '<table class="table">')
 
     def __repr__(self) -> str:
         return self.text
