@@ -6,6 +6,8 @@ STAMP   := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 SMOKE   ?= False
+# Free disk the venv needs (GB): torch and its CUDA libraries take 6.6 GB installed, pip unpacks beside them.
+VENV_FREE_GB := 9
 # torch's CPU kernels pinned to AVX2 in every process of every target, so that any x86-64 CPU computes
 # the README's numbers (lib/prunegan/kernels.py sets the same when prunegan is imported before torch).
 export ATEN_CPU_CAPABILITY ?= avx2
@@ -24,6 +26,9 @@ endif
 venv: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); if [ "$$free" -lt $(VENV_FREE_GB) ]; then \
+	  echo "make venv: $$free GB free on $$(df -P . | awk 'NR==2 {print $$6}'), the venv needs $(VENV_FREE_GB) GB" \
+	       "(torch 6.6 GB installed + pip's unpacking); free some space first" >&2; exit 1; fi
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt

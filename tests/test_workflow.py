@@ -86,3 +86,22 @@ def test_make_test_runs_ruff_first_with_the_projects_settings():
     assert config["line-length"] == 110 and config["target-version"] == "py311"
     assert {"E", "F", "W"} <= set(config["lint"]["select"])
     assert "E501" not in config["lint"].get("ignore", [])
+
+
+@pytest.mark.parametrize("need_gb, refused", [(10**6, True), (0, False)])
+def test_make_venv_refuses_early_when_the_disk_lacks_the_space_the_venv_needs(tmp_path, need_gb, refused):
+    """A fresh clone on a full disk stops before pip with the free and needed GB named (pip's own
+    'No space left on device' comes minutes later, half-way through torch); with enough space the
+    recipe goes on to create the venv (here with a Python that fails at once, so nothing installs)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    for name in ("Makefile", "requirements.txt", "pyproject.toml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    out = subprocess.run(["make", "-C", str(tmp_path), "venv", f"VENV_FREE_GB={need_gb}", "PY=false"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert ("the venv needs" in out.stderr) is refused
+    if refused:
+        assert f"needs {need_gb} GB" in out.stderr and " GB free on " in out.stderr
+    else:
+        assert "false -m venv" in out.stdout
