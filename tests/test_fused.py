@@ -11,6 +11,7 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 from toy_nets import small_net
 
 from prunegan import models, train
@@ -193,3 +194,53 @@ def test_evaluate_masks_fuses_and_stays_close_to_one_by_one(trained_lenet, data)
     for m, row in zip(masks, rows):
         alone = engine.evaluate_mask(trained_lenet, m, data, RETRAIN)
         assert abs(row["retrained_acc"] - alone["retrained_acc"]) <= ACC_TOL
+
+
+# ------------------------------------------------------------- the grouped convolution's input gradient
+def test_the_native_input_gradient_is_used_on_the_cpu_from_two_channels_per_mask():
+    cpu = torch.device("cpu")
+    threshold = fused.NATIVE_INPUT_GRAD_CHANNELS
+    assert threshold == 2
+    assert not fused.native_input_grad(cpu, threshold - 1)
+    assert fused.native_input_grad(cpu, threshold) and fused.native_input_grad(cpu, threshold + 4)
+    assert not fused.native_input_grad(torch.device("cuda"), threshold)  # CUDA keeps its own kernels
+
+
+@pytest.mark.parametrize("k, c1, c2", [(3, 2, 3), (4, 3, 5), (2, 1, 4)])
+def test_the_grouped_convolution_has_autograds_gradients(k, c1, c2):
+    """Input, weight and bias gradients of the custom backward equal autograd's of ``F.conv2d``
+    within float rounding (a missing flip or a per-group transpose mixed up moves them by ~1)."""
+    gen = torch.Generator().manual_seed(k * 100 + c1 * 10 + c2)
+    z0 = torch.randn(5, k * c1, 14, 14, generator=gen).contiguous(memory_format=torch.channels_last)
+    w0 = torch.randn(k * c2, c1, 5, 5, generator=gen).contiguous(memory_format=torch.channels_last)
+    b0 = torch.randn(k * c2, generator=gen)
+    g = torch.randn(5, k * c2, 10, 10, generator=gen)
+    grads = []
+    for conv in (lambda z, w, b: F.conv2d(z, w, b, groups=k),
+                 lambda z, w, b: fused._GroupedConv.apply(z, w, b, k)):
+        z, w, b = (t.clone().requires_grad_() for t in (z0, w0, b0))
+        out = conv(z, w, b)
+        out.backward(g)
+        grads.append((out.detach(), z.grad, w.grad, b.grad))
+    for expected, got in zip(*grads):
+        assert torch.allclose(got, expected, atol=1e-4, rtol=1e-5)
+
+
+def test_the_fused_network_takes_the_native_input_gradient_only_where_the_rule_says(trained_lenet):
+    def conv2_node(net):
+        x = torch.zeros(2, 1, 28, 28)
+        node = net(x).grad_fn
+        names = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n is not None:
+                names.add(type(n).__name__)
+                stack.extend(f for f, _ in n.next_functions)
+        return names
+
+    narrow = [surgery.compact(trained_lenet, _random(trained_lenet, 0.9, s)) for s in range(2)]
+    wide = [surgery.compact(trained_lenet, _random(trained_lenet, 0.5, s)) for s in range(2)]
+    assert max(n.conv1.out_channels for n in narrow) == 1 and min(n.conv1.out_channels for n in wide) >= 2
+    assert "_GroupedConvBackward" not in conv2_node(fused.FusedLeNet5(narrow))
+    assert "_GroupedConvBackward" in conv2_node(fused.FusedLeNet5(wide))

@@ -79,10 +79,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, config: TrainConfig, *, fused: bool = False) -> torch.optim.Optimizer:
+    """``config``'s optimizer over ``model``'s trainable parameters; ``fused``: Adam's single-kernel
+    update (the same arithmetic in one pass over each tensor; the fused retraining's few large tensors)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
     return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
 
 

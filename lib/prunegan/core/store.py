@@ -25,7 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 #: The one version of every cached result. Bump it when the meaning of a stored row, checkpoint or
 #: generator changes (training or evaluation code, row format, seeds): every cache key includes it,
 #: so results of the old code are then recomputed instead of silently reused.
-RESULTS_VERSION = 4  # 3: one hash recipe names every cache entry; 4: rows retrained fused (pruning.fused)
+RESULTS_VERSION = 5  # 3: one hash recipe names every cache entry; 4: rows retrained fused (pruning.fused);
+# 5: fused retraining takes the grouped convolution's input gradient from the native kernel, Adam fused
 
 
 class CorruptCacheWarning(UserWarning):

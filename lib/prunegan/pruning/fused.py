@@ -43,6 +43,51 @@ GROUP_SIZE = {"cpu": 16, "cuda": 256}
 #: Images per forward pass when testing a group (keeps the first layer's K·C₁ feature maps small).
 EVAL_IMAGES = 4000
 
+#: On the CPU, from this many input channels per mask of the grouped second convolution, its input
+#: gradient is computed by torch's native grouped kernel instead of oneDNN's (``benchmarks/README.md``:
+#: 2 input channels per mask, oneDNN's backward takes ~15 ms of a ~31 ms step at 80 %, the native kernel
+#: ~5 ms; at 1 channel per mask oneDNN's kernel is the faster).
+NATIVE_INPUT_GRAD_CHANNELS = 2
+
+
+def native_input_grad(device: torch.device, channels: int) -> bool:
+    """Whether the grouped convolution's input gradient uses torch's native kernel: on the CPU, with
+    ``channels`` (input channels per mask) >= :data:`NATIVE_INPUT_GRAD_CHANNELS`."""
+    return device.type == "cpu" and channels >= NATIVE_INPUT_GRAD_CHANNELS
+
+
+class _GroupedConv(torch.autograd.Function):
+    """``F.conv2d(z, w, b, groups=k)`` (stride 1, no padding) whose input gradient is the forward
+    convolution of the padded output gradient with the flipped, per-group transposed weights, run by
+    torch's native kernel (oneDNN off for that call); the weight and bias gradients are oneDNN's."""
+
+    @staticmethod
+    def forward(ctx, z, w, b, k):
+        ctx.save_for_backward(z, w)
+        ctx.k = k
+        return F.conv2d(z, w, b, groups=k)
+
+    @staticmethod
+    def backward(ctx, g):
+        z, w = ctx.saved_tensors
+        k = ctx.k
+        kc2, c1, kh, kw = w.shape
+        need_z, need_w, need_b = ctx.needs_input_grad[:3]
+        _, gw, gb = torch.ops.aten.convolution_backward(g, z, w, [kc2], [1, 1], [0, 0], [1, 1], False, [0, 0],
+                                                        k, [False, need_w, need_b])
+        gz = None
+        if need_z:
+            wt = w.reshape(k, kc2 // k, c1, kh, kw).transpose(1, 2).flip(-1, -2).reshape(k * c1, -1, kh, kw)
+            fmt = torch.channels_last
+            enabled = torch._C._get_mkldnn_enabled()
+            torch._C._set_mkldnn_enabled(False)
+            try:
+                gz = F.conv2d(g.contiguous(memory_format=fmt), wt.contiguous(memory_format=fmt),
+                              padding=(kh - 1, kw - 1), groups=k)
+            finally:
+                torch._C._set_mkldnn_enabled(enabled)
+        return gz, gw, gb, None
+
 
 def fusable(model: nn.Module, mask: ChannelMask, form: str = "compact") -> bool:
     """Whether ``mask`` of ``model`` can be retrained fused: a :class:`~prunegan.models.LeNet5`, the
@@ -111,7 +156,11 @@ class FusedLeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # relu(max_pool(z)) == max_pool(relu(z)) exactly (ReLU is monotone), on 4× fewer values
         z = F.relu(F.max_pool2d(F.conv2d(x, self.w1, self.b1, padding=self.padding), 2))
-        z = F.relu(F.max_pool2d(F.conv2d(z, self.w2, self.b2, groups=self.k), 2))
+        if torch.is_grad_enabled() and native_input_grad(z.device, self.c1):
+            z = _GroupedConv.apply(z, self.w2, self.b2, self.k)
+        else:
+            z = F.conv2d(z, self.w2, self.b2, groups=self.k)
+        z = F.relu(F.max_pool2d(z, 2))
         z = z.reshape(z.shape[0], self.k, -1).transpose(0, 1)  # (K, N, C2·area)
         last = len(self.weights) - 1
         for j, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -163,7 +212,7 @@ def fit(net: FusedLeNet5, data: Dataset, config: TrainConfig) -> None:
     device = resolve_device(config.device)
     x, y = data.x_train.to(device), data.y_train.to(device)
     generator = torch.Generator().manual_seed(config.seed)
-    opt = _optimizer(net, config)
+    opt = _optimizer(net, config, fused=True)
     net.train()
     for _ in range(config.epochs):
         order = torch.randperm(len(y), generator=generator).to(device)
