@@ -16,7 +16,8 @@ masks that share a retraining config (and so see the same batches in the same or
   own optimizer (Adam and SGD act element by element).
 
 Each mask's result is therefore its own retraining, equal to :func:`prunegan.pruning.engine.evaluate_mask`
-up to float rounding (the grouped kernels add in another order; ``tests/test_fused.py`` pins the
+up to float rounding (the grouped kernels add in another order, and on the CPU the second convolution's
+input gradient comes from torch's native kernel, :class:`_GroupedConv`; ``tests/test_fused.py`` pins the
 tolerance). Supported: networks of the :class:`~prunegan.models.LeNet5` family (``lenet5``,
 ``lenet5-caffe``, any widths) with masks that keep a channel in every layer; anything else is evaluated
 one by one (:func:`fusable`).
@@ -79,6 +80,7 @@ class _GroupedConv(torch.autograd.Function):
         if need_z:
             wt = w.reshape(k, kc2 // k, c1, kh, kw).transpose(1, 2).flip(-1, -2).reshape(k * c1, -1, kh, kw)
             fmt = torch.channels_last
+            # the flag itself, not torch.backends.mkldnn.flags(), which also warns about TF32 on every call
             enabled = torch._C._get_mkldnn_enabled()
             torch._C._set_mkldnn_enabled(False)
             try:
