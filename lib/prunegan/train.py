@@ -81,7 +81,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def _optimizer(model: nn.Module, config: TrainConfig, *, fused: bool = False) -> torch.optim.Optimizer:
     """``config``'s optimizer over ``model``'s trainable parameters; ``fused``: Adam's single-kernel
-    update (the same arithmetic in one pass over each tensor; the fused retraining's few large tensors)."""
+    update (one pass over each tensor, for the fused retraining's few large tensors; it may round
+    differently from the default update, within ``tests/test_fused.py``'s tolerance)."""
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
