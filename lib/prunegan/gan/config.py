@@ -10,8 +10,10 @@ from .features import FEATURES
 #: Bump whenever the generator / discriminator architecture or the training loop changes: cached
 #: generators of another version are then retrained instead of being loaded. Version 2: the exact
 #: structured distribution (issue 8); version 1 was independent keep-logits + global top-k; version 3:
-#: entropy bonus, validation labels, image features (issue 13).
-MODEL_VERSION = 3
+#: entropy bonus, validation labels, image features (issue 13); version 4: a likelihood stage before the
+#: adversarial one, and a discriminator that cannot win outright (label smoothing, R1 penalty, likelihood
+#: anchor; issue 29).
+MODEL_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,16 @@ class GanConfig:
       (:meth:`prunegan.runs.bank.Bank.weighted`): ``exp((acc − best) / weight_temperature)`` per
       (network, sparsity), in accuracy units (0.01: the weight falls by e per point below the best).
     - ``features``: channel features the networks read; ``hidden``: width of every MLP.
-    - ``steps`` optimiser steps of both networks, each on ``batch_size`` real and as many generated
-      masks of one (network, sparsity); learning rates ``lr_generator`` / ``lr_discriminator``.
+    - ``likelihood_steps``: steps of the *likelihood stage*, run first: the generator alone, fitted by
+      weighted maximum likelihood on the bank masks of one (network, sparsity) per step (loss
+      ``−Σ weight · log P(mask)``, the exact ``log_prob``; 0: no such stage, today's GAN from scratch).
+    - ``steps``: steps of the *adversarial stage* that follows (0: likelihood only), each on
+      ``batch_size`` real and as many generated masks of one (network, sparsity); learning rates
+      ``lr_generator`` / ``lr_discriminator``.
+    - A discriminator that cannot win outright: ``label_smoothing`` (the bank masks' target is
+      ``1 − label_smoothing``), ``r1_weight`` (gradient penalty ``r1_weight/2 · E‖∂D/∂mask‖²`` on bank
+      masks) and ``likelihood_weight`` (the likelihood stage's loss kept in the generator's loss during
+      the adversarial stage, an anchor to the bank; 0: none).
     - ``critic_weight``: weight of the accuracy critic's standardised prediction in the generator's
       reward (0: the discriminator alone).
     - ``entropy_weight``: weight of the entropy bonus ``−log P(mask)`` in the reward (0: none); it
@@ -37,12 +47,16 @@ class GanConfig:
     weight_temperature: float = 0.01
     features: tuple[str, ...] = FEATURES
     hidden: int = 32
+    likelihood_steps: int = 0
     steps: int = 300
     batch_size: int = 32
     lr_generator: float = 5e-3
     lr_discriminator: float = 2e-3
     critic_weight: float = 0.0
     entropy_weight: float = 0.0
+    label_smoothing: float = 0.0
+    r1_weight: float = 0.0
+    likelihood_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,13 +75,29 @@ class GanConfig:
             raise ValueError(f"GanConfig.features must be distinct names from {FEATURES}, "
                              f"got {self.features!r}")
         object.__setattr__(self, "features", feats)
-        for name in ("hidden", "steps", "batch_size"):
+        for name in ("hidden", "batch_size"):
             check_int(f"GanConfig.{name}", getattr(self, name), 1)
+        check_int("GanConfig.steps", self.steps, 0)
+        check_int("GanConfig.likelihood_steps", self.likelihood_steps, 0)
+        if self.steps + self.likelihood_steps == 0:
+            raise ValueError("GanConfig.steps and GanConfig.likelihood_steps are both 0: "
+                             "at least one stage must train (steps ≥ 1 or likelihood_steps ≥ 1)")
         check_int("GanConfig.seed", self.seed, 0)
         for name in ("lr_generator", "lr_discriminator", "weight_temperature"):
             check_number(f"GanConfig.{name}", getattr(self, name), 0, low_open=True)
         check_number("GanConfig.critic_weight", self.critic_weight, 0)
         check_number("GanConfig.entropy_weight", self.entropy_weight, 0)
+        check_number("GanConfig.label_smoothing", self.label_smoothing, 0, 0.49)
+        check_number("GanConfig.r1_weight", self.r1_weight, 0)
+        check_number("GanConfig.likelihood_weight", self.likelihood_weight, 0)
+
+    @property
+    def stage(self) -> str:
+        """``"likelihood"`` (likelihood stage only), ``"gan"`` (adversarial only, from the untrained
+        generator) or ``"likelihood+gan"``."""
+        if self.steps == 0:
+            return "likelihood"
+        return "likelihood+gan" if self.likelihood_steps else "gan"
 
     def to_dict(self) -> dict:
         return asdict(self)

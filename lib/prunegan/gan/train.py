@@ -1,6 +1,7 @@
-"""Training the generator as a GAN on a mask bank (:func:`fit`).
+"""Training the generator on a mask bank (:func:`fit`): an optional *likelihood stage* (weighted maximum
+likelihood of the bank masks under the exact ``log_prob``, no discriminator), then the *adversarial stage*.
 
-Each step takes the bank masks of one (network, sparsity) (:mod:`.examples`): ``batch_size`` real
+Each adversarial step takes the bank masks of one (network, sparsity) (:mod:`.examples`): ``batch_size`` real
 masks drawn with the bank's soft weights, as many generated masks sampled exactly from the
 generator's distribution. The discriminator learns real against generated (cross-entropy). The
 generator's reward for a mask is the discriminator's logit on it (plus ``critic_weight`` × the
@@ -8,6 +9,8 @@ accuracy critic's standardised prediction, if a critic is given, plus ``entropy_
 mask's surprisal ``−log P(mask)``, the score-function form of an entropy bonus); its gradient
 reaches the generator through the exact log-probability of the mask (score function, REINFORCE,
 with the batch's mean reward as baseline), so the per-layer counts and the channel choice both move.
+The discriminator can be kept from winning outright by one-sided label smoothing and an R1 gradient
+penalty on bank masks; ``likelihood_weight`` keeps the likelihood loss in the generator's loss.
 """
 from __future__ import annotations
 
@@ -109,29 +112,64 @@ def fit_critic(bank, *, networks, steps: int = 500, seed: int = 0, hidden: int =
     return critic
 
 
+def likelihood_loss(dist, ex: Examples) -> torch.Tensor:
+    """The weighted negative log-likelihood ``−Σ weight · log P(mask)`` (nats, float64) of the bank
+    masks of ``ex`` under the distribution ``dist`` (the weights sum to 1)."""
+    return -(ex.weights * dist.log_prob(ex.masks).double()).sum()
+
+
 def _train(examples: list[Examples], config: GanConfig, include_linear: bool, critic,
            progress: bool) -> Generator:
+    """The likelihood stage (``config.likelihood_steps``), then the adversarial stage (``config.steps``).
+    One history row per step; ``stage`` names its stage."""
     rng = torch.Generator().manual_seed(config.seed)
     gen = Generator(config, include_linear=include_linear)
+    gen.net.train()
+    opt_g = torch.optim.Adam(gen.net.parameters(), lr=config.lr_generator)
+    history, start = [], time.perf_counter()
+    total = config.likelihood_steps + config.steps
+    bar = tqdm(total=total, desc="generator", unit="step", disable=not progress, mininterval=5)
+    for step in range(1, config.likelihood_steps + 1):
+        ex = examples[int(torch.randint(len(examples), (1,), generator=rng))]
+        loss = likelihood_loss(gen.distribution(ex.feats, ex.sparsity), ex)
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        history.append({"stage": "likelihood", "step": step, "nll": float(loss.detach()),
+                        "seconds": time.perf_counter() - start})
+        bar.update()
+    if config.steps:
+        _adversarial(examples, config, gen, opt_g, critic, rng, history, start, bar)
+    bar.close()
+    gen.net.eval()
+    gen.history = history
+    return gen
+
+
+def _adversarial(examples, config: GanConfig, gen: Generator, opt_g, critic, rng, history: list,
+                 start: float, bar) -> None:
+    """The adversarial stage, continuing ``gen`` (and its optimiser) in place; appends to ``history``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed + 1)
         disc = DiscriminatorNet(len(config.features), config.hidden)
-    gen.net.train()
-    opt_g = torch.optim.Adam(gen.net.parameters(), lr=config.lr_generator)
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr_discriminator, betas=(0.5, 0.999))
     use_critic = critic is not None and config.critic_weight > 0
-    history, start = [], time.perf_counter()
-    bar = tqdm(range(1, config.steps + 1), desc="GAN", unit="step", disable=not progress, mininterval=5)
-    for step in bar:
+    first = len(history)
+    for step in range(first + 1, first + config.steps + 1):
         ex = examples[int(torch.randint(len(examples), (1,), generator=rng))]
         pool = ex.feats.pool()
         s = torch.full((config.batch_size,), float(ex.sparsity))
         real = ex.masks[torch.multinomial(ex.weights, config.batch_size, replacement=True, generator=rng)]
         dist = gen.distribution(ex.feats, ex.sparsity)
         fake = dist.sample(config.batch_size, rng).float()
+        if config.r1_weight > 0:
+            real = real.clone().requires_grad_(True)
         d_real, d_fake = disc(ex.feats.x, pool, s, real), disc(ex.feats.x, pool, s, fake)
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 1 - config.label_smoothing))
                   + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        if config.r1_weight > 0:
+            grad, = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            d_loss = d_loss + config.r1_weight / 2 * grad.pow(2).sum(1).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -144,19 +182,22 @@ def _train(examples: list[Examples], config: GanConfig, include_linear: bool, cr
         if config.entropy_weight > 0:
             reward = reward + config.entropy_weight * (-log_p.detach()).float()
         g_loss = -((reward - reward.mean()).double() * log_p).mean()
+        nll = likelihood_loss(dist, ex) if config.likelihood_weight > 0 else None
+        if nll is not None:
+            g_loss = g_loss + config.likelihood_weight * nll
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-        history.append({"step": step, "d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
+        history.append({"stage": "adversarial", "step": step, "d_loss": float(d_loss.detach()),
+                        "g_loss": float(g_loss.detach()),
                         "d_real": float(torch.sigmoid(d_real.detach()).mean()),
                         "d_fake": float(torch.sigmoid(d_fake.detach()).mean()),
                         "d_gap": float((d_real - d_fake).detach().mean()), "reward": float(reward.mean()),
+                        "nll": float(nll.detach()) if nll is not None else None,
                         "seconds": time.perf_counter() - start})
-        if step % 20 == 0 or step == config.steps:
+        bar.update()
+        if step % 20 == 0:
             bar.set_postfix(d_loss=f"{history[-1]['d_loss']:.3f}", d_gap=f"{history[-1]['d_gap']:.2f}")
-    gen.net.eval()
-    gen.history = history
-    return gen
 
 
 # ------------------------------------------------------------------------- many fits in parallel
