@@ -8,12 +8,14 @@ EXECUTED  := $(patsubst notebooks/%,book/executed/%,$(NOTEBOOKS))
 SMOKE   ?= False
 # Free disk the venv needs (GB): torch and its CUDA libraries take 6.6 GB installed, pip unpacks beside them.
 VENV_FREE_GB := 9
-# torch's CPU kernels pinned to AVX2 in every process of every target, so that any x86-64 CPU computes
-# the README's numbers (lib/prunegan/kernels.py sets the same when prunegan is imported before torch).
+# torch's and numpy's CPU kernels pinned to AVX2 in every process of every target, so that any x86-64 CPU
+# computes the README's numbers (lib/prunegan/kernels.py sets the same when prunegan is imported before
+# torch and numpy). NPY_DISABLE_CPU_FEATURES names numpy 2.4's dispatch targets above AVX2 (X86_V3).
 export ATEN_CPU_CAPABILITY ?= avx2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MKL_CBWR ?= AVX2,STRICT
 export OPENBLAS_CORETYPE ?= Haswell
+export NPY_DISABLE_CPU_FEATURES ?= X86_V4 AVX512_ICL AVX512_SPR
 # CHECK_README=strict: `make book` fails when a README number differs from the build (CI sets it);
 # by default the differences are only printed.
 CHECK_README ?=

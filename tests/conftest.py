@@ -17,9 +17,11 @@ import os
 from types import SimpleNamespace
 
 import pytest
-import torch
 
-from prunegan import data, models, train
+# prunegan before torch: importing it pins numpy's SIMD dispatch, which numpy reads when it is
+# imported (and `import torch` imports numpy); prunegan.kernels.
+from prunegan import data, models, train  # noqa: I001
+import torch
 
 
 def pytest_configure(config):

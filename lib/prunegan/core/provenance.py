@@ -1,7 +1,8 @@
 """Where a number was computed: torch's version, the processor (the CPU's model name, or the CUDA
 device's name) of the machine that computed it, the CPU kernels' instruction set in effect
-(``cpu_capability``: ``AVX2`` when :mod:`prunegan.kernels` pins them) and the highest one the CPU
-offers (``cpu_isa``: ``AVX512`` / ``AVX2``; two machines of one model name can differ here).
+(``cpu_capability``: ``AVX2`` when :mod:`prunegan.kernels` pins them), the highest one the CPU
+offers (``cpu_isa``: ``AVX512`` / ``AVX2``; two machines of one model name can differ here) and
+numpy's SIMD dispatch in effect (``numpy_simd``: ``X86_V3``, numpy's AVX2 level, when pinned).
 
 Every cached evaluation row records it (:func:`describe`). It is provenance, not part of any cache
 key: the same config gives slightly different floats with different kernels (the pin makes every
@@ -22,7 +23,7 @@ import torch
 from .. import kernels
 
 #: The fields :func:`describe` returns (and every cached evaluation row carries).
-FIELDS = ("torch_version", "device_name", "cpu_capability", "cpu_isa")
+FIELDS = ("torch_version", "device_name", "cpu_capability", "cpu_isa", "numpy_simd")
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -58,20 +59,23 @@ def device_name(device: torch.device | str | None = None) -> str:
 
 
 def describe(device: torch.device | str | None = None) -> dict[str, str]:
-    """``{"torch_version", "device_name", "cpu_capability", "cpu_isa"}`` of this process computing on
-    ``device`` (default the CPU); warns once if the kernels are not the pinned ones
+    """``{"torch_version", "device_name", "cpu_capability", "cpu_isa", "numpy_simd"}`` of this process
+    computing on ``device`` (default the CPU); warns once if the kernels are not the pinned ones
     (:func:`prunegan.kernels.check`)."""
     kernels.check()
     effect = kernels.in_effect()
     return {"torch_version": torch.__version__, "device_name": device_name(device),
-            "cpu_capability": effect["cpu_capability"], "cpu_isa": effect["cpu_isa"]}
+            "cpu_capability": effect["cpu_capability"], "cpu_isa": effect["cpu_isa"],
+            "numpy_simd": effect["numpy_simd"]}
 
 
 def _known(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _machine(ver, dev, capability=None, isa=None) -> str:
+def _machine(ver, dev, capability=None, isa=None, numpy_simd=None) -> str:
+    # numpy_simd is recorded in every row but left out of the text: rows cached before numpy was
+    # pinned have no record of it, and naming it would split one machine's rows in two.
     if not (_known(ver) and _known(dev)):
         return "unknown machine"
     cpu = f"{dev} ({isa} CPU)" if _known(isa) and isa != "unknown" else dev
