@@ -10,18 +10,14 @@ import pandas as pd
 
 from ..analysis.targets import COMPARISONS, Target
 from .part2.config import TARGETS
-from .part2.report import _slug, markdown_table
+from .format import markdown_table, pts
+from .part2.report import _slug
 
 #: Chapter 6's settings as scrap prefixes and as a reader names them.
 SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
 #: The same, short (in a list of cells).
 SHORT = {"conv": "conv", "linear": "conv + Linear"}
 SPARSITIES = (80, 90)
-
-
-def points(value: float) -> str:
-    """``+1.2`` / ``−3.4``: a difference in accuracy points, with a real minus sign."""
-    return f"{value:+.1f}".replace("-", "−")
 
 
 def margin(s: dict, other: str, setting: str, pct: int) -> str:
@@ -31,7 +27,7 @@ def margin(s: dict, other: str, setting: str, pct: int) -> str:
     ``"mode_best"``: the GAN's most probable mask over the best standard criterion), in ``setting`` at
     ``pct`` %."""
     key = f"margin_{other}_{setting}_{pct}"
-    return f"{points(s[key])} [{points(s[key + '_ci_low'])}, {points(s[key + '_ci_high'])}]"
+    return f"{pts(s[key])} [{pts(s[key + '_ci_low'])}, {pts(s[key + '_ci_high'])}]"
 
 
 def _cells():

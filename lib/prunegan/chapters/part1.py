@@ -16,6 +16,7 @@ from ..pruning.strategies import Method
 from ..runs.baseline import BaselineConfig
 from ..runs.sweep import SPARSITIES, SweepConfig
 from ..train import TrainConfig
+from .format import MISSING, acc, pct
 
 #: Smoke runs: a 400/200-image subset, one epoch, three sparsities, at most three trials.
 SMOKE_DATA = {"n_train": 400, "n_test": 200}
@@ -195,15 +196,7 @@ def layer_sparsity_headlines(df: pd.DataFrame, *, sparsity: float = 0.9) -> dict
 # --- tables as the chapters show them: few columns, formatted, nothing a reader has to decode ---------
 
 #: How a table marks a setting that has no run at a sparsity (explained under each such table).
-NO_RUN = "–"
-
-
-def _acc(value) -> str:
-    return NO_RUN if pd.isna(value) else f"{value:.3f}"
-
-
-def _pct_label(sparsity: float) -> str:
-    return f"{100 * sparsity:.0f} %"
+NO_RUN = MISSING
 
 
 def sweep_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -217,10 +210,10 @@ def sweep_table(df: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"sweep_table needs columns {missing}; the frame has {list(df.columns)}")
     d = df.sort_values(["sparsity", "trial"])
     out = pd.DataFrame({
-        "sparsity": [_pct_label(s) for s in d["sparsity"]],
+        "sparsity": [pct(s) for s in d["sparsity"]],
         "trial": d["trial"].astype(int).to_numpy(),
-        "pruned acc.": [_acc(v) for v in d["pruned_acc"]],
-        "retrained acc.": [_acc(v) for v in d["retrained_acc"]],
+        "pruned acc.": [acc(v) for v in d["pruned_acc"]],
+        "retrained acc.": [acc(v) for v in d["retrained_acc"]],
         "channels kept": [", ".join(f"{k} {v}" for k, v in kept.items()) for kept in d["kept"]],
         "collapsed layers": [", ".join(c) if len(c) else "none" for c in d["collapsed_layers"]],
     })
@@ -240,9 +233,9 @@ def setting_pivot(table: pd.DataFrame, values: str) -> pd.DataFrame:
     if values not in table.columns:
         raise ValueError(f"values must be a column of the table ({list(table.columns)}), got {values!r}")
     grid = table.pivot(index="sparsity", columns="label", values=values).sort_index()
-    grid.index = [_pct_label(s) for s in grid.index]
+    grid.index = [pct(s) for s in grid.index]
     grid.index.name, grid.columns.name = "sparsity", None
-    return grid.map(_acc)
+    return grid.map(acc)
 
 
 #: Rows of :func:`answer_table`: a reader's name for each count of collapse_explains_stuck.

@@ -2,7 +2,6 @@
 ablation, the verdict text and the glued numbers."""
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +12,7 @@ from ...analysis.stats import mean_ci
 from ...analysis.targets import check
 from .config import CHANNEL_FEATURES, CRITIC_REWARD, TARGETS, VARIANTS, Configs
 from .crossfit import final_design
+from ..format import MINUS, acc, markdown_table, pct, pts, pts_ci  # noqa: F401
 
 
 #: The variants judged in place of the GAN (the ablation's rows, in order): :data:`VARIANTS` and the one
@@ -208,49 +208,10 @@ KEY_METHODS = {"gan": "GAN", "gan-mode": "GAN's mode", "uniform-collapse-free": 
 #: The keep-probability map is *flat within layers* when the mean within-layer SD of the keep-probabilities
 #: is at most this share of the SD between the layers' mean keep-probabilities.
 FLAT_SHARE = 0.2
-MINUS = "−"
-
-
-def acc(x) -> str:
-    """An accuracy (fraction) as ``0.000``; ``–`` when missing."""
-    return "–" if x is None or pd.isna(x) else f"{float(x):.3f}"
-
-
-def pts(x, digits: int = 1) -> str:
-    """A difference in points with its sign and a real minus sign (``+1.2``, ``−0.3``); ``–`` when missing."""
-    if x is None or pd.isna(x):
-        return "–"
-    return f"{float(x):+.{digits}f}".replace("-", MINUS)
-
-
-def pts_ci(value, low, high) -> str:
-    """``+1.2 [−0.4, +2.8]``: a difference in points with its 95 % CI."""
-    return f"{pts(value)} [{pts(low)}, {pts(high)}]"
-
-
-def pct(share: float, digits: int = 0) -> str:
-    """A share as a percentage with a space before the sign: ``0.9`` → ``90 %`` (``digits`` decimals)."""
-    return f"{share:.{digits}%}".replace("%", " %")
 
 
 def _cell_name(setting: str, sparsity: float) -> str:
     return f"{setting} {pct(sparsity)}"
-
-
-_NUMBER = re.compile(r"^([+\-−]?\d[\d.,]*( %)?|–)$")
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """``df`` as a Markdown table without its index: cells shown exactly as they are (format them first;
-    ``"0.880"`` stays ``0.880``), columns of numbers right-aligned, a ``|`` in a cell or header escaped so
-    that it does not split the column."""
-    def esc(v):
-        return v.replace("|", "\\|") if isinstance(v, str) else v
-    cells = df.rename(columns=esc).map(esc)
-    align = ["right" if len(cells) and all(_NUMBER.match(str(v)) for v in cells[c]) else "left"
-             for c in cells]
-    # disable_numparse: tabulate would otherwise re-read "0.880" as a number and print "0.88"
-    return cells.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
 def key_comparison(cells: pd.DataFrame, methods: dict[str, str] = KEY_METHODS) -> pd.DataFrame:
