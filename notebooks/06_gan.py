@@ -88,7 +88,7 @@ from prunegan.chapters.part2 import overview as ov
 from prunegan.chapters.part2 import report as rp
 from prunegan.chapters.summary import MarkdownText
 from prunegan.core import provenance
-from prunegan.gan import export_shipped, shipped_key
+from prunegan.chapters.part2.shipping import export_shipped, shipped_key
 from prunegan.plots import part2 as plots
 from prunegan.plots import glue_figure
 from prunegan.pruning.executors import Execution

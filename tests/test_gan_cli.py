@@ -214,7 +214,7 @@ def test_absent_shipped_files_name_how_they_are_produced(generator, tmp_path):
     with pytest.raises(FileNotFoundError, match="no shipped conv\\+linear generator"):
         gan.load_shipped("conv-linear", dest=tmp_path)
     with pytest.raises(FileNotFoundError, match="make book"):
-        gan.shipped_is_current(dest=tmp_path / "nothing")
+        gan.shipped_is_current("abc", dest=tmp_path / "nothing")
     with pytest.raises(ValueError, match="unknown setting 'fc'; valid: conv, conv-linear"):
         gan.load_shipped("fc", dest=tmp_path)
 
@@ -230,39 +230,22 @@ def test_export_refuses_bad_generators(generator, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_shipped_is_current_compares_the_key_the_chapter_config_gives(generator, tmp_path):
-    from prunegan.chapters import part2 as chapter6
-
-    key = gan.shipped_key()
-    assert key == gan.shipped_key(chapter6.DEFAULTS) != gan.shipped_key(chapter6.SMOKE_PARAMS)
-    gan.export_shipped({"conv": generator}, key, dest=tmp_path)
-    assert gan.shipped_is_current(dest=tmp_path)
-    from dataclasses import replace
-    assert not gan.shipped_is_current(dest=tmp_path, params=replace(chapter6.DEFAULTS, gan_steps=301))
-    gan.export_shipped({"conv": generator}, gan.shipped_key(chapter6.SMOKE_PARAMS), dest=tmp_path)
-    assert not gan.shipped_is_current(dest=tmp_path)
+def test_shipped_is_current_compares_the_manifest_key_and_versions(generator, tmp_path):
+    """The library checks the files against the key it is given (chapter 6 computes the key:
+    tests/test_chapters_shipping.py)."""
+    gan.export_shipped({"conv": generator}, "abc", dest=tmp_path)
+    assert gan.shipped_is_current("abc", dest=tmp_path)
+    assert not gan.shipped_is_current("abd", dest=tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "model_version": -1}))
+    assert not gan.shipped_is_current("abc", dest=tmp_path)
 
 
-def test_only_the_shipped_build_writes_into_the_package(generator, tmp_path, monkeypatch):
-    monkeypatch.setattr(shipped_mod, "SHIPPED_DIR", tmp_path / "pkg")
-    from prunegan.chapters import part2 as chapter6
-
-    assert gan.export_shipped({"conv": generator}, gan.shipped_key(chapter6.SMOKE_PARAMS)) is None
-    assert not (tmp_path / "pkg").exists()
-    assert gan.export_shipped({"conv": generator}, gan.shipped_key()) == tmp_path / "pkg" / "manifest.json"
-    assert gan.shipped_is_current()
-
-
-def test_shipped_generators_are_current():
-    """Fails when the shipped files are stale (chapter 6's config changed since they were written)."""
-    if gan.shipped_manifest() is None:
-        pytest.skip("no shipped generators yet in lib/prunegan/gan/shipped/: the next `make book` "
-                    "writes them (notebooks/06_gan.py calls prunegan.gan.export_shipped)")
-    assert gan.shipped_is_current(), ("the shipped generators were produced by another chapter-6 config, "
-                                      "feature or model version: rebuild with `make book` and commit "
-                                      "lib/prunegan/gan/shipped/")
-    for setting in shipped_mod.SETTINGS:
-        assert gan.load_shipped(setting).trained
+def test_the_library_exports_only_where_it_is_told(generator):
+    with pytest.raises(TypeError):
+        gan.export_shipped({"conv": generator}, "abc")  # no default folder: the chapter decides
+    with pytest.raises(ValueError, match="key must be a non-empty string"):
+        gan.export_shipped({"conv": generator}, "", dest=shipped_mod.SHIPPED_DIR)
 
 
 def test_the_module_example_runs(generator, tmp_path, monkeypatch):

@@ -39,5 +39,5 @@ from ..core.distribution import StructuredMasks  # noqa: F401
 from .examples import Examples, from_bank  # noqa: F401
 from .features import FEATURE_VERSION, FEATURES, ChannelFeatures, channel_features, features_of_layers  # noqa: F401
 from .generator import Generator  # noqa: F401
-from .shipped import export_shipped, load_shipped, shipped_is_current, shipped_key, shipped_manifest  # noqa: F401
+from .shipped import export_shipped, load_shipped, shipped_is_current, shipped_manifest  # noqa: F401
 from .train import fit, fit_critic, fit_critics, fit_many, in_processes, training_set  # noqa: F401

@@ -3,8 +3,9 @@
 ``lib/prunegan/gan/shipped/`` holds one small generator file per setting (``conv.pt``: the conv layers;
 ``conv-linear.pt``: the convs and the hidden Linear layers) and ``manifest.json`` (the chapter-6 key
 that produced them, the commit, feature and model versions, the machine, each file's SHA-256).
-Chapter 6 (``make book``) writes them with :func:`export_shipped`; :func:`shipped_is_current` tells
-whether they still match the chapter's configuration. Use them with one call:
+This module saves (:func:`export_shipped`), loads and checks them against a key
+(:func:`shipped_is_current`); which build may write them and what the key is are chapter 6's
+policy (:mod:`prunegan.chapters.part2.shipping`: ``make book`` writes them). Use them with one call:
 
 >>> from prunegan import gan, models
 >>> net = models.build("lenet5")    # your trained LeNet-5: net.load_state_dict(torch.load("my_net.pt"))
@@ -23,9 +24,9 @@ import subprocess
 from pathlib import Path
 from typing import Mapping
 
-from ..core.store import atomic_write, canonical_json, config_digest
+from ..core.store import atomic_write, canonical_json
 from .config import MODEL_VERSION
-from .features import FEATURE_VERSION, FEATURES
+from .features import FEATURE_VERSION
 from .generator import Generator
 
 #: Where the shipped generators live (inside the package).
@@ -36,7 +37,8 @@ SETTINGS: dict[str, tuple[str, bool]] = {"conv": ("conv.pt", False), "conv+linea
 #: Other spellings accepted for a setting (shell-friendly).
 ALIASES = {"conv-linear": "conv+linear", "conv_linear": "conv+linear"}
 HOW_PRODUCED = ("the shipped generators are written by chapter 6 (`make book`: notebooks/06_gan.py calls "
-                "prunegan.gan.export_shipped); or pass a generator file of your own (Generator.save)")
+                "prunegan.chapters.part2.shipping.export_shipped); or pass a generator file of your own "
+                "(Generator.save)")
 
 
 def setting_name(setting: str) -> str:
@@ -46,23 +48,6 @@ def setting_name(setting: str) -> str:
     if name not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; valid: conv, conv-linear (= conv+linear)")
     return name
-
-
-def shipped_key(params=None) -> str:
-    """The key of the generators chapter 6 fits with ``params`` (default: the full chapter's
-    :data:`prunegan.chapters.part2.DEFAULTS`, replicate 0): a digest of the chapter's parameters, the
-    candidate channel features (:data:`~prunegan.gan.features.FEATURES`: the chapter selects among
-    them) and the feature, model and results versions, computed from the configuration alone (nothing
-    is run)."""
-    from ..chapters.part2 import config as chapter6  # lazy: the library does not need the chapters
-
-    params = chapter6.DEFAULTS if params is None else params
-    if not isinstance(params, chapter6.Chapter6Params):
-        raise ValueError(f"shipped_key takes a Chapter6Params, got {params!r}")
-    from ..core.store import RESULTS_VERSION
-
-    return config_digest({"chapter6": params, "features": list(FEATURES), "feature_version": FEATURE_VERSION,
-                          "model_version": MODEL_VERSION, "results_version": RESULTS_VERSION})
 
 
 def _commit() -> str:
@@ -83,14 +68,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_shipped(generators_by_setting: Mapping[str, Generator], key: str,
-                   dest: str | Path | None = None) -> Path | None:
-    """Write one trained generator per setting (``{"conv": g, "conv+linear": g2}``) and the manifest into
-    ``dest`` (default :data:`SHIPPED_DIR`), each file atomically, the manifest last (it records every
-    file's SHA-256, so a half-finished export is detected on load). ``key``: :func:`shipped_key` of the
-    chapter's parameters. Into the package's own folder only the shipped build writes (``key ==
-    shipped_key()``: the full chapter, replicate 0); any other key (a smoke run, replicate 1) writes
-    nothing there and returns ``None``. Returns the manifest's path."""
+def validate_export(generators_by_setting: Mapping[str, Generator], key: str) -> dict[str, Generator]:
+    """``{canonical setting: generator}`` of ``generators_by_setting`` (``{"conv": g, "conv+linear": g2}``)
+    once each is a trained generator of its setting's layers and ``key`` a non-empty string;
+    ``ValueError`` otherwise."""
     if not isinstance(key, str) or not key:
         raise ValueError(f"key must be a non-empty string (shipped_key(params)), got {key!r}")
     if not generators_by_setting:
@@ -104,10 +85,17 @@ def export_shipped(generators_by_setting: Mapping[str, Generator], key: str,
             raise ValueError(f"setting {setting!r} prunes include_linear={SETTINGS[name][1]}, "
                              f"the generator given was trained with include_linear={g.include_linear}")
         gens[name] = g
-    if dest is None:
-        if key != shipped_key():
-            return None
-        dest = SHIPPED_DIR
+    return gens
+
+
+def export_shipped(generators_by_setting: Mapping[str, Generator], key: str, dest: str | Path) -> Path:
+    """Write one trained generator per setting (``{"conv": g, "conv+linear": g2}``) and the manifest into
+    ``dest`` (the package's own folder is :data:`SHIPPED_DIR`; chapter 6 decides when to write there:
+    :func:`prunegan.chapters.part2.shipping.export_shipped`), each file atomically, the manifest last (it
+    records every file's SHA-256, so a half-finished export is detected on load). ``key``: what produced
+    the generators (chapter 6's :func:`~prunegan.chapters.part2.shipping.shipped_key`), recorded in the
+    manifest. Returns the manifest's path."""
+    gens = validate_export(generators_by_setting, key)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     from ..core import provenance
@@ -138,15 +126,16 @@ def shipped_manifest(dest: str | Path | None = None) -> dict | None:
         raise ValueError(f"the shipped manifest {path} is damaged ({exc}); {HOW_PRODUCED}") from exc
 
 
-def shipped_is_current(dest: str | Path | None = None, params=None) -> bool:
-    """Whether the shipped generators were produced by the configuration chapter 6 has now: the
-    manifest's key equals :func:`shipped_key` ``(params)`` and its feature and model versions are this
-    package's. Raises ``FileNotFoundError`` when nothing has been shipped yet."""
+def shipped_is_current(key: str, dest: str | Path | None = None) -> bool:
+    """Whether the shipped generators in ``dest`` (default :data:`SHIPPED_DIR`) were produced under
+    ``key`` (chapter 6's configuration now: :func:`prunegan.chapters.part2.shipping.shipped_key`, or
+    :func:`prunegan.chapters.part2.shipping.shipped_is_current` that computes it) and their feature and
+    model versions are this package's. Raises ``FileNotFoundError`` when nothing has been shipped yet."""
     manifest = shipped_manifest(dest)
     if manifest is None:
         raise FileNotFoundError(f"no shipped generators in {Path(SHIPPED_DIR if dest is None else dest)}: "
                                 f"{HOW_PRODUCED}")
-    return (manifest.get("key") == shipped_key(params) and manifest.get("feature_version") == FEATURE_VERSION
+    return (manifest.get("key") == key and manifest.get("feature_version") == FEATURE_VERSION
             and manifest.get("model_version") == MODEL_VERSION)
 
 
