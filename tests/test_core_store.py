@@ -120,7 +120,58 @@ def test_repo_root_is_the_checkout_and_holds_the_default_results(monkeypatch):
     # store.py moved into core/: REPO_ROOT must still be the repository root, not lib/
     assert (store.REPO_ROOT / "lib" / "prunegan" / "core" / "store.py").is_file()
     monkeypatch.delenv("PRUNEGAN_RESULTS")
+    assert store.in_checkout()
     assert store.results_root() == store.REPO_ROOT / "results"
+    monkeypatch.setenv("HOME", "/nonexistent-home")  # the user's cache folder plays no part in a checkout
+    monkeypatch.setenv("XDG_CACHE_HOME", "/nonexistent-cache")
+    assert store.results_root() == store.REPO_ROOT / "results"
+
+
+def _pyproject(root: Path, name: str = "prunegan") -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(f'[project]\nname = "{name}"\nversion = "1"\n')
+
+
+def test_is_checkout_only_for_a_prunegan_checkouts_lib_folder(tmp_path):
+    assert store.is_checkout(store.REPO_ROOT, Path(store.__file__).resolve().parents[1])
+    clone = tmp_path / "clone"
+    _pyproject(clone)
+    (clone / "lib" / "prunegan" / "core").mkdir(parents=True)
+    assert store.is_checkout(clone, clone / "lib" / "prunegan")
+    assert not store.is_checkout(clone, tmp_path / "elsewhere" / "prunegan")  # another copy's folder
+    # an installed copy: three levels above site-packages/prunegan/core/store.py is lib/python3.11/..
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "prunegan" / "core").mkdir(parents=True)
+    assert not store.is_checkout(site.parents[1], site / "prunegan")
+    # pip install --target DIR: DIR's parent, even when it holds a pyproject.toml and a lib/ folder
+    _pyproject(tmp_path / "proj")
+    (tmp_path / "proj" / "lib" / "prunegan").mkdir(parents=True)
+    assert not store.is_checkout(tmp_path / "proj", tmp_path / "proj" / "target" / "prunegan")
+    other = tmp_path / "other"
+    _pyproject(other, name="someone-else")
+    (other / "lib" / "prunegan").mkdir(parents=True)
+    assert not store.is_checkout(other, other / "lib" / "prunegan")  # pyproject.toml names another project
+    (other / "pyproject.toml").write_text("not [toml")
+    assert not store.is_checkout(other, other / "lib" / "prunegan")
+    (other / "pyproject.toml").unlink()
+    assert not store.is_checkout(other, other / "lib" / "prunegan")
+
+
+def test_outside_a_checkout_results_go_to_the_users_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setattr(store, "in_checkout", lambda: False)
+    monkeypatch.delenv("PRUNEGAN_RESULTS")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert store.results_root() == tmp_path / "home" / ".cache" / "prunegan" / "results"
+    run = Run("sweep", Outer())
+    assert run.path.parent == tmp_path / "home" / ".cache" / "prunegan" / "results"
+    assert run.file("config.json").is_file()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert store.results_root() == tmp_path / "xdg" / "prunegan" / "results"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG spec: a relative path is ignored
+    assert store.results_root() == tmp_path / "home" / ".cache" / "prunegan" / "results"
+    monkeypatch.setenv("PRUNEGAN_RESULTS", str(tmp_path / "mine"))  # still wins
+    assert store.results_root() == tmp_path / "mine"
 
 
 def test_run_explicit_root_and_same_config_same_folder(tmp_path):

@@ -9,9 +9,11 @@ recomputed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
+import tomllib
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 
 #: Repository root when the package is used from a checkout (lib/prunegan/core/store.py → ../../../).
+#: Outside a checkout (an installed wheel) it is only the folder three levels up: see :func:`in_checkout`.
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 #: The one version of every cached result. Bump it when the meaning of a stored row, checkpoint or
@@ -33,9 +36,44 @@ class CorruptCacheWarning(UserWarning):
     """A cached file could not be read; it was deleted and its result is recomputed."""
 
 
+def is_checkout(root: Path, package: Path) -> bool:
+    """Whether ``package`` (the ``prunegan`` folder) is ``root/lib/prunegan`` of a prunegan checkout:
+    ``root/pyproject.toml`` names the project ``prunegan``. False for an installed copy (site-packages,
+    ``pip install --target``), whose folder three levels up is no checkout."""
+    try:
+        if package.resolve() != (root / "lib" / "prunegan").resolve():
+            return False
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, ValueError, UnicodeDecodeError):  # no readable pyproject.toml / not TOML
+        return False
+    return isinstance(project, dict) and project.get("name") == "prunegan"
+
+
+@functools.cache
+def in_checkout() -> bool:
+    """Whether this copy of prunegan is used from a checkout (``make venv``'s editable install or
+    ``lib/`` on the path), rather than installed into an environment."""
+    return is_checkout(REPO_ROOT, Path(__file__).resolve().parents[1])
+
+
+def user_cache_dir() -> Path:
+    """The user's cache folder for prunegan: ``$XDG_CACHE_HOME/prunegan`` if that is set to an absolute
+    path (the XDG rule), else ``~/.cache/prunegan`` (where :func:`prunegan.data.default_root` keeps the
+    data sets by default)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "prunegan"
+
+
 def results_root() -> Path:
-    """``$PRUNEGAN_RESULTS`` if set, else ``results/`` at the repository root."""
-    return Path(os.environ.get("PRUNEGAN_RESULTS", REPO_ROOT / "results"))
+    """Where run folders go: ``$PRUNEGAN_RESULTS`` if set; else ``results/`` at the repository root in
+    a checkout; else (prunegan installed into an environment) ``results/`` in the user's cache folder
+    (:func:`user_cache_dir`: ``~/.cache/prunegan/results``), never inside the environment."""
+    if os.environ.get("PRUNEGAN_RESULTS"):
+        return Path(os.environ["PRUNEGAN_RESULTS"])
+    if in_checkout():
+        return REPO_ROOT / "results"
+    return user_cache_dir() / "results"
 
 
 def to_plain(obj: Any) -> Any:
