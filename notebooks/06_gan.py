@@ -29,10 +29,15 @@
 # exact samples. **Layer collapse is impossible by construction.** An MLP maps each channel's features and
 # the sparsity to the weights and the count factors, so it applies to networks of any shape.
 #
-# **Training is a GAN.** A discriminator on (network, mask) tells bank masks, drawn with soft weights that
-# favour the best, from generated masks; its logit is the generator's reward (through the exact
-# log-probability). An **accuracy critic** (a regressor of a mask's accuracy) may add its prediction to the
-# reward, and an **entropy bonus** keeps the distribution from collapsing onto one or two masks.
+# **Training has two stages.** First a *likelihood stage*: the generator alone is fitted by weighted maximum
+# likelihood to the bank masks (soft weights favour the best; the exact log-probability makes this possible
+# without a discriminator). Then the *adversarial stage* starts from it: a discriminator on (network, mask)
+# tells bank masks from generated ones, with one-sided label smoothing so that it cannot win outright; its logit
+# is the generator's reward (through the exact log-probability). An **accuracy critic** (a regressor of a
+# mask's accuracy) may add its prediction to the reward, and an **entropy bonus** keeps the distribution from
+# collapsing onto one or two masks. The third design trained the adversarial stage alone, from the untrained
+# generator; it stays in the comparison as *GAN from scratch*, beside *likelihood only*: whether the adversarial
+# stage adds anything over the likelihood fit is what this chapter asks.
 #
 # **Three splits, every network held out once, CIs over networks.** Networks are trained on the training
 # images minus a validation split. Everything that *chooses* — bank labels and soft weights, the critic's
@@ -61,7 +66,8 @@ retrain_epochs = 1         # the one retraining budget of every mask in this cha
 retrain_seeds = 3          # a bank label is the mean validation accuracy over this many retraining seeds
 min_distinct = 24          # bank masks per (network, sparsity), topped up with random-min1
 exhaustive_limit = 200     # add every collapse-free mask where there are at most this many (conv 90 %: 96)
-gan_steps = 300
+likelihood_steps = 600     # the likelihood stage (weighted maximum likelihood of the bank masks)
+gan_steps = 300            # the adversarial stage that follows it
 gan_seeds = 4              # generators (and critics) per design and fold: pair i uses seed i
 entropy_weights = [0.0, 0.1, 0.3]   # tried leave-one-network-out on the training networks
 critic_weights = [0.0, 1.0]
@@ -74,7 +80,6 @@ ray_address = None         # with "ray": None (start a local Ray), "auto", or th
 
 # %%
 import time
-from pathlib import Path
 
 import pandas as pd
 import scrapbook as sb
@@ -84,11 +89,12 @@ from prunegan.analysis import comparison, masks, signal
 from prunegan.analysis import targets as target_checks
 from prunegan.chapters import answer
 from prunegan.chapters import part2 as chapter
+from prunegan.chapters.part2 import fits as fitcheck
 from prunegan.chapters.part2 import overview as ov
 from prunegan.chapters.part2 import report as rp
 from prunegan.chapters.summary import MarkdownText
 from prunegan.core import provenance
-from prunegan.chapters.part2.shipping import export_shipped, shipped_key
+from prunegan.chapters.part2.shipping import ship, shipped_key
 from prunegan.plots import part2 as plots
 from prunegan.plots import glue_figure
 from prunegan.pruning.executors import Execution
@@ -103,7 +109,7 @@ params = chapter.params_from_cell(
     smoke=smoke, seed=seed, data=data, epochs=epochs, networks=networks, folds=folds, n_val=n_val,
     sparsities=sparsities, temperatures=temperatures, draws=draws, retrain_epochs=retrain_epochs,
     retrain_seeds=retrain_seeds, min_distinct=min_distinct, exhaustive_limit=exhaustive_limit,
-    gan_steps=gan_steps, gan_seeds=gan_seeds, entropy_weights=entropy_weights, critic_weights=critic_weights,
+    likelihood_steps=likelihood_steps, gan_steps=gan_steps, gan_seeds=gan_seeds, entropy_weights=entropy_weights, critic_weights=critic_weights,
     critic_steps=critic_steps, samples=samples, critic_candidates=critic_candidates,
     transfer_model=transfer_model)
 cfg = chapter.configs(params)
@@ -167,11 +173,10 @@ display(Markdown(rp.markdown_table(rp.fold_table(folds_))))
 
 # %%
 final = chapter.final_fit(banks, cfg, folds_)
+final_fits, final_in_sample = chapter.final_checks(banks, cfg, final, execution=where)
 (entropy_w, critic_w), final_features = chapter.final_design(folds_)
-shipped = export_shipped(final, shipped_key(params))
 print(f"design: entropy {entropy_w:g}, critic {critic_w:g}; features: {', '.join(final_features)}")
-print("shipped:", "lib/prunegan/gan/shipped/" + Path(shipped).name if shipped else
-      "not shipped (only the full chapter of replicate 0 is)")
+print(ship(final, shipped_key(params)))
 
 # %% [markdown]
 # ## Which channel features carry a signal?
@@ -254,22 +259,49 @@ display(Markdown(rp.design_text(design_overview, chapter.final_design(folds_)[0]
 quality = chapter.gather(folds_, "quality")
 display(Markdown(rp.markdown_table(rp.critic_table(chapter.critic_summary(quality)))))
 
+# %% [markdown]
+# ## Did the generators learn their banks?
+#
+# A learned component is judged only after it is shown to have learned. For every generator fitted (each
+# fold's seeds of every design, and the final ones): whether its adversarial training **diverged** (the
+# discriminator ends with a probability gap of at least 0.8 between bank and generated masks: it won
+# outright, and its reward carries no signal), how much more likelihood it gives its own bank masks than the
+# untrained generator does (nats per mask, soft-weighted), and whether its keep map ranks channels with their
+# magnitude (ρ > 0).
+
+# %%
+fits = pd.concat([chapter.gather(folds_, "fits"), final_fits], ignore_index=True)
+display(Markdown(rp.markdown_table(fitcheck.fit_display(fits))))
+display(Markdown(fitcheck.fit_text(fits)))
+
+# %% [markdown]
+# In-sample: each fold's seed-0 GAN on its own training networks, and the final generators on every network —
+# their expected validation accuracy (exact on the conv 90 % landscape, else sampled masks retrained with the
+# chapter's budget) beside the soft-weighted bank's, the distribution they were fitted to reproduce.
+
+# %%
+in_sample_rows = pd.concat([chapter.gather(folds_, "in_sample"), final_in_sample], ignore_index=True)
+display(Markdown(rp.markdown_table(fitcheck.in_sample_display(in_sample_rows))))
+
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_gan_training", plots.gan_training({f"fold 0, {s}, seed {g.config.seed}": g.history
-                                           for s in banks for g in first.generators[s]["gan"][:3]}))
+glue_figure("fig_gan_training", plots.gan_training(
+    {f"fold 0, {s}, {d}": first.generators[s][d][0].history for s in banks
+     for d in ("gan", "gan-from-scratch")}))
 
 # %% [markdown]
 # :::{glue:figure} fig_gan_training
 # ---
 # alt: >-
-#   Two line plots against training step, one line per generator (fold 0, both settings, three seeds): left,
-#   the discriminator's logit gap between bank masks and generated masks; right, the generator's mean reward.
+#   Two line plots against training step, one colour per generator (fold 0, seed 0, both settings, the GAN
+#   and the GAN from scratch): left, the likelihood stage's loss; right, the discriminator's probability on
+#   bank masks (solid) and generated masks (dashed) during the adversarial stage.
 # name: fig-gan-training
 # ---
-# GAN training of fold 0's first three generators per setting (moving averages). Left: how much higher the
-# discriminator scores bank masks than generated ones; a gap that shrinks means the generator's masks
-# became harder to tell from the bank's. Right: the generator's mean reward (the discriminator's logit plus
-# the design's critic and entropy terms).
+# Training of fold 0's seed-0 generators (moving averages). Left: the weighted negative log-likelihood of the
+# bank masks during the likelihood stage (the GAN from scratch has none). Right: the discriminator's
+# probability that a mask is a bank mask, on bank masks (solid) and generated masks (dashed). Two lines that
+# end far apart mean the discriminator won (the divergence rule: a gap of 0.8 or more); the fit table above
+# gives every generator's verdict.
 # :::
 
 # %% [markdown]
@@ -425,7 +457,8 @@ display(Markdown(rp.markdown_table(rp.transfer_table(tcells))))
 # one network, judged over its pairs. Differences in accuracy points.
 
 # %%
-stats = chapter.statistics(pd.concat([df, tdf], ignore_index=True), expected, reported)
+stats = pd.concat([chapter.statistics(pd.concat([df, tdf], ignore_index=True), expected, reported),
+                   fitcheck.fit_statistics(final_in_sample, fits)], ignore_index=True)
 checks = target_checks.check(chapter.TARGETS, stats)
 summary = target_checks.summary(checks, chapter.TARGETS)
 display(Markdown(rp.comparison_text(stats)))

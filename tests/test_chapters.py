@@ -335,11 +335,14 @@ def _signal_rows(values: dict) -> pd.DataFrame:
 
 
 def test_selected_features_reads_only_the_given_networks():
-    a, b = part2.CHANNEL_FEATURES[:2]
+    a, b = [f for f in part2.CHANNEL_FEATURES if f not in part2.BASE_FEATURES][:2]
     # a: a clear signal on networks 0-2, none on 3; b: a signal only on network 3 (one network: no CI)
     per_net = _signal_rows({a: (0.5, 0.6, 0.55, -0.9), b: (0.0, 0.01, -0.01, 0.9)})
-    assert part2.selected_features(per_net, (0, 1, 2)) == part2.STRUCTURAL_FEATURES + (a,)
-    assert part2.selected_features(per_net) == part2.STRUCTURAL_FEATURES  # network 3 breaks a's CI
+    assert part2.selected_features(per_net, (0, 1, 2)) == part2.BASE_FEATURES + (a,)
+    assert part2.selected_features(per_net) == part2.BASE_FEATURES  # network 3 breaks a's CI
+    # the magnitude features are read whatever their signal: never listed twice
+    per_l1 = _signal_rows({"l1_z_layer": (0.5, 0.6, 0.55, 0.5)})
+    assert part2.selected_features(per_l1) == part2.BASE_FEATURES
     with pytest.raises(ValueError, match=r"no feature-signal rows for networks \(7,\)"):
         part2.selected_features(per_net, (7,))
 
@@ -350,7 +353,7 @@ def test_design_choice_is_leave_one_network_out_with_features_selected_in_each_s
     bank, _ = _landscape_bank(networks=(0, 1, 2, 3))
     cfg = _cfg(networks=4, folds=4, entropy_weights=(0.0, 0.5), critic_weights=(0.0,), gan_seeds=2,
                samples=2).fold(3)  # network 3 held out
-    a = part2.CHANNEL_FEATURES[0]
+    a = [f for f in part2.CHANNEL_FEATURES if f not in part2.BASE_FEATURES][0]
     # a carries a signal on networks 1 and 2 only: chosen in the split that leaves network 0 out, and
     # in no split that keeps network 0 (its Spearman there is the opposite sign)
     per_net = _signal_rows({a: (-0.8, 0.5, 0.52, 0.9)})
@@ -365,7 +368,7 @@ def test_design_choice_is_leave_one_network_out_with_features_selected_in_each_s
     assert len(choice) == 2 * 3 and set(choice["network"]) == {0, 1, 2}  # never the held-out network 3
     seed = cfg.choice_seed
     assert seed not in cfg.gan_seeds  # chosen with a seed no pair is measured with
-    s = part2.STRUCTURAL_FEATURES
+    s = part2.BASE_FEATURES
     assert {(c["networks"], c["seed"], c["features"]) for c in critics} == {
         ((1, 2), seed, s + (a,)), ((0, 2), seed, s), ((0, 1), seed, s)}
     for (config, critic), row in zip(fits, choice.itertuples()):

@@ -230,6 +230,34 @@ def test_export_refuses_bad_generators(generator, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def _copy(generator, history=None, gain=None):
+    g = Generator(generator.config, generator.net, include_linear=generator.include_linear,
+                  history=history or generator.history)
+    g.fit_report = {} if gain is None else {"bank_gain": gain}
+    return g
+
+
+@pytest.mark.parametrize("real, fake, refused", [(0.998, 0.010, True), (0.90, 0.10, True), (0.89, 0.10, False)])
+def test_export_refuses_a_diverged_generator(generator, tmp_path, real, fake, refused):
+    """The divergence rule on both sides of its threshold (d_real − d_fake ≥ 0.8 at the end)."""
+    won = [{"stage": "adversarial", "step": i + 1, "d_real": real, "d_fake": fake} for i in range(20)]
+    if refused:
+        with pytest.raises(ValueError, match="diverged"):
+            gan.export_shipped({"conv": _copy(generator, won)}, "abc", dest=tmp_path)
+        assert not list(tmp_path.iterdir())
+    else:
+        assert gan.export_shipped({"conv": _copy(generator, won)}, "abc", dest=tmp_path).exists()
+
+
+@pytest.mark.parametrize("gain, refused", [(-0.01, True), (0.0, True), (0.01, False)])
+def test_export_refuses_a_generator_that_did_not_learn_its_bank(generator, tmp_path, gain, refused):
+    if refused:
+        with pytest.raises(ValueError, match="did not learn its bank"):
+            gan.export_shipped({"conv": _copy(generator, gain=gain)}, "abc", dest=tmp_path)
+    else:
+        assert gan.export_shipped({"conv": _copy(generator, gain=gain)}, "abc", dest=tmp_path).exists()
+
+
 def test_shipped_is_current_compares_the_manifest_key_and_versions(generator, tmp_path):
     """The library checks the files against the key it is given (chapter 6 computes the key:
     tests/test_chapters_shipping.py)."""

@@ -85,9 +85,20 @@ def test_the_stabilisers_change_the_fit_and_the_cache_key(bank, tmp_path, monkey
     fits = [gan.fit(bank, c, progress=False) for c in
             (plain, replace(plain, r1_weight=1.0), replace(plain, label_smoothing=0.2),
              replace(plain, likelihood_weight=1.0))]
-    assert len(list(tmp_path.glob("gan_*/generator.pt"))) == 4
+    # four fits and the one likelihood stage they share (cached once, not refitted per design)
+    assert len(list(tmp_path.glob("gan_*/generator.pt"))) == 5
     digests = {weights_digest(g.net) for g in fits}
     assert len(digests) == 4
+    stage = gan.fit(bank, plain.likelihood_stage(), progress=False)
+    assert all(g.history[:60] == stage.history for g in fits)
+    assert all(g.fit_report["bank_gain"] > 0 for g in fits) and stage.fit_report["bank_gain"] > 0
+
+
+def test_a_saved_generator_keeps_its_fit_report(bank, tmp_path):
+    g = gan.fit(bank, BASE, progress=False, cache=False)
+    g.save(tmp_path / "g.pt")
+    again = gan.Generator.load(tmp_path / "g.pt")
+    assert again.fit_report == g.fit_report and set(g.fit_report) == {"bank_gain"}
 
 
 # ---------------------------------------------------------------------------------------- divergence rule

@@ -145,10 +145,14 @@ def test_protocol_plot_puts_one_interval_per_network_and_method():
 
 
 def test_gan_training_and_keep_map_figures_show_the_data():
-    history = [{"step": i, "d_gap": 1.0, "reward": 2.0} for i in range(1, 6)]
-    fig = part2.gan_training({"a": history, "b": history}, window=1)
-    assert len(fig.axes[0].get_lines()) == 3  # two runs and the zero line
-    assert np.asarray(fig.axes[1].get_lines()[1].get_ydata()).tolist() == [2.0] * 5
+    lik = [{"stage": "likelihood", "step": i, "nll": 10.0 - i} for i in range(1, 6)]
+    adv = [{"stage": "adversarial", "step": i, "d_real": 0.6, "d_fake": 0.4} for i in range(6, 9)]
+    fig = part2.gan_training({"a": lik + adv, "b": lik, "c": adv}, window=1)
+    assert len(fig.axes[0].get_lines()) == 2  # the runs with a likelihood stage
+    assert np.asarray(fig.axes[0].get_lines()[1].get_ydata()).tolist() == [9.0, 8.0, 7.0, 6.0, 5.0]
+    assert len(fig.axes[1].get_lines()) == 4  # bank and generated, for the runs with an adversarial stage
+    assert np.asarray(fig.axes[1].get_lines()[1].get_ydata()).tolist() == [0.4] * 3
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b", "c"]
     keep = pd.DataFrame([{"sparsity": s, "layer": layer, "channel": c, "keep_prob": p, "l1": 1.0 - c,
                           "l1_position": c}
                          for s in (0.5, 0.9) for layer, n in (("a", 2), ("b", 3)) for c, p in

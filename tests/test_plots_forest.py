@@ -51,7 +51,7 @@ def test_forest_fits_the_column_two_panels_a_row_with_readable_fonts():
 
 
 def test_gan_training_legend_sits_outside_the_axes():
-    hist = [{"step": i, "d_gap": 0.1 * i, "reward": -i} for i in range(10)]
+    hist = [{"stage": "likelihood", "step": i, "nll": 10 - i} for i in range(10)]
     fig = plots.gan_training({"run a": hist, "run b": hist})
     assert all(ax.get_legend() is None for ax in fig.axes)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["run a", "run b"]

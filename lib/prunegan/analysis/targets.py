@@ -26,11 +26,14 @@ COMPARISONS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": oper
 #: How a rule reads in prose (no ``>=`` in a sentence).
 COMPARISON_WORDS = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 #: Statistics a target may judge.
-STATISTICS = ("paired", "landscape", "seed_sd", "networks_paired", "networks_landscape", "networks_seed_sd")
+STATISTICS = ("paired", "landscape", "seed_sd", "networks_paired", "networks_landscape", "networks_seed_sd",
+              "networks_fit", "fits_diverged")
 STATISTIC_WORDS = {"paired": "paired difference (points)", "landscape": "expected accuracy on the landscape",
                    "seed_sd": "SD across seeds (points)", "networks_paired": "paired difference (points)",
                    "networks_landscape": "points from the landscape's percentile",
-                   "networks_seed_sd": "SD across seeds (points)"}
+                   "networks_seed_sd": "SD across seeds (points)",
+                   "networks_fit": "in-sample accuracy − the soft-weighted bank's (points)",
+                   "fits_diverged": "generators flagged diverged"}
 #: Columns of :func:`check`'s result.
 CHECK_COLUMNS = ["target", "method", "other", "setting", "network", "sparsity", "n", "value", "ci_low",
                  "ci_high", "bound", "comparison", "threshold", "met"]

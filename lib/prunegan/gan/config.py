@@ -1,7 +1,7 @@
 """Hyper-parameters of the GAN (:class:`GanConfig`)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Mapping
 
 from ..core.validate import check_int, check_number, check_sequence, check_sparsities
@@ -34,8 +34,8 @@ class GanConfig:
       ``lr_generator`` / ``lr_discriminator``.
     - A discriminator that cannot win outright: ``label_smoothing`` (the bank masks' target is
       ``1 − label_smoothing``), ``r1_weight`` (gradient penalty ``r1_weight/2 · E‖∂D/∂mask‖²`` on bank
-      masks) and ``likelihood_weight`` (the likelihood stage's loss kept in the generator's loss during
-      the adversarial stage, an anchor to the bank; 0: none).
+      masks) and ``likelihood_weight`` (the likelihood stage's loss, estimated on each step's batch of bank
+      masks, kept in the generator's loss during the adversarial stage: an anchor to the bank; 0: none).
     - ``critic_weight``: weight of the accuracy critic's standardised prediction in the generator's
       reward (0: the discriminator alone).
     - ``entropy_weight``: weight of the entropy bonus ``−log P(mask)`` in the reward (0: none); it
@@ -90,6 +90,17 @@ class GanConfig:
         check_number("GanConfig.label_smoothing", self.label_smoothing, 0, 0.49)
         check_number("GanConfig.r1_weight", self.r1_weight, 0)
         check_number("GanConfig.likelihood_weight", self.likelihood_weight, 0)
+
+    def likelihood_stage(self) -> "GanConfig":
+        """The config of this config's likelihood stage alone (what the adversarial stage starts from):
+        ``steps=0`` and every adversarial-only setting at its default, so that designs which differ only
+        in their adversarial stage share one likelihood fit."""
+        if not self.likelihood_steps:
+            raise ValueError("this GanConfig has no likelihood stage (likelihood_steps=0)")
+        d = GanConfig()
+        return replace(self, steps=0, lr_discriminator=d.lr_discriminator, critic_weight=0.0,
+                       entropy_weight=0.0, label_smoothing=0.0, r1_weight=0.0, likelihood_weight=0.0,
+                       batch_size=d.batch_size)
 
     @property
     def stage(self) -> str:

@@ -38,6 +38,9 @@ class Generator:
                 net = GeneratorNet(len(config.features), config.hidden)
         self.net = net.to("cpu").eval()
         self.history = list(history or [])
+        #: What the fit measured at its end (``bank_gain``: :func:`prunegan.gan.diagnostics.bank_likelihood`'s
+        #: mean gain over the training examples, nats per mask); empty for a generator built by hand.
+        self.fit_report: dict = {}
 
     def __repr__(self) -> str:
         return (f"Generator(features={len(self.config.features)}, hidden={self.config.hidden}, "
@@ -176,7 +179,8 @@ class Generator:
         """Save weights, config, versions and training history (atomically)."""
         blob = {"feature_version": FEATURE_VERSION, "model_version": MODEL_VERSION,
                 "config": canonical_json(self.config), "include_linear": self.include_linear,
-                "state_dict": self.net.state_dict(), "history": canonical_json(self.history)}
+                "state_dict": self.net.state_dict(), "history": canonical_json(self.history),
+                "fit_report": canonical_json(self.fit_report)}
         save_torch(Path(path), blob)
 
     @classmethod
@@ -202,6 +206,9 @@ class Generator:
             net = GeneratorNet(len(config.features), config.hidden)
             net.load_state_dict(blob["state_dict"])
             history = json.loads(blob["history"])
+            report = json.loads(blob.get("fit_report", "{}"))
         except Exception as exc:
             raise ValueError(f"generator file {path} is damaged: {type(exc).__name__}: {exc}") from exc
-        return cls(config, net, include_linear=blob["include_linear"], history=history)
+        gen = cls(config, net, include_linear=blob["include_linear"], history=history)
+        gen.fit_report = report
+        return gen

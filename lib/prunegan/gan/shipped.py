@@ -27,6 +27,7 @@ from typing import Mapping
 from ..core.store import atomic_write, canonical_json
 from .config import MODEL_VERSION
 from .features import FEATURE_VERSION
+from . import diagnostics
 from .generator import Generator
 
 #: Where the shipped generators live (inside the package).
@@ -70,8 +71,9 @@ def _sha256(path: Path) -> str:
 
 def validate_export(generators_by_setting: Mapping[str, Generator], key: str) -> dict[str, Generator]:
     """``{canonical setting: generator}`` of ``generators_by_setting`` (``{"conv": g, "conv+linear": g2}``)
-    once each is a trained generator of its setting's layers and ``key`` a non-empty string;
-    ``ValueError`` otherwise."""
+    once each is a trained generator of its setting's layers that learned its bank (not flagged diverged by
+    :func:`prunegan.gan.diagnostics.diverged`, and a bank likelihood above the untrained generator's when
+    its fit measured one) and ``key`` a non-empty string; ``ValueError`` otherwise."""
     if not isinstance(key, str) or not key:
         raise ValueError(f"key must be a non-empty string (shipped_key(params)), got {key!r}")
     if not generators_by_setting:
@@ -84,6 +86,15 @@ def validate_export(generators_by_setting: Mapping[str, Generator], key: str) ->
         if g.include_linear != SETTINGS[name][1]:
             raise ValueError(f"setting {setting!r} prunes include_linear={SETTINGS[name][1]}, "
                              f"the generator given was trained with include_linear={g.include_linear}")
+        if diagnostics.diverged(g.history):
+            real, fake = diagnostics.discriminator_end(g.history)
+            raise ValueError(f"setting {setting!r}: the generator's training diverged (the discriminator ended "
+                             f"at {real:.3f} on bank masks and {fake:.3f} on generated ones, a gap of at least "
+                             f"{diagnostics.DIVERGENCE_GAP}): it is not shipped")
+        gain = g.fit_report.get("bank_gain")
+        if gain is not None and not gain > 0:
+            raise ValueError(f"setting {setting!r}: the generator's bank likelihood is {gain:+.2f} nats per mask "
+                             "from the untrained generator's: it did not learn its bank and is not shipped")
         gens[name] = g
     return gens
 

@@ -26,6 +26,7 @@ from ..core.validate import check_int
 from ..train import CPU_THREADS, cpu_threads
 from .config import MODEL_VERSION, GanConfig
 from .critic import AccuracyCritic
+from .diagnostics import bank_likelihood
 from .examples import Examples, from_bank
 from .features import FEATURE_VERSION, FEATURES
 from .generator import Generator
@@ -76,15 +77,21 @@ def _check_critic(config: GanConfig, critic) -> None:
 
 def _fit_examples(examples, include_linear: bool, config: GanConfig, critic, progress: bool,
                   cache: bool) -> Generator:
-    """:func:`fit` on a training set already built (``examples``, from :func:`training_set`)."""
+    """:func:`fit` on a training set already built (``examples``, from :func:`training_set`). A
+    likelihood + GAN config starts from the likelihood stage's generator, itself a cached fit
+    (:meth:`GanConfig.likelihood_stage`), so designs that differ only in their adversarial stage share it."""
     run = Run("gan", _run_key(examples, include_linear, config, critic)) if cache else None
     if run is not None and run.exists("generator.pt"):
         try:
             return Generator.load(run.file("generator.pt"))
         except ValueError as exc:
             warnings.warn(f"{exc}; retraining it", stacklevel=2)
+    start = None
+    if config.stage == "likelihood+gan":
+        start = _fit_examples(examples, include_linear, config.likelihood_stage(), None, progress, cache)
     with cpu_threads(CPU_THREADS):
-        gen = _train(examples, config, include_linear, critic, progress)
+        gen = _train(examples, config, include_linear, critic, progress, start)
+    gen.fit_report = {"bank_gain": float(bank_likelihood(gen, examples)["gain"].mean())}
     if run is not None:
         gen.save(run.file("generator.pt"))
     return gen
@@ -119,27 +126,37 @@ def likelihood_loss(dist, ex: Examples) -> torch.Tensor:
 
 
 def _train(examples: list[Examples], config: GanConfig, include_linear: bool, critic,
-           progress: bool) -> Generator:
-    """The likelihood stage (``config.likelihood_steps``), then the adversarial stage (``config.steps``).
-    One history row per step; ``stage`` names its stage."""
+           progress: bool, start: Generator | None = None) -> Generator:
+    """The likelihood stage (``config.likelihood_steps``), then the adversarial stage (``config.steps``)
+    with a fresh optimiser. ``start``: the likelihood stage already fitted (its weights and history are
+    copied, not retrained). One history row per step; ``stage`` names its stage."""
     rng = torch.Generator().manual_seed(config.seed)
     gen = Generator(config, include_linear=include_linear)
     gen.net.train()
-    opt_g = torch.optim.Adam(gen.net.parameters(), lr=config.lr_generator)
-    history, start = [], time.perf_counter()
-    total = config.likelihood_steps + config.steps
-    bar = tqdm(total=total, desc="generator", unit="step", disable=not progress, mininterval=5)
-    for step in range(1, config.likelihood_steps + 1):
-        ex = examples[int(torch.randint(len(examples), (1,), generator=rng))]
-        loss = likelihood_loss(gen.distribution(ex.feats, ex.sparsity), ex)
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
-        history.append({"stage": "likelihood", "step": step, "nll": float(loss.detach()),
-                        "seconds": time.perf_counter() - start})
-        bar.update()
+    history, t0 = [], time.perf_counter()
+    bar = tqdm(total=config.likelihood_steps + config.steps, desc="generator", unit="step",
+               disable=not progress, mininterval=5)
+    if start is not None:
+        gen.net.load_state_dict(start.net.state_dict())
+        history = [dict(h) for h in start.history]
+        t0 -= history[-1]["seconds"]
+        for _ in range(config.likelihood_steps):
+            torch.randint(len(examples), (1,), generator=rng)  # the stage's draws, as if it ran here
+        bar.update(config.likelihood_steps)
+    else:
+        opt = torch.optim.Adam(gen.net.parameters(), lr=config.lr_generator)
+        for step in range(1, config.likelihood_steps + 1):
+            ex = examples[int(torch.randint(len(examples), (1,), generator=rng))]
+            loss = likelihood_loss(gen.distribution(ex.feats, ex.sparsity), ex)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append({"stage": "likelihood", "step": step, "nll": float(loss.detach()),
+                            "seconds": time.perf_counter() - t0})
+            bar.update()
     if config.steps:
-        _adversarial(examples, config, gen, opt_g, critic, rng, history, start, bar)
+        opt_g = torch.optim.Adam(gen.net.parameters(), lr=config.lr_generator)
+        _adversarial(examples, config, gen, opt_g, critic, rng, history, t0, bar)
     bar.close()
     gen.net.eval()
     gen.history = history
@@ -182,7 +199,8 @@ def _adversarial(examples, config: GanConfig, gen: Generator, opt_g, critic, rng
         if config.entropy_weight > 0:
             reward = reward + config.entropy_weight * (-log_p.detach()).float()
         g_loss = -((reward - reward.mean()).double() * log_p).mean()
-        nll = likelihood_loss(dist, ex) if config.likelihood_weight > 0 else None
+        # the anchor: the likelihood loss estimated on the batch of bank masks (drawn with the soft weights)
+        nll = -dist.log_prob(real.detach()).mean() if config.likelihood_weight > 0 else None
         if nll is not None:
             g_loss = g_loss + config.likelihood_weight * nll
         opt_g.zero_grad(set_to_none=True)
@@ -263,6 +281,10 @@ def fit_many(bank, configs, *, critics=None, workers: int | None = None,
         _check_critic(c, cr)
     include_linear = bank.config.include_linear
     sets = [training_set(bank, c) for c in configs]
+    stages = {c.likelihood_stage(): ex for ex, c in zip(sets, configs) if c.stage == "likelihood+gan"}
+    in_processes([(fit, (bank, c), {"progress": False}) for c, ex in stages.items()
+                  if not Run("gan", _run_key(ex, include_linear, c, None)).exists("generator.pt")],
+                 workers, "likelihood stages", progress)
     todo = [(fit, (bank, c), {"critic": cr, "progress": False})
             for ex, c, cr in zip(sets, configs, critics)
             if not Run("gan", _run_key(ex, include_linear, c, cr)).exists("generator.pt")]

@@ -32,23 +32,39 @@ def _grid(n_panels: int, panel_height: float, **kw):
 
 
 def gan_training(histories: dict[str, list[dict]], *, window: int = 25) -> plt.Figure:
-    """Per training run (name → :attr:`prunegan.gan.Generator.history`): the discriminator's logit gap
-    between bank and generated masks and the generator's mean reward, per step (moving average over
-    ``window`` steps)."""
+    """Per training run (name → :attr:`prunegan.gan.Generator.history`), against the step (moving averages
+    over ``window`` steps): left, the weighted negative log-likelihood of the bank masks (``nll``: the
+    likelihood stage's loss); right, the discriminator's mean probability on bank masks (solid) and on
+    generated masks (dashed) during the adversarial stage, with the divergence threshold's gap in mind
+    (a fit whose two lines end far apart diverged). A run without a stage leaves its panel empty."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.2 + 0.22 * len(histories)), dpi=DPI,
                                    layout="constrained")
+    colours = _palette(histories)
     for name, history in histories.items():
         df = pd.DataFrame(history)
-        ax1.plot(df["step"], df["d_gap"].rolling(window, min_periods=1).mean(), label=name, lw=1.2)
-        ax2.plot(df["step"], df["reward"].rolling(window, min_periods=1).mean(), label=name, lw=1.2)
-    ax1.axhline(0, color="grey", lw=0.8, ls="--")
-    ax1.set_xlabel("step", fontsize=FONT_PT + 1)
-    ax1.set_ylabel(f"D logit gap, bank − generated\n({window}-step mean)", fontsize=FONT_PT + 1)
-    ax2.set_xlabel("step", fontsize=FONT_PT + 1)
-    ax2.set_ylabel("mean reward of generated masks", fontsize=FONT_PT + 1)
+        if "stage" not in df:
+            df["stage"] = "adversarial"
+        lik = df[df["stage"] == "likelihood"]
+        if not lik.empty:
+            ax1.plot(lik["step"], lik["nll"].rolling(window, min_periods=1).mean(), color=colours[name],
+                     label=name, lw=1.2)
+        adv = df[df["stage"] == "adversarial"] if "d_real" in df else df[:0]
+        if not adv.empty:
+            for col, ls in (("d_real", "-"), ("d_fake", "--")):
+                ax2.plot(adv["step"], adv[col].rolling(window, min_periods=1).mean(), color=colours[name], ls=ls,
+                         lw=1.2, label=name if lik.empty and col == "d_real" else None)
+    ax1.set_xlabel("step (likelihood stage)", fontsize=FONT_PT + 1)
+    ax1.set_ylabel(f"bank masks' weighted −log P\n(nats, {window}-step mean)", fontsize=FONT_PT + 1)
+    ax2.set_ylim(0, 1)
+    ax2.set_xlabel("step (adversarial stage)", fontsize=FONT_PT + 1)
+    ax2.set_ylabel("discriminator's P(bank)\nsolid: bank masks, dashed: generated", fontsize=FONT_PT + 1)
     for ax in (ax1, ax2):
         ax.tick_params(labelsize=FONT_PT)
-    handles, labels = ax1.get_legend_handles_labels()
+    handles, labels = [], []
+    for ax in (ax1, ax2):
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=FONT_PT, frameon=False)
     return fig
 

@@ -18,10 +18,11 @@ fold end to end, every fold), :mod:`.report` (statistics, verdicts, glue).
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
     TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell, Configs,
-    configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES,
+    configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES, MAGNITUDE_FEATURES,
+    BASE_FEATURES, STABILISERS,
 )
 from .crossfit import (  # noqa: F401
-    Fold, run_fold, cross_fit, design_overview, final_design, final_fit, gather, fold_of,
+    Fold, run_fold, cross_fit, design_overview, final_design, final_fit, final_checks, gather, fold_of,
 )
 from .overview import split_sizes, mask_space_overview, bank_overview  # noqa: F401
 from .learned import (  # noqa: F401

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .config import CHANNEL_FEATURES, SETTINGS, Configs
 from .criteria import best_criteria, criterion_choice
+from .fits import fit_table, in_sample
 from .learned import (chosen_design, design_advantages, design_choice, designs, expected_table,
                       feature_choice, fit_learned, landscapes)
 from .methods import run_protocol, with_best_criterion
@@ -36,6 +37,8 @@ class Fold:
     protocol: pd.DataFrame       # the fold's held-out networks, both settings, with best-criterion
     transfer: pd.DataFrame       # the transfer network, the fold's pairs (trial = k · samples + i)
     expected: pd.DataFrame       # exact expectations on the fold's landscapes (conv, landscape sparsity)
+    fits: pd.DataFrame           # every generator's fit checks (.fits.fit_table)
+    in_sample: pd.DataFrame      # the seed-0 GAN's in-sample accuracy on its training networks (.fits.in_sample)
 
 
 def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **where) -> Fold:
@@ -49,6 +52,9 @@ def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **wher
     chosen = chosen_design(table)
     critics, generators, quality, seconds = fit_learned(banks, f, designs(f, features, chosen),
                                                         progress=progress)
+    fit_rows = fit_table(banks, generators, f.train_networks[0], f.landscape_sparsity).assign(fold=k)
+    ins = in_sample(banks, f, {s: generators[s]["gan"][0] for s in SETTINGS}, f.train_networks,
+                    label=f"fold {k}", **where).assign(fold=k)
     choice = pd.concat([criterion_choice(f, s, **where) for s in SETTINGS], ignore_index=True)
     best = best_criteria(choice)
     df = pd.concat([run_protocol(f, s, generators[s], critics[s], bank=banks[s], **where) for s in SETTINGS],
@@ -60,7 +66,7 @@ def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **wher
     return Fold(k, f, per_net.assign(fold=k), summary.assign(fold=k), features, table.assign(fold=k), chosen,
                 critics, generators, quality.assign(fold=k), seconds, choice.assign(fold=k),
                 best.assign(fold=k), with_best_criterion(df, best).assign(fold=k),
-                with_best_criterion(tdf, best).assign(fold=k), expected.assign(fold=k))
+                with_best_criterion(tdf, best).assign(fold=k), expected.assign(fold=k), fit_rows, ins)
 
 
 def cross_fit(banks: dict, cfg: Configs, *, progress: bool = True, **where) -> list[Fold]:
@@ -123,3 +129,15 @@ def final_fit(banks: dict, cfg: Configs, folds: list[Fold], *, progress: bool = 
                                 features=feats, progress=progress)[0] if critic > 0 else None)
         out[setting] = gan.fit(b, config, critic=crit, progress=progress)
     return out
+
+
+def final_checks(banks: dict, cfg: Configs, final: dict, *, execution=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fit checks of :func:`final_fit`'s generators (setting → generator), fitted on every network:
+    their :func:`.fits.fit_table` rows (design ``"gan"``, fold ``"final"``) and their in-sample accuracy on
+    every network (:func:`.fits.in_sample`, generator ``"final"``)."""
+    from ...pruning.executors import Execution
+
+    where = {"execution": execution or Execution()}
+    rows = fit_table(banks, {s: {"gan": [g]} for s, g in final.items()}, 0, cfg.landscape_sparsity)
+    ins = in_sample(banks, cfg, final, tuple(range(len(cfg.networks))), label="final", **where)
+    return rows.assign(fold="final"), ins

@@ -18,7 +18,7 @@ from ...core import counts
 from ...core.masks import ChannelMask, layer_sizes
 from ...gan import features as gan_features
 from ...gan.config import GanConfig
-from .config import CHANNEL_FEATURES, STRUCTURAL_FEATURES, Configs
+from .config import BASE_FEATURES, CHANNEL_FEATURES, Configs
 
 
 def critic_quality(critic, held, setting: str = "") -> pd.DataFrame:
@@ -82,15 +82,17 @@ def landscape_examples(bank, sparsity: float, networks, column: str, *, inputs=N
 
 
 def selected_features(per_net: pd.DataFrame, networks=None) -> tuple[str, ...]:
-    """The generator's features from a :func:`feature_choice` per-network table: the structural ones
-    plus the channel features whose 95 % CI over ``networks`` (default: every network of the table)
-    excludes 0. Selecting on a subset is how feature selection is nested inside a split."""
+    """The generator's features from a :func:`feature_choice` per-network table: the structural and
+    magnitude ones (:data:`~.config.BASE_FEATURES`) plus the other channel features whose 95 % CI over
+    ``networks`` (default: every network of the table) excludes 0. Selecting on a subset is how feature
+    selection is nested inside a split."""
     rows = per_net if networks is None else per_net[per_net["network"].isin(list(networks))]
     if rows.empty:
         raise ValueError(f"no feature-signal rows for networks {networks}: the table has networks "
                          f"{sorted(set(per_net['network']))}")
-    chosen = tuple(f for f in signal.select_features(signal.signal_table(rows)) if f in CHANNEL_FEATURES)
-    return STRUCTURAL_FEATURES + chosen
+    chosen = tuple(f for f in signal.select_features(signal.signal_table(rows))
+                   if f in CHANNEL_FEATURES and f not in BASE_FEATURES)
+    return BASE_FEATURES + chosen
 
 
 def feature_choice(bank, cfg: Configs) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
@@ -215,13 +217,14 @@ def expected_table(generators: dict, bank, cfg: Configs, reported: pd.DataFrame)
 
 
 def designs(cfg: Configs, features: tuple[str, ...], chosen: tuple[float, float]) -> dict[str, GanConfig]:
-    """The learned designs compared: ``"gan"`` (the chosen entropy and critic weights, reading
-    ``features``) and the ablation's variant with the other critic weight
-    (``"gan-discriminator-only"`` when the chosen design uses the critic, else ``"gan-critic-reward"``)."""
+    """The learned designs compared, all reading ``features``: ``"gan"`` (the likelihood stage, then the
+    adversarial stage with the chosen entropy and critic weights), ``"gan-likelihood"`` (its likelihood
+    stage alone: no discriminator) and ``"gan-from-scratch"`` (the adversarial stage from the untrained
+    generator, without the discriminator's stabilisers: the third design's training)."""
     entropy, critic = chosen
     main = replace(cfg.gan, features=tuple(features), entropy_weight=entropy, critic_weight=critic)
-    alt_name = "gan-discriminator-only" if critic > 0 else "gan-critic-reward"
-    return {"gan": main, alt_name: replace(main, critic_weight=0.0 if critic > 0 else 1.0)}
+    scratch = replace(main, likelihood_steps=0, label_smoothing=0.0, r1_weight=0.0, likelihood_weight=0.0)
+    return {"gan": main, "gan-likelihood": main.likelihood_stage(), "gan-from-scratch": scratch}
 
 
 def fit_learned(banks: dict, cfg: Configs, design: dict[str, GanConfig], *, progress: bool = True):
@@ -243,7 +246,8 @@ def fit_learned(banks: dict, cfg: Configs, design: dict[str, GanConfig], *, prog
         quality.append(pd.concat([critic_quality(c, held, setting).assign(seed=c.seed) for c in crit]))
         critics[setting], generators[setting] = crit, gens
         seconds[setting] = {"critic": float(np.mean([c.seconds for c in crit])),
-                            "gan": float(np.mean([g.history[-1]["seconds"] for g in gens["gan"]]))}
+                            **{name: float(np.mean([g.history[-1]["seconds"] for g in gs]))
+                               for name, gs in gens.items()}}
     return critics, generators, pd.concat(quality, ignore_index=True), seconds
 
 

@@ -9,7 +9,7 @@ from ...pruning.executors import Execution
 from ...pruning.strategies import Method
 from ...runs import protocol, runner
 from ...runs.baseline import baseline
-from .config import CANDIDATE_OFFSET, CRITIC_REWARD, SETTINGS, VARIANTS, Configs
+from .config import CANDIDATE_OFFSET, SETTINGS, VARIANTS, Configs
 from .criteria import chosen_criterion, standard_methods
 
 
@@ -27,7 +27,7 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
     feats = lambda model: critics[0].features(model, include_linear=il)  # noqa: E731
     out = []
     for name, gens in generators.items():
-        m = Method("gan", **one, name=name, label={**VARIANTS, **CRITIC_REWARD}.get(name, name))
+        m = Method("gan", **one, name=name, label=VARIANTS.get(name, name))
         out.append(protocol.Entry(m.labels(), protocol.per_trial_proposer(
             lambda i, m=m, gens=gens: protocol.method_proposer(m, seed, generator=gens[i])), 1))
     main = generators["gan"]

@@ -47,6 +47,20 @@ def export_shipped(generators_by_setting: Mapping[str, Generator], key: str,
     return gan_shipped.export_shipped(generators_by_setting, key, dest)
 
 
+def ship(generators_by_setting: Mapping[str, Generator], key: str) -> str:
+    """Chapter 6's last step, in words for the notebook: the shipped build (``key == shipped_key()``)
+    writes its generators into the package (:func:`export_shipped`; a generator that diverged or did not
+    learn its bank raises ``ValueError`` and stops the build); any other build writes nothing and says
+    whether its generators would have passed the checks."""
+    if key == shipped_key():
+        return f"shipped: {export_shipped(generators_by_setting, key)}"
+    try:
+        gan_shipped.validate_export(generators_by_setting, key)
+    except ValueError as exc:
+        return f"not shipped (only the full chapter of replicate 0 is); it would be refused: {exc}"
+    return "not shipped (only the full chapter of replicate 0 is); its generators pass the export checks"
+
+
 def shipped_is_current(dest: str | Path | None = None, params: Chapter6Params | None = None) -> bool:
     """Whether the shipped generators in ``dest`` (default the package's) were produced by chapter 6's
     configuration ``params`` (default :data:`.config.DEFAULTS`):
