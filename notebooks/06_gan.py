@@ -31,13 +31,14 @@
 #
 # **Training has two stages.** First a *likelihood stage*: the generator alone is fitted by weighted maximum
 # likelihood to the bank masks (soft weights favour the best; the exact log-probability makes this possible
-# without a discriminator). Then the *adversarial stage* starts from it: a discriminator on (network, mask)
-# tells bank masks from generated ones, with one-sided label smoothing so that it cannot win outright; its logit
-# is the generator's reward (through the exact log-probability). An **accuracy critic** (a regressor of a
+# without a discriminator). Then the *adversarial stage* starts from it: a discriminator on (network,
+# mask) tells bank masks from generated ones, with one-sided label smoothing so that it cannot win outright,
+# and the likelihood loss stays in the generator's loss as an anchor; the discriminator's logit is the
+# generator's reward (through the exact log-probability). An **accuracy critic** (a regressor of a
 # mask's accuracy) may add its prediction to the reward, and an **entropy bonus** keeps the distribution from
-# collapsing onto one or two masks. The third design trained the adversarial stage alone, from the untrained
-# generator; it stays in the comparison as *GAN from scratch*, beside *likelihood only*: whether the adversarial
-# stage adds anything over the likelihood fit is what this chapter asks.
+# collapsing onto one or two masks. The third design trained the adversarial stage alone, from the
+# untrained generator; it stays in the comparison as *GAN from scratch*, beside *likelihood only*: whether
+# the adversarial stage adds anything over the likelihood fit is what this chapter asks.
 #
 # **Three splits, every network held out once, CIs over networks.** Networks are trained on the training
 # images minus a validation split. Everything that *chooses* — bank labels and soft weights, the critic's
@@ -109,7 +110,8 @@ params = chapter.params_from_cell(
     smoke=smoke, seed=seed, data=data, epochs=epochs, networks=networks, folds=folds, n_val=n_val,
     sparsities=sparsities, temperatures=temperatures, draws=draws, retrain_epochs=retrain_epochs,
     retrain_seeds=retrain_seeds, min_distinct=min_distinct, exhaustive_limit=exhaustive_limit,
-    likelihood_steps=likelihood_steps, gan_steps=gan_steps, gan_seeds=gan_seeds, entropy_weights=entropy_weights, critic_weights=critic_weights,
+    likelihood_steps=likelihood_steps, gan_steps=gan_steps, gan_seeds=gan_seeds,
+    entropy_weights=entropy_weights, critic_weights=critic_weights,
     critic_steps=critic_steps, samples=samples, critic_candidates=critic_candidates,
     transfer_model=transfer_model)
 cfg = chapter.configs(params)

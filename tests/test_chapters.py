@@ -376,7 +376,8 @@ def test_design_choice_is_leave_one_network_out_with_features_selected_in_each_s
         assert critic == config.networks  # the critic of the same split
         assert (config.entropy_weight, config.critic_weight) == (row.entropy_weight, row.critic_weight)
         assert config.features == (s + (a,) if row.network == 0 else s) and config.seed == cfg.choice_seed
-        assert row.features == (a if row.network == 0 else "none")
+        magnitude = ", ".join(part2.MAGNITUDE_FEATURES)
+        assert row.features == (f"{magnitude}, {a}" if row.network == 0 else magnitude)
         labels = part2.landscape_rows(bank, 0.9, (row.network,))["val_acc"]
         assert row.expected_val_acc == pytest.approx(labels.mean())  # uniform generators
         assert row.percentile == pytest.approx(100 * (labels < labels.mean()).mean())
@@ -595,7 +596,7 @@ def _accuracies(setting, net):
            "l1-min1": 0.90 if (setting, net) == ("conv+linear", 9)
            else 0.70, "tp-lamp-min1": 0.75, "uniform-l1": 0.65, "random-min1+critic": 0.75, "gan": 0.79,
            "gan-mode": 0.76,
-           "gan+critic": 0.81, "gan-discriminator-only": 0.70}
+           "gan+critic": 0.81, "gan-likelihood": 0.70, "gan-from-scratch": 0.62}
     if setting == "conv+linear":
         acc["best-bank"] = 0.80
     return acc
@@ -625,7 +626,7 @@ def _expected():
     its 85th percentile (0.78), network 9 spread (SD 1.6 points) with a CI reaching below its (0.75)."""
     rows = [{"method": m, "setting": "conv", "network": n, "sparsity": 0.9, "seed": s,
              "expected_acc": base + step * s}
-            for m, (b8, b9) in (("gan", (0.80, 0.70)), ("gan-discriminator-only", (0.50, 0.50)),
+            for m, (b8, b9) in (("gan", (0.80, 0.70)), ("gan-likelihood", (0.50, 0.50)),
                                 ("gan-mode", (0.79, 0.76)))
             for n, base, step in ((8, b8, 0.001 if m == "gan" else 0.0), (9, b9, 0.02 if m == "gan" else 0.0))
             for s in range(5)]
@@ -660,9 +661,11 @@ def test_targets_are_data_with_unique_names_and_never_compare_a_method_with_itse
         assert t.other != t.method
         if t.statistic in ("paired", "networks_paired"):
             assert t.method in part2.VARIANTS and t.bound == "ci_low"
-            assert t.other in {"random-min1", "l1-min1", "best-criterion", "best-bank", "random-min1+critic"}
+            assert t.other in {"random-min1", "l1-min1", "best-criterion", "best-bank", "random-min1+critic",
+                               "gan-likelihood"}
         # the LeNet-5 settings are judged over networks; the transfer network (one network) over its pairs
-        assert t.statistic.startswith("networks_") == (t.settings != ("transfer",)), t.name
+        if t.statistic != "fits_diverged":  # a count of generators, no CI
+            assert t.statistic.startswith("networks_") == (t.settings != ("transfer",)), t.name
     by = {t.name: t for t in part2.TARGETS}
     assert by["beats random-min1"].threshold == 0.0 and by["at least L1-min1"].threshold == -1.0
     assert by["within 2 points of the best bank mask"].threshold == -2.0
@@ -703,7 +706,7 @@ def test_statistics_pair_every_learned_variant_with_every_other_method(verdicts)
     assert gan.loc[("transfer", 0, 0.8, "best-criterion"), "value"] == pytest.approx(4.0)
     assert gan.loc[("conv+linear", 8, 0.9, "best-bank"), "n"] == 20
     land = stats[stats["statistic"] == "landscape"]
-    assert len(land) == 6 and set(land["method"]) == {"gan", "gan-discriminator-only", "gan-mode"}
+    assert len(land) == 6 and set(land["method"]) == {"gan", "gan-likelihood", "gan-mode"}
     assert len(stats[stats["statistic"] == "seed_sd"]) == 6
     # over networks: one row per (setting, sparsity, method, other) of the two LeNet-5 settings (2 networks);
     # the transfer setting has one network and gets none
@@ -736,7 +739,12 @@ def test_targets_are_checked_on_the_ci_over_networks(verdicts):
                 # the hidden units; 1 point above the 85th percentile on both landscapes
                 "GAN's most probable mask at least the best standard criterion": (2, 4),
                 "GAN's most probable mask beats random-min1": (4, 4),
-                "most probable mask: at least the landscape's 85th percentile": (1, 1)}
+                "most probable mask: at least the landscape's 85th percentile": (1, 1),
+                # GAN 0.79 against likelihood only 0.70 in every pair: +9 points
+                "the adversarial stage beats likelihood only": (4, 4),
+                # no fit statistics in these rows: the fit targets are not checked here (see below)
+                "fit: the final generators within 2 points of the soft-weighted bank in-sample": (0, 0),
+                "fit: no generator of the GAN diverged": (0, 0)}
     assert {t: (int(s.loc[t, "met"]), int(s.loc[t, "cells"])) for t in s.index} == expected
     c = verdicts["checks"].set_index(["target", "setting", "network", "sparsity"])
     # landscape: network 8 is 2.2 points above its 85th percentile, network 9 1.0 below: +0.6 on average,
@@ -760,7 +768,7 @@ def test_ablation_judges_every_variant_by_the_gans_targets(verdicts):
     ab = part2.ablation(verdicts["stats"])
     assert list(ab.index) == list(part2.VARIANTS.values())
     assert "GAN + critic beats the best standard criterion" not in ab.columns  # a target of gan+critic only
-    gan, disc = ab.loc[part2.VARIANTS["gan"]], ab.loc[part2.VARIANTS["gan-discriminator-only"]]
+    gan, disc = ab.loc[part2.VARIANTS["gan"]], ab.loc[part2.VARIANTS["gan-likelihood"]]
     assert gan["beats random-min1"] == "4/4" and gan["at least L1-min1"] == "2/4"
     assert gan["at least the landscape's 85th percentile"] == "0/1"
     assert disc["at least the landscape's 85th percentile"] == "0/1" and disc["beats random-min1"] == "4/4"
@@ -788,7 +796,8 @@ def test_verdict_states_each_target_with_its_cells(verdicts):
                                "networks ≥ 0): **not met** (0/1 cells) — "
                                "conv 90% (2 networks): +0.6 [")
     assert lines[0].endswith("points from the 85th percentile.")
-    assert lines[-1].startswith("- SD across generator seeds at most 1.5 points "
+    sd_line = next(line for line in lines if line.startswith("- SD across"))
+    assert sd_line.startswith("- SD across generator seeds at most 1.5 points "
                                 "(SD across seeds (points), high end of the 95 % CI over networks ≤ 1.5): "
                                "**not met** (0/1 cells) — "
                                 "conv 90% (pooled within networks, 8 df): 2.24 [")
@@ -901,7 +910,8 @@ def test_cross_fitting_learns_on_the_other_folds_and_measures_on_its_own(monkeyp
     monkeypatch.setattr(crossfit, "design_choice", record("design", design))
     monkeypatch.setattr(crossfit, "fit_learned", record("fits", lambda c, *a, **k: (
         {"conv": ["critic"], "conv+linear": ["critic"]},
-        {"conv": {"gan": [f"gen{c.fold_index}"]}, "conv+linear": {"gan": []}}, frame(setting="conv"), {})))
+        {"conv": {"gan": [f"gen{c.fold_index}"]}, "conv+linear": {"gan": ["gen"]}}, frame(setting="conv"),
+        {})))
     monkeypatch.setattr(crossfit, "criterion_choice", record("criteria", lambda c, cfg_, setting, **k: frame(
         setting=setting, sparsity=0.9, method="l1-min1", network=c.train_networks[0], val_acc=0.5)))
     monkeypatch.setattr(crossfit, "run_protocol", record("protocol", lambda c, cfg_, setting, *a, **k: (
@@ -910,15 +920,18 @@ def test_cross_fitting_learns_on_the_other_folds_and_measures_on_its_own(monkeyp
     monkeypatch.setattr(crossfit, "landscapes", lambda bank, s, networks, column: pd.DataFrame(
         {"setting": "conv", "network": list(networks)}))
     monkeypatch.setattr(crossfit, "expected_table", record("expected", frame(method="gan", network=-1)))
+    monkeypatch.setattr(crossfit, "fit_table",
+                        lambda banks, gens, network, s: frame(setting="conv", design="gan"))
+    monkeypatch.setattr(crossfit, "in_sample", record("in_sample", frame(setting="conv", gap=0.0)))
     folds = part2.cross_fit({"conv": None, "conv+linear": None}, cfg, execution="somewhere")
     assert [f.cfg.held_out for f in folds] == [(0, 1), (2, 3), (4, 5)]
     for name, k, held, train, kw in seen:  # everything of fold k sees fold k's configs only
         assert held == cfg.folds[k] and set(train) == set(range(6)) - set(held), name
     calls = {name for name, *_ in seen}
-    assert calls == {"features", "design", "fits", "criteria", "protocol", "expected"}
+    assert calls == {"features", "design", "fits", "criteria", "protocol", "expected", "in_sample"}
     # evaluations are sent where the chapter says; every fold's protocol runs both settings and the transfer
     assert all(kw.get("execution") == "somewhere"
-               for name, *_, kw in seen if name in ("criteria", "protocol"))
+               for name, *_, kw in seen if name in ("criteria", "protocol", "in_sample"))
     assert sum(name == "protocol" for name, *_ in seen) == 3 * 3
     prot = part2.gather(folds, "protocol")
     assert sorted(set(prot["network"])) == [0, 2, 4] and set(prot["fold"]) == {0, 1, 2}
@@ -944,3 +957,25 @@ def test_final_design_is_what_most_folds_chose():
     assert feats == s + (a, b)  # a: 3 of 4 folds, b: 2 of 4 (half: kept), c: 1 of 4 (dropped)
     design, feats = part2.final_design(folds[1:])
     assert design == (0.0, 1.0) and feats == s + (a,)  # a: 2 of 3 folds; b and c: 1 of 3 (below half)
+
+
+@pytest.mark.parametrize("gaps, met", [((-1.0, -1.5, -0.5, -1.2), True),    # CI low −2.0 < x: within 2 points
+                                       ((-1.0, -3.5, -0.5, -1.2), False)])  # one 3.5 below: CI low < −2
+def test_the_fit_targets_on_both_sides_of_their_thresholds(gaps, met):
+    from prunegan.analysis.targets import check
+    from prunegan.chapters.part2 import fits as fitcheck
+
+    ins = pd.DataFrame({"generator": "final", "setting": "conv", "sparsity": 0.8, "network": range(len(gaps)),
+                        "exact": False, "gen_val_acc": 0.8, "bank_val_acc": 0.8, "gap": list(gaps)})
+    fit_rows = pd.DataFrame({"setting": "conv", "design": ["gan", "gan", "gan-from-scratch"],
+                             "diverged": [False, not met, True]})
+    stats = fitcheck.fit_statistics(ins, fit_rows)
+    c = check(part2.TARGETS, stats).set_index("target")
+    row = c.loc["fit: the final generators within 2 points of the soft-weighted bank in-sample"]
+    from prunegan.analysis.stats import mean_ci
+
+    mean, lo, _ = mean_ci(gaps)
+    assert row["value"] == pytest.approx(mean) and row["ci_low"] == pytest.approx(lo)
+    assert bool(row["met"]) is met and (lo > -2.0) is met
+    div = c.loc["fit: no generator of the GAN diverged"]
+    assert div["value"] == (0 if met else 1) and bool(div["met"]) is met  # from-scratch fits not counted

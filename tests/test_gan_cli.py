@@ -237,7 +237,8 @@ def _copy(generator, history=None, gain=None):
     return g
 
 
-@pytest.mark.parametrize("real, fake, refused", [(0.998, 0.010, True), (0.90, 0.10, True), (0.89, 0.10, False)])
+@pytest.mark.parametrize("real, fake, refused", [(0.998, 0.010, True), (0.90, 0.10, True),
+                                                 (0.89, 0.10, False)])
 def test_export_refuses_a_diverged_generator(generator, tmp_path, real, fake, refused):
     """The divergence rule on both sides of its threshold (d_real − d_fake ≥ 0.8 at the end)."""
     won = [{"stage": "adversarial", "step": i + 1, "d_real": real, "d_fake": fake} for i in range(20)]

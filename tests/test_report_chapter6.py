@@ -114,7 +114,7 @@ def test_design_tables_and_text_read_the_overview():
 
 def test_ablation_row_is_the_variant_actually_fitted():
     rows = []
-    for method in ("gan", "gan-critic-reward", "uniform-collapse-free"):
+    for method in ("gan", "gan-from-scratch", "uniform-collapse-free"):
         for n in (0, 1, 2):
             rows.append({"statistic": "paired", "method": method, "other": "random-min1", "setting": "conv",
                          "network": n, "sparsity": 0.9, "n": 4, "value": 2.0 + n, "ci_low": 1.0 + n,
@@ -122,8 +122,8 @@ def test_ablation_row_is_the_variant_actually_fitted():
     per = pd.DataFrame(rows)
     stats = pd.concat([per, comparison.over_networks(per)], ignore_index=True)
     ab = report.ablation(stats)
-    assert report.ABLATION["gan-critic-reward"] in ab.index
-    assert report.ABLATION["gan-discriminator-only"] not in ab.index  # not fitted: no all-"–" row
+    assert report.ABLATION["gan-from-scratch"] in ab.index
+    assert report.ABLATION["gan-likelihood"] not in ab.index  # not measured: no all-"–" row
     assert (ab != "–").any(axis=1).all()
 
 

@@ -88,12 +88,14 @@ def validate_export(generators_by_setting: Mapping[str, Generator], key: str) ->
                              f"the generator given was trained with include_linear={g.include_linear}")
         if diagnostics.diverged(g.history):
             real, fake = diagnostics.discriminator_end(g.history)
-            raise ValueError(f"setting {setting!r}: the generator's training diverged (the discriminator ended "
-                             f"at {real:.3f} on bank masks and {fake:.3f} on generated ones, a gap of at least "
+            raise ValueError(f"setting {setting!r}: the generator's training diverged (the discriminator "
+                             f"ended at {real:.3f} on bank masks and {fake:.3f} on generated ones, a gap of "
+                             "at least "
                              f"{diagnostics.DIVERGENCE_GAP}): it is not shipped")
         gain = g.fit_report.get("bank_gain")
         if gain is not None and not gain > 0:
-            raise ValueError(f"setting {setting!r}: the generator's bank likelihood is {gain:+.2f} nats per mask "
+            raise ValueError(f"setting {setting!r}: the generator's bank likelihood is {gain:+.2f} nats per "
+                             "mask "
                              "from the untrained generator's: it did not learn its bank and is not shipped")
         gens[name] = g
     return gens

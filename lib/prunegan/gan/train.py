@@ -182,7 +182,8 @@ def _adversarial(examples, config: GanConfig, gen: Generator, opt_g, critic, rng
         if config.r1_weight > 0:
             real = real.clone().requires_grad_(True)
         d_real, d_fake = disc(ex.feats.x, pool, s, real), disc(ex.feats.x, pool, s, fake)
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 1 - config.label_smoothing))
+        target = torch.full_like(d_real, 1 - config.label_smoothing)
+        d_loss = (F.binary_cross_entropy_with_logits(d_real, target)
                   + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
         if config.r1_weight > 0:
             grad, = torch.autograd.grad(d_real.sum(), real, create_graph=True)

@@ -51,7 +51,8 @@ def gan_training(histories: dict[str, list[dict]], *, window: int = 25) -> plt.F
         adv = df[df["stage"] == "adversarial"] if "d_real" in df else df[:0]
         if not adv.empty:
             for col, ls in (("d_real", "-"), ("d_fake", "--")):
-                ax2.plot(adv["step"], adv[col].rolling(window, min_periods=1).mean(), color=colours[name], ls=ls,
+                ax2.plot(adv["step"], adv[col].rolling(window, min_periods=1).mean(), color=colours[name],
+                         ls=ls,
                          lw=1.2, label=name if lik.empty and col == "d_real" else None)
     ax1.set_xlabel("step (likelihood stage)", fontsize=FONT_PT + 1)
     ax1.set_ylabel(f"bank masks' weighted −log P\n(nats, {window}-step mean)", fontsize=FONT_PT + 1)

@@ -105,9 +105,9 @@ MAGNITUDE_FEATURES = ("l1_z_layer", "l1_rank_layer", "l1_z_net", "l1_rank_net")
 #: banks only, generators reading the structural, magnitude and fold-0 features). After the likelihood stage
 #: the discriminator no longer wins outright (it ends near 0.45 on bank and generated masks), but in the
 #: conv + Linear setting the adversarial stage alone drifts away from the bank: the bank likelihood over the
-#: untrained generator fell from +37 nats per mask to −430 without a stabiliser and to −9 with label smoothing
-#: 0.1, and stayed at +37 with the likelihood loss kept as an anchor (weight 1) or with an R1 penalty (weight 1,
-#: twice the time). One-sided label smoothing 0.1 and the anchor are used.
+#: untrained generator fell from +37 nats per mask to −430 without a stabiliser and to −9 with label
+#: smoothing 0.1, and stayed at +37 with the likelihood loss kept as an anchor (weight 1) or with an R1
+#: penalty (weight 1, twice the time). One-sided label smoothing 0.1 and the anchor are used.
 STABILISERS = {"label_smoothing": 0.1, "r1_weight": 0.0, "likelihood_weight": 1.0}
 
 
@@ -168,8 +168,8 @@ class Chapter6Params:
         MODELS.get(self.transfer_model)
         for name, low in (("seed", 0), ("epochs", 1), ("networks", 3), ("folds", 2), ("n_val", 1),
                           ("draws", 1), ("retrain_epochs", 1), ("retrain_seeds", 1), ("min_distinct", 0),
-                          ("exhaustive_limit", 0), ("likelihood_steps", 1), ("gan_steps", 1), ("gan_seeds", 2), ("critic_steps", 1),
-                          ("samples", 1), ("critic_candidates", 1)):
+                          ("exhaustive_limit", 0), ("likelihood_steps", 1), ("gan_steps", 1),
+                          ("gan_seeds", 2), ("critic_steps", 1), ("samples", 1), ("critic_candidates", 1)):
             check_int(p + name, getattr(self, name), low)
         object.__setattr__(self, "sparsities", check_sparsities(p + "sparsities", self.sparsities))
         for name in ("temperatures", "entropy_weights", "critic_weights"):

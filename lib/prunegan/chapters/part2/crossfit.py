@@ -38,7 +38,7 @@ class Fold:
     transfer: pd.DataFrame       # the transfer network, the fold's pairs (trial = k · samples + i)
     expected: pd.DataFrame       # exact expectations on the fold's landscapes (conv, landscape sparsity)
     fits: pd.DataFrame           # every generator's fit checks (.fits.fit_table)
-    in_sample: pd.DataFrame      # the seed-0 GAN's in-sample accuracy on its training networks (.fits.in_sample)
+    in_sample: pd.DataFrame      # the seed-0 GAN's in-sample accuracy (.fits.in_sample)
 
 
 def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **where) -> Fold:
@@ -131,7 +131,8 @@ def final_fit(banks: dict, cfg: Configs, folds: list[Fold], *, progress: bool = 
     return out
 
 
-def final_checks(banks: dict, cfg: Configs, final: dict, *, execution=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def final_checks(banks: dict, cfg: Configs, final: dict, *,
+                 execution=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The fit checks of :func:`final_fit`'s generators (setting → generator), fitted on every network:
     their :func:`.fits.fit_table` rows (design ``"gan"``, fold ``"final"``) and their in-sample accuracy on
     every network (:func:`.fits.in_sample`, generator ``"final"``)."""

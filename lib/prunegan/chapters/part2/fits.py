@@ -55,7 +55,8 @@ def fit_table(banks: dict, generators: dict, network: int, sparsity: float) -> p
 def soft_bank(bank, networks, temperature: float) -> pd.DataFrame:
     """Per (network, sparsity): the soft-weighted bank's expected validation accuracy, ``Σ weight · label``
     over the bank's masks (the distribution the generator is fitted to reproduce)."""
-    rows = [{"network": ex.network, "sparsity": ex.sparsity, "bank_val_acc": float(ex.weights @ ex.accuracy.double())}
+    rows = [{"network": ex.network, "sparsity": ex.sparsity,
+             "bank_val_acc": float(ex.weights @ ex.accuracy.double())}
             for ex in gan.from_bank(bank, networks=networks, temperature=temperature, features=("depth",))]
     return pd.DataFrame(rows)
 
@@ -87,11 +88,13 @@ def in_sample(banks: dict, cfg: Configs, generators: dict, networks, *, label: s
                 df = runner.run(base, jobs, execution=execution)
                 for s, d in df.groupby("sparsity"):
                     rows.append({"network": n, "sparsity": float(s),
-                                 "gen_val_acc": float(d["retrained_val_acc"].astype(float).mean()), "exact": False})
+                                 "gen_val_acc": float(d["retrained_val_acc"].astype(float).mean()),
+                                 "exact": False})
         got = pd.DataFrame(rows)
         got["sparsity"] = got["sparsity"].round(6)
         bank_rows["sparsity"] = bank_rows["sparsity"].round(6)
-        frames.append(got.merge(bank_rows, on=["network", "sparsity"]).assign(setting=setting, generator=label))
+        frames.append(got.merge(bank_rows, on=["network", "sparsity"])
+                      .assign(setting=setting, generator=label))
     out = pd.concat(frames, ignore_index=True)
     out["gap"] = 100 * (out["gen_val_acc"] - out["bank_val_acc"])
     return out[["generator", "setting", "sparsity", "network", "exact", "gen_val_acc", "bank_val_acc", "gap"]]
@@ -106,13 +109,15 @@ def fit_statistics(in_sample_final: pd.DataFrame, fits: pd.DataFrame) -> pd.Data
     rows = []
     for (setting, s), g in in_sample_final.groupby(["setting", "sparsity"], sort=False):
         mean, lo, hi = mean_ci(g["gap"])
-        rows.append({"statistic": "networks_fit", "method": "gan-final", "other": "soft-bank", "setting": setting,
+        rows.append({"statistic": "networks_fit", "method": "gan-final", "other": "soft-bank",
+                     "setting": setting,
                      "network": "all", "sparsity": float(s), "n": len(g), "value": mean, "ci_low": lo,
                      "ci_high": hi})
     for setting, g in fits[fits["design"] == "gan"].groupby("setting", sort=False):
         k = float(g["diverged"].sum())
         rows.append({"statistic": "fits_diverged", "method": "gan-fits", "other": None, "setting": setting,
-                     "network": "all", "sparsity": np.nan, "n": len(g), "value": k, "ci_low": k, "ci_high": k})
+                     "network": "all", "sparsity": np.nan, "n": len(g), "value": k, "ci_low": k,
+                     "ci_high": k})
     return pd.DataFrame(rows)
 
 
@@ -138,12 +143,15 @@ def in_sample_display(ins: pd.DataFrame) -> pd.DataFrame:
     validation accuracy, the soft-weighted bank's, and the gap in points with its 95 % CI over the
     (fold, network) pairs or, for the final generators, over networks."""
     rows = []
-    kind = np.where(ins["generator"] == "final", "final (all networks)", "folds' seed 0 (their training networks)")
+    kind = np.where(ins["generator"] == "final", "final (all networks)",
+                    "folds' seed 0 (their training networks)")
     for (k, setting, s), g in ins.assign(kind=kind).groupby(["kind", "setting", "sparsity"], sort=False):
         mean, lo, hi = mean_ci(g["gap"])
         rows.append({"generators": k, "setting": setting.replace("+", " + "), "sparsity": pct(s),
-                     "how": "exact (landscape)" if g["exact"].all() else f"{IN_SAMPLE_MASKS} samples retrained",
-                     "generator": acc(g["gen_val_acc"].mean()), "soft-weighted bank": acc(g["bank_val_acc"].mean()),
+                     "how": ("exact (landscape)" if g["exact"].all()
+                             else f"{IN_SAMPLE_MASKS} samples retrained"),
+                     "generator": acc(g["gen_val_acc"].mean()),
+                     "soft-weighted bank": acc(g["bank_val_acc"].mean()),
                      "gap (points)": pts_ci(mean, lo, hi)})
     return pd.DataFrame(rows)
 
@@ -154,6 +162,7 @@ def fit_text(fits: pd.DataFrame) -> str:
     parts = []
     for design, g in fits.groupby("design", sort=False):
         learned = int((g["bank_gain"] > 0).sum())
-        parts.append(f"**{VARIANTS.get(design, design)}**: {int(g['diverged'].sum())} of {len(g)} fits diverged; "
+        parts.append(f"**{VARIANTS.get(design, design)}**: {int(g['diverged'].sum())} of {len(g)} fits "
+                     "diverged; "
                      f"{learned} of {len(g)} put more mass on their bank than the untrained generator does")
     return "; ".join(parts) + "."

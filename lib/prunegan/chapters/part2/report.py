@@ -16,7 +16,8 @@ from ..format import MINUS, acc, markdown_table, pct, pts, pts_ci  # noqa: F401
 
 
 #: The variants judged in place of the GAN (the ablation's rows, in order): every learned method of
-#: :data:`VARIANTS` (the designs of :func:`.learned.designs`, the critic-ranked searches, the untrained generator).
+#: :data:`VARIANTS` (the designs of :func:`.learned.designs`, the critic-ranked searches, the untrained
+#: generator).
 ABLATION = dict(VARIANTS)
 
 
