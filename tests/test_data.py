@@ -299,3 +299,11 @@ def test_missing_fashion_mnist_mentions_debian_package(tmp_path):
         data.load("fashion-mnist", root=tmp_path)
     assert str(tmp_path / "FashionMNIST" / "raw") in str(err.value)
     assert "dataset-fashion-mnist" in str(err.value)
+
+
+def test_the_data_folder_follows_the_users_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("PRUNEGAN_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.default_root() == tmp_path / "xdg" / "prunegan" / "data"
+    monkeypatch.setenv("PRUNEGAN_DATA", str(tmp_path / "mine"))
+    assert data.default_root() == tmp_path / "mine"

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .core.registry import Registry
+from .core.store import user_cache_dir
 from .core.store import atomic_write
 
 LOADERS: Registry = Registry("data set")
@@ -164,8 +165,10 @@ def _torchvision(name: str, cls_name: str, root: Path | None, download: bool, se
 
 
 def default_root() -> Path:
-    """``$PRUNEGAN_DATA`` or ``~/.cache/prunegan/data``: where torchvision data sets are looked for."""
-    return Path(os.environ.get("PRUNEGAN_DATA", Path.home() / ".cache" / "prunegan" / "data"))
+    """``$PRUNEGAN_DATA`` or the user's cache folder's ``data`` (``~/.cache/prunegan/data``, or under
+    ``$XDG_CACHE_HOME``: :func:`prunegan.core.store.user_cache_dir`): where torchvision data sets are
+    looked for."""
+    return Path(os.environ.get("PRUNEGAN_DATA") or user_cache_dir() / "data")
 
 
 def _debian_fashion_root() -> Path:

@@ -59,7 +59,7 @@ def in_checkout() -> bool:
 def user_cache_dir() -> Path:
     """The user's cache folder for prunegan: ``$XDG_CACHE_HOME/prunegan`` if that is set to an absolute
     path (the XDG rule), else ``~/.cache/prunegan`` (where :func:`prunegan.data.default_root` keeps the
-    data sets by default)."""
+    data sets too)."""
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return base / "prunegan"

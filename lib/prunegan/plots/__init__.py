@@ -10,7 +10,11 @@ def glue_figure(name: str, fig: plt.Figure) -> None:
     glue, shown: scrapbook's reader skips such outputs, so the chapter's scraps stay readable), then
     close it so that the inline backend does not show it a second time. Tag the cell
     ``remove-output``: the figure then appears once, where the directive puts it, with its caption."""
-    from myst_nb import glue
+    try:
+        from myst_nb import glue
+    except ImportError as exc:
+        raise ImportError("glue_figure is for the book's notebooks and needs myst-nb: "
+                          'pip install "prunegan[book]" (or `make venv` in a checkout)') from exc
 
     glue(name, fig, display=True)
     plt.close(fig)
