@@ -547,6 +547,7 @@ display(Markdown("One-off costs the learned methods share:\n\n" + compute_one_of
 print("the comparison's rows were computed on:", provenance.summary(pd.concat([df, tdf], ignore_index=True)))
 numbers = chapter.headlines(pd.concat([cells, tcells], ignore_index=True), checks, stats, best)
 numbers.update(chapter.extra_numbers(cfg, splits, folds_))
+numbers.update(fitcheck.fit_numbers(fits, in_sample_rows))
 for name, value in numbers.items():
     sb.glue(name, value)
 sb.glue("gan_verdict", chapter.verdict(checks))

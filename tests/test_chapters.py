@@ -743,7 +743,7 @@ def test_targets_are_checked_on_the_ci_over_networks(verdicts):
                 # GAN 0.79 against likelihood only 0.70 in every pair: +9 points
                 "the adversarial stage beats likelihood only": (4, 4),
                 # no fit statistics in these rows: the fit targets are not checked here (see below)
-                "fit: the final generators within 2 points of the soft-weighted bank in-sample": (0, 0),
+                "fit: final generators in-sample within 2 points of the bank": (0, 0),
                 "fit: no generator of the GAN diverged": (0, 0)}
     assert {t: (int(s.loc[t, "met"]), int(s.loc[t, "cells"])) for t in s.index} == expected
     c = verdicts["checks"].set_index(["target", "setting", "network", "sparsity"])
@@ -827,7 +827,10 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert h["margin_untrained_conv_80"] == pytest.approx(18.0)  # gan − uniform-collapse-free
     assert h["margin_mode_best_linear_80"] == pytest.approx(-4.0)  # gan-mode − best-criterion
     assert h["margin_mode_best_linear_80_ci_low"] < -100 < 100 < h["margin_mode_best_linear_80_ci_high"]
-    assert not any(k.startswith("margin_") and k.split("_")[1] not in ("best", "random", "untrained", "mode")
+    assert h["margin_adversarial_conv_80"] == pytest.approx(9.0)  # gan − gan-likelihood (0.79 − 0.70)
+    assert h["margin_scratch_best_conv_80"] < h["margin_likelihood_best_conv_80"]  # 0.62 and 0.70 − best
+    named = ("best", "random", "untrained", "mode", "adversarial", "likelihood", "scratch")
+    assert not any(k.startswith("margin_") and k.split("_")[1] not in named
                    for k in h)  # only the pairs of MARGINS
     # every target gets its counts, even with no cell checked
     empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
@@ -971,7 +974,7 @@ def test_the_fit_targets_on_both_sides_of_their_thresholds(gaps, met):
                              "diverged": [False, not met, True]})
     stats = fitcheck.fit_statistics(ins, fit_rows)
     c = check(part2.TARGETS, stats).set_index("target")
-    row = c.loc["fit: the final generators within 2 points of the soft-weighted bank in-sample"]
+    row = c.loc["fit: final generators in-sample within 2 points of the bank"]
     from prunegan.analysis.stats import mean_ci
 
     mean, lo, _ = mean_ci(gaps)

@@ -12,11 +12,18 @@ from prunegan.chapters.part2.report import _slug
 def scraps(low: float, high: float, **extra) -> dict:
     s = {"gan_networks": 10.0}
     for k, p in answer._cells():
-        for other in ("best", "random", "untrained", "mode_best"):
+        for other in ("best", "random", "untrained", "mode_best", "adversarial", "likelihood_best",
+                      "scratch_best"):
             key = f"margin_{other}_{k}_{p}"
             s.update({key: (low + high) / 2, f"{key}_ci_low": low, f"{key}_ci_high": high})
+        gap = f"fit_final_gap_{k}_{p}"
+        s.update({gap: -1.0, f"{gap}_ci_low": -1.5, f"{gap}_ci_high": -0.5})
         s.update({f"{k}_gan_acc_{p}": 0.80, f"{k}_uniform_collapse_free_acc_{p}": 0.79,
                   f"{k}_gan_mode_acc_{p}": 0.75, f"{k}_best_criterion_acc_{p}": 0.77})
+    for k in answer.SETTINGS:
+        for d, (fits, diverged, learned) in {"gan": (20, 0, 20), "scratch": (20, 3, 12)}.items():
+            s.update({f"fit_{d}_{k}_fits": fits, f"fit_{d}_{k}_diverged": diverged,
+                      f"fit_{d}_{k}_learned": learned})
     for t in TARGETS:
         s.update({f"target_{_slug(t.name)}_status": "not met", f"target_{_slug(t.name)}_met": 0.0,
                   f"target_{_slug(t.name)}_cells": 4.0})
@@ -55,6 +62,11 @@ def test_the_answer_quotes_the_scraps():
     assert "criterion: conv channels: −0.5 [−2.5, +1.5] / −0.5 [−2.5, +1.5]; conv channels and hidden " \
            "Linear units: −0.5 [−7.3, +1.5]" in text2  # most probable mask − best criterion
     assert f"Of the {len(TARGETS)} targets checked, 0 are met." in text
+    # the fit checks and the two stages: 6 of 80 adversarial fits diverged (the from-scratch ones), 16 of 40
+    # from-scratch fits lost their bank
+    assert "6 of the 80 adversarial fits diverged, 16 of the GAN-from-scratch fits" in text
+    assert "conv 80 %: −1.0 [−1.5, −0.5]" in text
+    assert "likelihood stage alone (80 % / 90 %): conv: −0.5 [−2.5, +1.5]" in text
     first = TARGETS[0].name
     s[f"target_{_slug(first)}_status"] = "met"
     assert text != answer.answer(s) and f"1 is met: {first}." in answer.answer(s)

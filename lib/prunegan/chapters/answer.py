@@ -71,8 +71,32 @@ def answer(s: dict) -> str:
             f"{cells}. At 80 % / 90 %, against random pruning with one channel per layer: {pair('random')}. "
             f"Against the untrained generator (uniform over collapse-free masks): {pair('untrained')}. "
             f"Its most probable mask, used as a deterministic criterion, against the best standard "
-            f"criterion: {pair('mode_best')}. Of the {len(checked)} targets checked, {len(met)} "
+            f"criterion: {pair('mode_best')}. {stages(s)} Of the {len(checked)} targets checked, {len(met)} "
             f"{'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
+
+
+def stages(s: dict) -> str:
+    """The two training stages in a few sentences from chapter 6's scraps ``s``: whether the generators
+    learned their banks (fits diverged, in-sample gap of the final generators), the adversarial stage over
+    the likelihood stage alone, and both against the best standard criterion beside the GAN from scratch."""
+    def pair(other):
+        return "; ".join(f"{SHORT[k]}: {margin(s, other, k, 80)} / {margin(s, other, k, 90)}"
+                         for k in SETTINGS)
+
+    def gap(k, p):
+        key = f"fit_final_gap_{k}_{p}"
+        return f"{pts(s[key])} [{pts(s[key + '_ci_low'])}, {pts(s[key + '_ci_high'])}]"
+    diverged = sum(int(s[f"fit_{d}_{k}_diverged"]) for d in ("gan", "scratch") for k in SETTINGS)
+    fits = sum(int(s[f"fit_{d}_{k}_fits"]) for d in ("gan", "scratch") for k in SETTINGS)
+    lost = sum(int(s[f"fit_scratch_{k}_fits"] - s[f"fit_scratch_{k}_learned"]) for k in SETTINGS)
+    gaps = "; ".join(f"{SHORT[k]} {p} %: {gap(k, p)}" for k in SETTINGS for p in SPARSITIES)
+    return (f"Every generator is checked before it is judged: {diverged} of the {fits} adversarial fits "
+            f"diverged, {lost} of the GAN-from-scratch fits put less mass on their bank than the untrained "
+            f"generator, and the final generators' in-sample validation accuracy minus the soft-weighted "
+            f"bank's is {gaps} points. The adversarial stage over the likelihood stage alone (80 % / 90 %): "
+            f"{pair('adversarial')}. Likelihood only − best standard criterion: {pair('likelihood_best')}; "
+            f"the GAN from scratch (the third design's training) − best standard criterion: "
+            f"{pair('scratch_best')}.")
 
 
 def verdict_table(replicates: dict[str, dict]) -> pd.DataFrame:

@@ -77,7 +77,7 @@ TARGETS = (
            bound="ci_high", comparison="<=", threshold=1.5),
     Target("the adversarial stage beats likelihood only", "networks_paired", "gan", "gan-likelihood",
            threshold=0.0),
-    Target("fit: the final generators within 2 points of the soft-weighted bank in-sample", "networks_fit",
+    Target("fit: final generators in-sample within 2 points of the bank", "networks_fit",
            "gan-final", "soft-bank", threshold=-2.0),
     Target("fit: no generator of the GAN diverged", "fits_diverged", "gan-fits", bound="value",
            comparison="<=", threshold=0.0),

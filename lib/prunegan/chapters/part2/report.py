@@ -94,7 +94,9 @@ def _count(n) -> str:
 
 #: The paired margins glued as headline numbers: (method, other) → the name in ``margin_{name}_…``.
 MARGINS = {("gan", "best-criterion"): "best", ("gan", "random-min1"): "random",
-           ("gan", "uniform-collapse-free"): "untrained", ("gan-mode", "best-criterion"): "mode_best"}
+           ("gan", "uniform-collapse-free"): "untrained", ("gan-mode", "best-criterion"): "mode_best",
+           ("gan", "gan-likelihood"): "adversarial", ("gan-likelihood", "best-criterion"): "likelihood_best",
+           ("gan-from-scratch", "best-criterion"): "scratch_best"}
 
 
 def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, best: pd.DataFrame,
