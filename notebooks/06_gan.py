@@ -93,7 +93,7 @@ from prunegan.chapters import part2 as chapter
 from prunegan.chapters.part2 import fits as fitcheck
 from prunegan.chapters.part2 import overview as ov
 from prunegan.chapters.part2 import report as rp
-from prunegan.chapters.summary import MarkdownText
+from prunegan.chapters.summary import MarkdownText, forest_data
 from prunegan.core import provenance
 from prunegan.chapters.part2.shipping import ship, shipped_key
 from prunegan.plots import part2 as plots
@@ -551,6 +551,7 @@ numbers.update(fitcheck.fit_numbers(fits, in_sample_rows))
 for name, value in numbers.items():
     sb.glue(name, value)
 sb.glue("gan_verdict", chapter.verdict(checks))
+sb.glue("figdata_forest_gan_best", forest_data(stats, "gan", "best-criterion"))  # drawn on the findings page
 print(f"{len(numbers) + 1} numbers glued (every one is listed on the summary page)")
 
 # %% [markdown]

@@ -29,6 +29,8 @@ from IPython.display import HTML, display
 from myst_nb import glue
 
 from prunegan import book
+from prunegan.plots import glue_figure
+from prunegan.plots import part2 as plots
 from prunegan.chapters import answer, summary
 
 scraps = summary.read_scraps(executed_dir or book.EXECUTED)
@@ -51,4 +53,7 @@ if replicates["replicate 0"]:
     verdicts = summary.MarkdownText(answer.verdict_markdown(replicates))
     glue("gan_verdict_table", verdicts, display=False)
     glue("gan_agreement", summary.MarkdownText(answer.agreement(replicates)), display=False)
+    forest = summary.figure_data(executed_dir or book.EXECUTED)["figdata_forest_gan_best"]
+    glue_figure("fig_forest_findings", plots.forest(summary.forest_frame(forest), "gan", "best-criterion",
+                                                    threshold=-1.0), display=False)
     display(verdicts)

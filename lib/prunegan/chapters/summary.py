@@ -18,12 +18,41 @@ def scraps_by_notebook(executed_dir: str | Path) -> dict[str, dict]:
             for p in sorted(Path(executed_dir).glob("[0-9][0-9]_*.ipynb")) if not p.name.startswith("99_")}
 
 
+#: Scraps named so carry a figure's data (the findings page draws the figure again), not a value to quote.
+FIGDATA = "figdata_"
+
+
+def forest_data(stats: pd.DataFrame, method: str, other: str) -> dict:
+    """The rows of a forest plot of ``method − other`` (:func:`prunegan.plots.part2.forest`) as a JSON-able
+    scrap: the per-network (``"paired"``) and pooled (``"networks_paired"``) statistics."""
+    cols = ["statistic", "setting", "network", "sparsity", "value", "ci_low", "ci_high", "n"]
+    sel = stats[(stats["method"] == method) & (stats["other"] == other)
+                & stats["statistic"].isin(["paired", "networks_paired"])]
+    def plain(v):
+        v = v.item() if hasattr(v, "item") else v
+        return None if isinstance(v, float) and math.isnan(v) else v
+    return {"method": method, "other": other,
+            "rows": [{c: plain(v) for c, v in zip(cols, r)} for r in sel[cols].itertuples(index=False)]}
+
+
+def forest_frame(data: dict) -> pd.DataFrame:
+    """:func:`forest_data`'s scrap back as the statistics rows :func:`prunegan.plots.part2.forest` reads."""
+    return pd.DataFrame(data["rows"]).assign(method=data["method"], other=data["other"])
+
+
+def figure_data(executed_dir: str | Path) -> dict:
+    """Every figure-data scrap (:data:`FIGDATA`) of the executed chapters in ``executed_dir``, by name."""
+    return {name: value for scraps in scraps_by_notebook(executed_dir).values()
+            for name, value in scraps.items() if name.startswith(FIGDATA)}
+
+
 def read_scraps(executed_dir: str | Path) -> pd.DataFrame:
     """Every scrapbook scrap of the executed chapters in ``executed_dir`` (the summary notebook
-    ``99_*`` excluded): one row per scrap name with its ``value`` and ``notebook``."""
+    ``99_*`` excluded, and the figure-data scraps, :func:`figure_data`): one row per scrap name with its
+    ``value`` and ``notebook``."""
     rows = [{"name": name, "value": value, "notebook": notebook}
             for notebook, scraps in scraps_by_notebook(executed_dir).items() for name,
-            value in scraps.items()]
+            value in scraps.items() if not name.startswith(FIGDATA)]
     if not rows:
         raise FileNotFoundError(f"no executed chapter with scraps in {executed_dir}; run `make book` first")
     table = pd.DataFrame({k: pd.Series([r[k] for r in rows], dtype=object)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 
-def glue_figure(name: str, fig: plt.Figure) -> None:
+def glue_figure(name: str, fig: plt.Figure, *, display: bool = True) -> None:
     """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive of the same notebook (myst-nb's
     glue, shown: scrapbook's reader skips such outputs, so the chapter's scraps stay readable), then
     close it so that the inline backend does not show it a second time. Tag the cell
-    ``remove-output``: the figure then appears once, where the directive puts it, with its caption."""
+    ``remove-output``: the figure then appears once, where the directive puts it, with its caption.
+    ``display=False``: glued without being shown, for a ``{glue}`` directive of another page
+    (``:doc:`` option; the summary notebook's figures for the findings page)."""
     try:
         from myst_nb import glue
     except ImportError as exc:
         raise ImportError("glue_figure is for the book's notebooks and needs myst-nb: "
                           'pip install "prunegan[book]" (or `make venv` in a checkout)') from exc
 
-    glue(name, fig, display=True)
+    glue(name, fig, display=display)
     plt.close(fig)
