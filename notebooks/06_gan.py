@@ -62,6 +62,7 @@ folds = 5                  # fold k's networks are held out; everything is learn
 n_val = 500                # validation images carved from the training images (never trained on)
 sparsities = [0.8, 0.9]
 temperatures = [0.0, 1.0]  # temperatures of the bank's noisy criteria
+criteria = ["noisy-l1", "tp-magnitude", "tp-lamp", "tp-fpgm"]  # the bank's randomised criteria
 draws = 2                  # bank draws per (criterion, temperature, min channels)
 retrain_epochs = 1         # the one retraining budget of every mask in this chapter
 retrain_seeds = 3          # a bank label is the mean validation accuracy over this many retraining seeds
@@ -90,9 +91,10 @@ from prunegan.analysis import comparison, masks, signal
 from prunegan.analysis import targets as target_checks
 from prunegan.chapters import answer
 from prunegan.chapters import part2 as chapter
+from prunegan.chapters.format import markdown_table
 from prunegan.chapters.part2 import fits as fitcheck
 from prunegan.chapters.part2 import overview as ov
-from prunegan.chapters.part2 import report as rp
+from prunegan.chapters.part2 import tables as tb
 from prunegan.chapters.summary import MarkdownText, forest_data
 from prunegan.core import provenance
 from prunegan.chapters.part2.shipping import ship, shipped_key
@@ -106,14 +108,7 @@ pd.set_option("display.precision", 3)
 where = Execution(kind=executor, address=ray_address)  # where masks are evaluated, checked once
 pd.set_option("display.width", 160)
 t0 = time.perf_counter()
-params = chapter.params_from_cell(
-    smoke=smoke, seed=seed, data=data, epochs=epochs, networks=networks, folds=folds, n_val=n_val,
-    sparsities=sparsities, temperatures=temperatures, draws=draws, retrain_epochs=retrain_epochs,
-    retrain_seeds=retrain_seeds, min_distinct=min_distinct, exhaustive_limit=exhaustive_limit,
-    likelihood_steps=likelihood_steps, gan_steps=gan_steps, gan_seeds=gan_seeds,
-    entropy_weights=entropy_weights, critic_weights=critic_weights,
-    critic_steps=critic_steps, samples=samples, critic_candidates=critic_candidates,
-    transfer_model=transfer_model)
+params = chapter.params_from_namespace(globals())
 cfg = chapter.configs(params)
 splits = chapter.split_sizes(cfg)
 print(f"replicate {cfg.seed}: networks trained from seeds "
@@ -131,7 +126,7 @@ print(f"images: {splits['train']} train / {splits['val']} validation / {splits['
 # channels) the space is astronomically larger.
 
 # %%
-display(Markdown(rp.markdown_table(ov.mask_space_display(chapter.mask_space_overview(cfg)))))
+display(Markdown(markdown_table(ov.mask_space_display(chapter.mask_space_overview(cfg)))))
 
 # %% [markdown]
 # ## The mask banks
@@ -151,7 +146,7 @@ bank_evaluations = sum(int(b.unique()["n_seeds"].sum()) for b in banks.values())
 print(f"{bank_evaluations} retrainings in the two banks")
 print("networks' test accuracy:", ", ".join(f"{b.accuracy:.3f}" for b in banks["conv"].baselines))
 print(f"masks with a collapsed layer in the banks: {ov.bank_collapsed(banks)}")
-display(Markdown(rp.markdown_table(ov.bank_display(banks))))
+display(Markdown(markdown_table(ov.bank_display(banks))))
 
 # %% [markdown]
 # ## Cross-fitting: every network held out once
@@ -163,7 +158,7 @@ display(Markdown(rp.markdown_table(ov.bank_display(banks))))
 
 # %%
 folds_ = chapter.cross_fit(banks, cfg, execution=where)
-display(Markdown(rp.markdown_table(rp.fold_table(folds_))))
+display(Markdown(markdown_table(tb.fold_table(folds_))))
 
 # %% [markdown]
 # ### The generators a reader can use on a new network
@@ -197,8 +192,8 @@ print(ship(final, shipped_key(params)))
 
 # %%
 signal_summary = chapter.gather(folds_, "signal_summary")
-display(Markdown(rp.markdown_table(rp.feature_table(folds_))))
-display(Markdown(rp.feature_text(folds_)))
+display(Markdown(markdown_table(tb.feature_table(folds_))))
+display(Markdown(tb.feature_text(folds_)))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_feature_signal", plots.feature_signal(folds_[0].signal_summary))
@@ -228,8 +223,8 @@ land_train = chapter.landscape_examples(banks["conv"], cfg.landscape_sparsity, f
                                         "val_acc")
 channel_feats = [f for f in first.features if f in chapter.CHANNEL_FEATURES]
 lono = signal.lono(land_train, channel_feats) if channel_feats else pd.DataFrame()
-lono_rows, lono_text = rp.lono_table(lono)
-display(Markdown(rp.markdown_table(lono_rows)))
+lono_rows, lono_text = tb.lono_table(lono)
+display(Markdown(markdown_table(lono_rows)))
 display(Markdown(lono_text))
 
 # %% [markdown]
@@ -247,8 +242,8 @@ display(Markdown(lono_text))
 # %%
 design_table = chapter.gather(folds_, "design_table")
 design_overview = chapter.design_overview(folds_)
-display(Markdown(rp.markdown_table(rp.design_pivot(design_overview))))
-display(Markdown(rp.design_text(design_overview, chapter.final_design(folds_)[0])))
+display(Markdown(markdown_table(tb.design_pivot(design_overview))))
+display(Markdown(tb.design_text(design_overview, chapter.final_design(folds_)[0])))
 
 # %% [markdown]
 # ## Critics and generators: one per seed and fold
@@ -259,7 +254,7 @@ display(Markdown(rp.design_text(design_overview, chapter.final_design(folds_)[0]
 
 # %%
 quality = chapter.gather(folds_, "quality")
-display(Markdown(rp.markdown_table(rp.critic_table(chapter.critic_summary(quality)))))
+display(Markdown(markdown_table(tb.critic_table(chapter.critic_summary(quality)))))
 
 # %% [markdown]
 # ## Did the generators learn their banks?
@@ -273,7 +268,7 @@ display(Markdown(rp.markdown_table(rp.critic_table(chapter.critic_summary(qualit
 
 # %%
 fits = pd.concat([chapter.gather(folds_, "fits"), final_fits], ignore_index=True)
-display(Markdown(rp.markdown_table(fitcheck.fit_display(fits))))
+display(Markdown(markdown_table(fitcheck.fit_display(fits))))
 display(Markdown(fitcheck.fit_text(fits)))
 
 # %% [markdown]
@@ -283,7 +278,7 @@ display(Markdown(fitcheck.fit_text(fits)))
 
 # %%
 in_sample_rows = pd.concat([chapter.gather(folds_, "in_sample"), final_in_sample], ignore_index=True)
-display(Markdown(rp.markdown_table(fitcheck.in_sample_display(in_sample_rows))))
+display(Markdown(markdown_table(fitcheck.in_sample_display(in_sample_rows))))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_gan_training", plots.gan_training(
@@ -318,8 +313,8 @@ glue_figure("fig_gan_training", plots.gan_training(
 held_net = banks["conv+linear"].baselines[0].model
 keep = masks.keep_map(chapter.fold_of(folds_, 0).generators["conv+linear"]["gan"][0], held_net,
                       cfg.sparsities, include_linear=True)
-display(Markdown(rp.markdown_table(rp.allocation_table(keep, masks.l1_agreement(keep)))))
-display(Markdown(rp.keep_text(rp.keep_spread(keep))))
+display(Markdown(markdown_table(tb.allocation_table(keep, masks.l1_agreement(keep)))))
+display(Markdown(tb.keep_text(tb.keep_spread(keep))))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_keep_map", plots.keep_map(keep, title=""))
@@ -352,7 +347,7 @@ sweeps = [chapter.collapse_sweep(first.generators["conv"]["gan"][:3],
           chapter.collapse_sweep(first.generators["conv+linear"]["gan"][:3], models_,
                                  include_linear=True).assign(setting="conv+linear")]
 collapse = pd.concat(sweeps, ignore_index=True)
-display(Markdown(rp.markdown_table(rp.collapse_table(collapse))))
+display(Markdown(markdown_table(tb.collapse_table(collapse))))
 
 # %% [markdown]
 # ## The best standard criterion, chosen on each fold's training networks
@@ -366,7 +361,7 @@ display(Markdown(rp.markdown_table(rp.collapse_table(collapse))))
 
 # %%
 best = chapter.gather(folds_, "best")
-display(Markdown(rp.markdown_table(rp.best_criterion_table(folds_))))
+display(Markdown(markdown_table(tb.best_criterion_table(folds_))))
 
 # %% [markdown]
 # ## The comparison on every network
@@ -382,7 +377,7 @@ display(Markdown(rp.markdown_table(rp.best_criterion_table(folds_))))
 # %%
 df = chapter.gather(folds_, "protocol")
 cells = comparison.cell_table(df)
-display(Markdown(rp.markdown_table(rp.key_comparison(cells))))
+display(Markdown(markdown_table(tb.key_comparison(cells))))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_protocol", plots.protocol(cells))
@@ -403,7 +398,7 @@ glue_figure("fig_protocol", plots.protocol(cells))
 # Every other method, mean test accuracy over the networks:
 
 # %% tags=["hide-input", "hide-output"]
-display(Markdown(rp.markdown_table(rp.other_methods(cells))))
+display(Markdown(markdown_table(tb.other_methods(cells))))
 
 # %% [markdown]
 # Methods compared at an equal channel count keep different amounts of compute: a hidden Linear unit counts
@@ -411,14 +406,14 @@ display(Markdown(rp.markdown_table(rp.other_methods(cells))))
 # of the dense network's MACs and parameters its masks keep:
 
 # %%
-display(Markdown(rp.markdown_table(rp.cost_table(cells))))
+display(Markdown(markdown_table(tb.cost_table(cells))))
 
 # %% [markdown]
 # How many *different* masks each method proposed per network (mean over the networks, of its masks per
 # network):
 
 # %%
-display(Markdown(rp.markdown_table(rp.distinct_table(cells))))
+display(Markdown(markdown_table(tb.distinct_table(cells))))
 
 # %% [markdown]
 # ## Exactly, on every network's landscape
@@ -434,7 +429,7 @@ display(Markdown(rp.markdown_table(rp.distinct_table(cells))))
 # %%
 reported = chapter.landscapes(banks["conv"], cfg.landscape_sparsity, cfg.held_out, "retrained_acc")
 expected = chapter.gather(folds_, "expected")
-display(Markdown(rp.markdown_table(rp.landscape_table(reported, expected))))
+display(Markdown(markdown_table(tb.landscape_table(reported, expected))))
 
 # %% [markdown]
 # ## Transfer: `lenet5-caffe`, never seen
@@ -447,7 +442,7 @@ display(Markdown(rp.markdown_table(rp.landscape_table(reported, expected))))
 # %%
 tdf = chapter.gather(folds_, "transfer")
 tcells = comparison.cell_table(tdf)
-display(Markdown(rp.markdown_table(rp.transfer_table(tcells))))
+display(Markdown(markdown_table(tb.transfer_table(tcells))))
 
 # %% [markdown]
 # ## The targets, checked over networks
@@ -463,7 +458,7 @@ stats = pd.concat([chapter.statistics(pd.concat([df, tdf], ignore_index=True), e
                    fitcheck.fit_statistics(final_in_sample, fits)], ignore_index=True)
 checks = target_checks.check(chapter.TARGETS, stats)
 summary = target_checks.summary(checks, chapter.TARGETS)
-display(Markdown(rp.comparison_text(stats)))
+display(Markdown(tb.comparison_text(stats)))
 MarkdownText(chapter.verdict(checks))
 
 # %% [markdown]
@@ -518,8 +513,8 @@ glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", t
 # search without a generator.
 
 # %%
-ablation_table, ablation_targets = rp.ablation_display(chapter.ablation(stats))
-display(Markdown(rp.markdown_table(ablation_table)))
+ablation_table, ablation_targets = tb.ablation_display(chapter.ablation(stats))
+display(Markdown(markdown_table(ablation_table)))
 display(Markdown(ablation_targets))
 
 # %% [markdown]
@@ -533,8 +528,8 @@ one_off = chapter.one_off_costs(bank_evaluations, folds_, cfg)
 compute = comparison.compute_table(pd.concat([df, tdf], ignore_index=True), one_off=one_off)
 chapter_seconds = time.perf_counter() - t0
 print(f"chapter computed in {chapter_seconds:.0f} s on {here['device_name']}")
-compute_table, compute_one_off = rp.compute_display(compute)
-display(Markdown(rp.markdown_table(compute_table)))
+compute_table, compute_one_off = tb.compute_display(compute)
+display(Markdown(markdown_table(compute_table)))
 display(Markdown("One-off costs the learned methods share:\n\n" + compute_one_off))
 
 # %% [markdown]

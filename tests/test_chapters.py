@@ -122,6 +122,21 @@ def test_a_size_passed_with_smoke_is_refused_never_dropped():
         part2.params_from_cell(smoke="yes")
 
 
+def test_params_from_namespace_reads_every_parameter_by_name_and_ignores_the_rest():
+    cell = {**CELL, "likelihood_steps": part2.DEFAULTS.likelihood_steps}
+    namespace = {"smoke": False, **cell, "executor": "local", "ray_address": None, "pd": object()}
+    assert part2.params_from_namespace(namespace) == part2.params_from_cell(smoke=False, **cell)
+    assert part2.params_from_namespace(namespace) == part2.DEFAULTS
+    smoke = part2.params_from_namespace({**namespace, "smoke": True, "seed": 1})
+    assert smoke == part2.params_from_cell(smoke=True, **{**cell, "seed": 1})
+    assert smoke == replace(part2.SMOKE_PARAMS, seed=1)
+    for name in ("criteria", "smoke"):
+        with pytest.raises(ValueError, match=rf"lacks the chapter 6 parameters \['{name}'\]"):
+            part2.params_from_namespace({k: v for k, v in namespace.items() if k != name})
+    with pytest.raises(ValueError, match="smoke=True fixes networks=3"):  # params_from_cell's checks hold
+        part2.params_from_namespace({**namespace, "smoke": True, "networks": 6})
+
+
 @pytest.mark.parametrize("kw, needle", [
     ({"networks": 5, "folds": 6}, "folds=6 must be at most networks=5"),
     ({"networks": 3, "folds": 2}, r"folds=2 .* leave at least two networks to train on in every fold "
@@ -836,6 +851,29 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
                             verdicts["best"])
     assert all(empty[f"target_{part2.report._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
+    assert empty[part2.report.TARGET_CELLS] == {t.name: [] for t in part2.TARGETS}
+
+
+def test_headlines_glue_each_targets_judged_cells_as_plain_values(verdicts):
+    import json
+
+    checks = verdicts["checks"]
+    h = part2.headlines(verdicts["cells"], checks, verdicts["stats"], verdicts["best"])
+    judged = h[part2.report.TARGET_CELLS]
+    assert json.loads(json.dumps(judged, allow_nan=False)) == judged  # plain JSON: scrapbook glues it
+    assert list(judged) == [t.name for t in part2.TARGETS]
+    for t in part2.TARGETS:
+        g = checks[checks["target"] == t.name]
+        assert [c["met"] for c in judged[t.name]] == g["met"].tolist()
+        assert [c["value"] for c in judged[t.name]] == pytest.approx(g["value"].tolist())
+    beats = judged["beats random-min1"]
+    assert beats[0]["cell"] == "conv 80%" and beats[0]["text"] == "+19.0 [+19.0, +19.0]"
+    assert beats[0]["threshold"] == 0.0 and beats[0]["met"] is True
+    # each cell's text is the verdict's, after the cell's name and its parenthesis
+    text = part2.verdict(checks)
+    for t in part2.TARGETS:
+        for c in judged[t.name]:
+            assert f"{c['cell']}" in text and f": {c['text']}" in text
 
 
 def test_headlines_name_the_criterion_most_folds_chose(verdicts):

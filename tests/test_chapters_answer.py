@@ -6,7 +6,7 @@ import pytest
 
 from prunegan.chapters import answer
 from prunegan.chapters.part2.config import TARGETS
-from prunegan.chapters.part2.report import _slug
+from prunegan.chapters.part2.report import TARGET_CELLS, _slug
 
 
 def scraps(low: float, high: float, **extra) -> dict:
@@ -114,45 +114,31 @@ def test_the_verdict_table_of_two_replicates_fits_the_page_column():
     assert hc.table_width_px(rows) <= hc.COLUMN_PX
 
 
-def verdict_line(name: str, status: str, cells: str) -> str:
-    return f"- {name} (rule words (points), low end): **{status}** (0/2 cells) — {cells}."
-
-
 BEATS = TARGETS[2]  # "beats random-min1": low end of the CI > 0
 
 
-def test_verdict_cells_reads_the_targets_line_by_cell():
-    s = {"gan_verdict": "\n".join([
-        verdict_line(TARGETS[0].name, "met", "conv 90% (10 networks): +1.0 [+0.1, +2.0] points from"),
-        verdict_line(BEATS.name, "not met", "conv 80% (10 networks): -1.5 [-3.0, 0.0]; "
-                     "conv 90% (9 networks): +0.2 [+0.1, +0.3]")])}
-    assert answer.verdict_cells(s, BEATS.name) == {"conv 80%": "-1.5 [-3.0, 0.0]",
-                                                   "conv 90%": "+0.2 [+0.1, +0.3]"}
-    assert list(answer.verdict_cells(s, TARGETS[0].name)) == ["conv 90%"]
-    assert answer.verdict_cells(s, TARGETS[1].name) == {}  # "most probable mask: at least ...": no line
-    assert answer.verdict_cells({}, BEATS.name) == {}
+def judged(*cells: tuple[str, float, float, float]) -> dict:
+    """Scraps holding BEATS's judged cells (:data:`report.TARGET_CELLS`) as :func:`report.headlines` glues
+    them: per (cell, value, low, high) the verdict's text and the target's judgement (low end > 0)."""
+    rows = [{"cell": c, "text": f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]", "value": v, "ci_low": lo, "ci_high": hi,
+             "threshold": 0.0, "met": lo > 0} for c, v, lo, hi in cells]
+    return {TARGET_CELLS: {BEATS.name: rows}}
 
 
-@pytest.mark.parametrize("cell, met", [
-    ("+1.0 [+0.1, +2.0]", True), ("+1.0 [0.0, +2.0]", False),  # > 0: the low end 0 itself misses
-    ("−1.0 [−2.0, −0.1]", False), ("no interval", None),
-])
-def test_meets_judges_the_cells_ci_end_against_the_threshold(cell, met):
-    assert answer.meets(BEATS, cell) is met
-
-
-def test_meets_judges_an_upper_bound_on_both_sides():
-    sd = next(t for t in TARGETS if t.bound == "ci_high")  # SD across seeds, high end <= 1.5
-    assert answer.meets(sd, "0.07 [0.05, 1.50] points") is True
-    assert answer.meets(sd, "0.07 [0.05, 1.51] points") is False
+def test_judged_cells_reads_a_targets_cells_from_the_glued_scrap():
+    s = judged(("conv 80%", -1.5, -3.0, 0.0), ("conv 90%", 0.2, 0.1, 0.3))
+    cells = answer.judged_cells(s, BEATS.name)
+    assert list(cells) == ["conv 80%", "conv 90%"]
+    assert cells["conv 80%"]["text"] == "-1.5 [-3.0, +0.0]" and cells["conv 80%"]["met"] is False
+    assert cells["conv 90%"]["met"] is True
+    assert answer.judged_cells(s, TARGETS[0].name) == {}  # no cell of that target
+    assert answer.judged_cells({}, BEATS.name) == {}  # a chapter built before the scrap existed
+    assert not hasattr(answer, "verdict_cells") and not hasattr(answer, "meets") and not hasattr(answer, "re")
 
 
 def test_agreement_names_each_verdict_that_differs_with_both_replicates_cis_side_by_side():
-    r0, r1 = scraps(-1, 1), scraps(-1, 1)
-    r0["gan_verdict"] = verdict_line(BEATS.name, "not met", "conv 80% (10 networks): -1.5 [-3.0, 0.0]; "
-                                     "conv 90% (10 networks): +0.5 [+0.1, +0.9]")
-    r1["gan_verdict"] = verdict_line(BEATS.name, "met", "conv 80% (12 networks): +2.0 [+0.5, +3.5]; "
-                                     "conv 90% (12 networks): +0.4 [+0.2, +0.6]")
+    r0 = {**scraps(-1, 1), **judged(("conv 80%", -1.5, -3.0, 0.0), ("conv 90%", 0.5, 0.1, 0.9))}
+    r1 = {**scraps(-1, 1), **judged(("conv 80%", 2.0, 0.5, 3.5), ("conv 90%", 0.4, 0.2, 0.6))}
     same = answer.agreement({"replicate 0": r0, "replicate 1": dict(r1)})
     assert same == f"**The 2 replicates agree on all {len(TARGETS)} target verdicts.**"
     r1[f"target_{_slug(BEATS.name)}_status"] = "met"
@@ -162,15 +148,24 @@ def test_agreement_names_each_verdict_that_differs_with_both_replicates_cis_side
             in text)
     assert BEATS.describe() in text
     # only the cell whose verdict differs is quoted, the two replicates' CIs side by side
-    assert ("The cells that decide: conv 80%: -1.5 [-3.0, 0.0] in replicate 0 (misses) vs "
+    assert ("The cells that decide: conv 80%: -1.5 [-3.0, +0.0] in replicate 0 (misses) vs "
             "+2.0 [+0.5, +3.5] in replicate 1 (meets).") in text
     assert "conv 90%" not in text
 
 
+def test_agreement_takes_the_targets_judgement_not_the_rounded_text():
+    # low end 0.04 prints as "+0.0" but meets "> 0"; −0.04 prints the same and misses
+    r0 = {**scraps(-1, 1), **judged(("conv 80%", 1.0, 0.04, 2.0))}
+    r1 = {**scraps(-1, 1), **judged(("conv 80%", 1.0, -0.04, 2.0))}
+    r1[f"target_{_slug(BEATS.name)}_status"] = "met"
+    text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
+    assert ("The cells that decide: conv 80%: +1.0 [+0.0, +2.0] in replicate 0 (meets) vs "
+            "+1.0 [-0.0, +2.0] in replicate 1 (misses).") in text
+
+
 def test_agreement_quotes_every_cell_when_no_cell_decides():
-    r0, r1 = scraps(-1, 1), scraps(-1, 1)
-    r1[f"target_{_slug(BEATS.name)}_status"] = "met"  # statuses differ, but no line to read in r1
-    r0["gan_verdict"] = verdict_line(BEATS.name, "not met", "conv 80% (10 networks): +0.5 [+0.1, +0.9]")
+    r0, r1 = {**scraps(-1, 1), **judged(("conv 80%", 0.5, 0.1, 0.9))}, scraps(-1, 1)
+    r1[f"target_{_slug(BEATS.name)}_status"] = "met"  # statuses differ, but no cell glued in r1
     text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
     assert "Its cells: conv 80%: +0.5 [+0.1, +0.9] in replicate 0 (meets) vs – in replicate 1." in text
 

@@ -3,15 +3,14 @@ it): the GAN against the best standard criterion, the untrained generator and ra
 networks it has not seen, with CIs over networks, and the targets' verdicts in each replicate."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.targets import COMPARISONS, Target
+from ..analysis.targets import Target
 from .part2.config import TARGETS
 from .format import markdown_table, pts
-from .part2.report import _slug
+from .part2.report import TARGET_CELLS, _slug
 
 #: Chapter 6's settings as scrap prefixes and as a reader names them.
 SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
@@ -138,38 +137,19 @@ def gather(executed_dir: str | Path, replicates_dir: str | Path) -> dict[str, di
     from .summary import scraps_by_notebook
 
     out = {"replicate 0": scraps_by_notebook(executed_dir).get("06_gan", {})}
-    found = {int(m.group(1)): values for name, values in scraps_by_notebook(replicates_dir).items()
-             if (m := re.fullmatch(r"06_gan_seed(\d+)", name))}
+    stem = "06_gan_seed"
+    found = {int(name[len(stem):]): values for name, values in scraps_by_notebook(replicates_dir).items()
+             if name.startswith(stem) and name[len(stem):].isdigit()}
     out.update({f"replicate {k}": found[k] for k in sorted(found)})
     return out
 
 
-_CI = re.compile(r"([+\-−]?\d+(?:\.\d+)?) \[([+\-−]?\d+(?:\.\d+)?), ([+\-−]?\d+(?:\.\d+)?)\]")
-
-
-def verdict_cells(s: dict, target: str) -> dict[str, str]:
-    """``{cell: "value [low, high]…"}`` of ``target``'s line in chapter 6's ``gan_verdict`` scrap
-    (``"- name (rule): **status** (m/n cells) — cell: CI; cell: CI."``); a cell is named without its
-    parenthesis (``"conv 80%"``, not ``"conv 80% (10 networks)"``). ``{}`` when there is no such line."""
-    for line in str(s.get("gan_verdict", "")).splitlines():
-        if line.startswith(f"- {target} (") and " — " in line:
-            cells = {}
-            for part in line.split(" — ", 1)[1].rstrip(". ").split("; "):
-                where, _, value = part.partition(": ")
-                cells[re.sub(r"\s*\(.*\)$", "", where).strip()] = value.strip()
-            return cells
-    return {}
-
-
-def meets(target: Target, cell: str) -> bool | None:
-    """Whether a cell's text (``"+0.6 [−1.3, +2.6]"``) meets ``target`` (its judged CI end against its
-    threshold); ``None`` when the text holds no CI or the target has no fixed threshold."""
-    m = _CI.search(cell)
-    if m is None or target.threshold is None:
-        return None
-    value, low, high = (float(x.replace("−", "-")) for x in m.groups())
-    judged = {"ci_low": low, "ci_high": high, "value": value}[target.bound]
-    return bool(COMPARISONS[target.comparison](judged, target.threshold))
+def judged_cells(s: dict, target: str) -> dict[str, dict]:
+    """``{cell: judged cell}`` of ``target`` in chapter 6's scraps ``s`` (the scrap
+    :data:`prunegan.chapters.part2.report.TARGET_CELLS`: per cell its ``text`` as the verdict writes it,
+    ``value``, ``ci_low``, ``ci_high``, ``threshold`` and ``met``, the target's judgement); ``{}`` when the
+    scraps hold no cell of it."""
+    return {c["cell"]: c for c in s.get(TARGET_CELLS, {}).get(target, [])}
 
 
 def _status(s: dict, target: Target) -> str:
@@ -179,7 +159,7 @@ def _status(s: dict, target: Target) -> str:
 def agreement(replicates: dict[str, dict]) -> str:
     """Markdown: whether the replicates (label → chapter 6's scraps) agree on every target's verdict;
     for each verdict that differs, the rule and, side by side, every replicate's CI in each cell whose
-    verdict differs (all cells when none can be read), so the reader sees which CI misses the threshold.
+    verdict differs (all its cells when none decides), so the reader sees which CI misses the threshold.
     With replicate 0 only: that replicate 1 was not built, and how to build it."""
     if len(replicates) < 2:
         return ("**Replicate 1 has not been built in this copy of the book**, so only replicate 0's verdicts "
@@ -192,14 +172,17 @@ def agreement(replicates: dict[str, dict]) -> str:
         statuses = {label: _status(s, t) for label, s in replicates.items()}
         if len(set(statuses.values())) == 1:
             continue
-        cells = {label: verdict_cells(s, t.name) for label, s in replicates.items()}
+        cells = {label: judged_cells(s, t.name) for label, s in replicates.items()}
         names = list(dict.fromkeys(c for label in labels for c in cells[label]))
+
+        def met(label, c):
+            return cells[label][c]["met"] if c in cells[label] else None
         deciding = [c for c in names  # cells met in one replicate and missed in another
-                    if {meets(t, cells[label].get(c, "")) for label in labels} >= {True, False}]
+                    if {met(label, c) for label in labels} >= {True, False}]
         shown = "; ".join(
             f"{c}: " + " vs ".join(
-                f"{cells[label].get(c, '–')} in {label}"
-                + {True: " (meets)", False: " (misses)", None: ""}[meets(t, cells[label].get(c, ""))]
+                f"{cells[label][c]['text'] if c in cells[label] else '–'} in {label}"
+                + {True: " (meets)", False: " (misses)", None: ""}[met(label, c)]
                 for label in labels)
             for c in (deciding or names))
         verdicts = ", ".join(f"{statuses[label]} in {label}" for label in labels)

@@ -109,7 +109,8 @@ def format_value(value, *, max_text: int = 28) -> str:
     """A scrap value as a table shows it: integers with thousands separators, fractions and other
     small floats to 3 decimals, large floats to one, whole floats without decimals, text on one
     line (Markdown bullets joined by " · ", emphasis dropped) cut at a word within ``max_text``
-    characters, ``None`` as a dash."""
+    characters, ``None`` as a dash, a table of values (a dict or list another page reads, such as the
+    targets' judged cells) as its number of entries."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, bool):
@@ -122,6 +123,8 @@ def format_value(value, *, max_text: int = 28) -> str:
         if value.is_integer() and abs(value) >= 1:
             return f"{value:,.0f}"
         return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
+    if isinstance(value, (dict, list)):
+        return f"{len(value)} entr{'y' if len(value) == 1 else 'ies'}"
     if isinstance(value, str):
         items = [re.sub(r"^\s*[-*]\s+", "", line).strip() for line in value.splitlines() if line.strip()]
         text = " · ".join(items).replace("**", "")

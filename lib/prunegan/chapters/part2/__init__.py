@@ -13,11 +13,13 @@ Modules: :mod:`.config` (settings, seeds, targets, the parameters :class:`Chapte
 configs built from them), :mod:`.overview` (tables of the splits, mask spaces and banks),
 :mod:`.learned` (landscapes, feature and design choices, per-seed fits), :mod:`.criteria` (standard
 criteria, the best one), :mod:`.methods` (the methods compared, the protocol), :mod:`.crossfit` (one
-fold end to end, every fold), :mod:`.report` (statistics, verdicts, glue).
+fold end to end, every fold), :mod:`.report` (statistics, verdicts, glue), :mod:`.tables` (what
+a reader sees: formatted tables and the sentences after each section).
 """
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
-    TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell, Configs,
+    TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell,
+    params_from_namespace, Configs,
     configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES, MAGNITUDE_FEATURES,
     BASE_FEATURES, STABILISERS,
 )

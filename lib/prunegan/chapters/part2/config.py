@@ -4,6 +4,7 @@ the targets (data), the chapter's parameters as one frozen object (:class:`Chapt
 (:func:`configs`)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from ...analysis.targets import Target
@@ -369,3 +370,16 @@ CHANNEL_FEATURES = tuple(f for f in gan_features.FEATURES if f not in STRUCTURAL
 
 #: What every generator reads whatever the signal test selects: the structural and magnitude features.
 BASE_FEATURES = STRUCTURAL_FEATURES + MAGNITUDE_FEATURES
+
+
+def params_from_namespace(namespace: Mapping) -> Chapter6Params:
+    """The chapter's parameters from the notebook's namespace (``globals()`` after its ``parameters``
+    cell, papermill's injected values included): ``smoke`` and every :class:`Chapter6Params` field read
+    by name, then :func:`params_from_cell`; other names (imports, ``executor``, …) are ignored. A missing
+    name raises ``ValueError`` naming it."""
+    names = ["smoke"] + [f.name for f in fields(Chapter6Params) if f.name != "smoke"]
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise ValueError(f"the notebook's namespace lacks the chapter 6 parameters {missing}: "
+                         "define them in its parameters cell")
+    return params_from_cell(**{n: namespace[n] for n in names})

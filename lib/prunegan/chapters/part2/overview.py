@@ -9,7 +9,7 @@ import pandas as pd
 from ...analysis.masks import mask_space_table
 from ...runs.baseline import baseline
 from .config import Configs
-from .report import pct
+from ..format import pct
 
 
 def split_sizes(cfg: Configs) -> dict[str, int]:
