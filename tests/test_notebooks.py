@@ -91,6 +91,14 @@ def test_gan_scraps(executed):
                  "landscape_gan_expected", "gan_entropy_weight", "gan_critic_weight", "gan_features",
                  "critic_spearman_collapse_free_conv", "gan_verdict"):
         assert name in values, f"scrap {name} missing; have {sorted(values)}"
+    # structured scraps: the forest plot's rows (drawn again on the findings page) and the judged cells
+    forest = values.pop("figdata_forest_gan_best")
+    assert forest["method"] == "gan" and forest["other"] == "best-criterion" and forest["rows"]
+    assert {r["statistic"] for r in forest["rows"]} == {"paired", "networks_paired"}
+    assert isinstance(values.pop("target_cells"), dict)
+    for name in ("fit_gan_conv_fits", "fit_scratch_linear_learned", "fit_final_gap_linear_80",
+                 "margin_adversarial_conv_80", "margin_likelihood_best_linear_90", "linear_gan_likelihood_acc_80"):
+        assert name in values, f"scrap {name} missing"
     for name, v in values.items():
         if isinstance(v, str):
             continue
