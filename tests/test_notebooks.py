@@ -97,7 +97,8 @@ def test_gan_scraps(executed):
     assert {r["statistic"] for r in forest["rows"]} == {"paired", "networks_paired"}
     assert isinstance(values.pop("target_cells"), dict)
     for name in ("fit_gan_conv_fits", "fit_scratch_linear_learned", "fit_final_gap_linear_80",
-                 "margin_adversarial_conv_80", "margin_likelihood_best_linear_90", "linear_gan_likelihood_acc_80"):
+                 "margin_adversarial_conv_80", "margin_likelihood_best_linear_90",
+                 "linear_gan_likelihood_acc_80"):
         assert name in values, f"scrap {name} missing"
     for name, v in values.items():
         if isinstance(v, str):
