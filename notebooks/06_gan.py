@@ -264,7 +264,7 @@ display(Markdown(markdown_table(tb.critic_table(chapter.critic_summary(quality))
 # discriminator ends with a probability gap of at least 0.8 between bank and generated masks: it won
 # outright, and its reward carries no signal), how much more likelihood it gives its own bank masks than the
 # untrained generator does (nats per mask, soft-weighted), and whether its keep map ranks channels with their
-# magnitude (ρ > 0).
+# magnitude (ρ > 0: its keep-probabilities rank the channels of a training network with their mean |w|).
 
 # %%
 fits = pd.concat([chapter.gather(folds_, "fits"), final_fits], ignore_index=True)
