@@ -89,9 +89,8 @@ TARGETS = (
 #: the GAN (likelihood stage, then the adversarial stage, chosen entropy and critic weights), its most
 #: probable mask, the likelihood stage alone (no discriminator), the adversarial stage from the untrained
 #: generator (the third design's training), critic-ranked search, the untrained generator.
-VARIANTS = {"gan": "GAN: likelihood + adversarial (chosen design)", "gan-mode": "GAN's most probable mask",
-            "gan-likelihood": "likelihood only (no discriminator)",
-            "gan-from-scratch": "GAN from scratch (no likelihood stage)",
+VARIANTS = {"gan": "GAN (chosen design)", "gan-mode": "GAN's most probable mask",
+            "gan-likelihood": "likelihood only", "gan-from-scratch": "GAN from scratch",
             "gan+critic": "GAN + critic best-of-K", "random-min1+critic": "random-min1 + critic best-of-K",
             "uniform-collapse-free": "uniform collapse-free (untrained generator)"}
 
