@@ -24,7 +24,7 @@ from ...gan import diagnostics
 from ...pruning.executors import Execution
 from ...pruning.strategies import Method
 from ...runs import protocol, runner
-from ..format import MINUS, MISSING, acc, pct, pts_ci
+from ..format import MISSING, acc, pct, pts, pts_ci
 from .config import SETTINGS, VARIANTS, Configs
 from .learned import expected_on_landscape, landscape_rows
 
@@ -40,12 +40,11 @@ def fit_table(banks: dict, generators: dict, network: int, sparsity: float) -> p
     mask over the untrained generator, on the training examples) and ``l1_rho`` (keep-probability vs mean
     |w|, Spearman within layers, averaged over layers, on training network ``network`` at ``sparsity``)."""
     rows = []
-    first, s = network, sparsity
     for setting, by_design in generators.items():
-        model = banks[setting].baselines[first].model
+        model = banks[setting].baselines[network].model
         for design, gens in by_design.items():
             for g in gens:
-                rho = mask_analysis.l1_agreement(mask_analysis.keep_map(g, model, (s,)))["spearman"]
+                rho = mask_analysis.l1_agreement(mask_analysis.keep_map(g, model, (sparsity,)))["spearman"]
                 rows.append({"setting": setting, "design": design, "seed": g.config.seed,
                              **diagnostics.fit_summary(g), "bank_gain": g.fit_report.get("bank_gain", np.nan),
                              "l1_rho": float(rho.mean()) if len(rho) else np.nan})
@@ -137,7 +136,7 @@ def fit_display(fits: pd.DataFrame) -> pd.DataFrame:
                      "diverged": f"{int(g['diverged'].sum())}/{len(g)}",
                      "D: bank / generated": (f"{acc(g['d_real'].mean())} / {acc(g['d_fake'].mean())}"
                                              if adversarial.any() else MISSING),
-                     "bank gain": f"{g['bank_gain'].mean():+.1f}".replace("-", MINUS),
+                     "bank gain": pts(g["bank_gain"].mean()),
                      "ρ > 0": f"{int((g['l1_rho'] > 0).sum())}/{len(g)}"})
     return pd.DataFrame(rows)
 
