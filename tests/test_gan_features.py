@@ -1,5 +1,6 @@
 """Channel features (issue 13): the image features beside the weight features — shapes, determinism,
-within-layer standardisation, what a dead channel looks like, default inputs, errors and the memo."""
+within-layer standardisation, default inputs and errors (the statistics behind them, what a dead channel
+looks like and their memo: tests/test_pruning_importance.py)."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +10,7 @@ from torch import nn
 from prunegan import data, models
 from prunegan.core.masks import layer_sizes
 from prunegan.gan import features as F
+from prunegan.pruning import importance as I
 
 
 class RgbNet(nn.Module):
@@ -54,6 +56,12 @@ def test_feature_lists_and_version():
     assert F.FEATURES == F.WEIGHT_FEATURES + F.IMAGE_FEATURES and len(set(F.FEATURES)) == len(F.FEATURES)
     assert F.FEATURE_VERSION == 2
     assert F.WEIGHT_FEATURES[0] == "l1_z_layer" and "taylor_z_layer" in F.IMAGE_FEATURES
+
+
+def test_the_statistics_are_pruning_importance_reexported():
+    """The raw statistics moved to prunegan.pruning.importance; the old names still import from here."""
+    assert F.channel_statistics is I.channel_statistics and F.clear_cache is I.clear_cache
+    assert F.STATISTICS == I.STATISTICS and F.PROBE_STATISTICS == I.PROBE_STATISTICS
 
 
 @pytest.mark.parametrize("include_linear", [False, True])
@@ -131,80 +139,6 @@ def test_deterministic_and_leaves_model_and_rng_alone(images):
     assert net.training and not net.conv2.training and net.conv1.training
 
 
-def _stats(net, images, **kw):
-    s = F.channel_statistics(net, inputs=images, **kw)
-    return {layer: g.reset_index(drop=True) for layer, g in s.groupby("layer", sort=False)}
-
-
-def test_a_dead_channel(images):
-    """conv1 channel 2 with weights and bias zeroed: no activation, no Taylor importance, all outputs
-    non-positive, rank 0; its out_mass (read by conv2) is untouched, and so is every other channel's."""
-    net = models.build("lenet5", seed=2)
-    base = _stats(net, images)
-    with torch.no_grad():
-        net.conv1.weight[2] = 0
-        net.conv1.bias[2] = 0
-    dead = _stats(net, images)["conv1"].loc[2]
-    assert dead["act_mean"] == 0 and dead["taylor"] == 0
-    assert dead["act_zero_share"] == 1 and dead["hrank"] == 0
-    after = _stats(net, images)
-    assert after["conv1"]["out_mass"].equals(base["conv1"]["out_mass"])
-    assert after["conv2"]["out_mass"].equals(base["conv2"]["out_mass"])
-    assert (base["conv1"].loc[2, ["act_mean", "taylor", "hrank"]] > 0).all()
-
-
-def test_out_mass_reads_the_next_layer(images):
-    """out_mass is Σ|w| of the next layer's weights reading the channel: zeroing conv2's input slice of
-    conv1 channel 4 makes it 0 (others unchanged); zeroing fc1's columns of conv2 channel 7 likewise,
-    and zeroing conv2 channel 7's own weights lowers conv1's out_mass by exactly those weights' mass."""
-    net = models.build("lenet5", seed=2)
-    base = _stats(net, images)
-    w2 = net.conv2.weight.detach()
-    assert base["conv1"]["out_mass"].to_numpy() == pytest.approx(w2.abs().sum((0, 2, 3)).numpy(), rel=1e-5)
-    fc = net.fc1.weight.detach().abs().reshape(120, 16, 25).sum((0, 2))
-    assert base["conv2"]["out_mass"].to_numpy() == pytest.approx(fc.numpy(), rel=1e-5)
-
-    with torch.no_grad():
-        net.conv2.weight[:, 4] = 0
-    s = _stats(net, images)
-    assert s["conv1"].loc[4, "out_mass"] == 0
-    others = [c for c in range(6) if c != 4]
-    assert s["conv1"].loc[others, "out_mass"].equals(base["conv1"].loc[others, "out_mass"])
-
-    with torch.no_grad():
-        net.fc1.weight.view(120, 16, 25)[:, 7] = 0
-    s2 = _stats(net, images)
-    assert s2["conv2"].loc[7, "out_mass"] == 0
-    keep = [c for c in range(16) if c != 7]
-    assert s2["conv2"].loc[keep, "out_mass"].equals(base["conv2"].loc[keep, "out_mass"])
-    assert s2["conv1"]["out_mass"].equals(s["conv1"]["out_mass"])  # fc1 does not read conv1
-
-    own = net.conv2.weight[7].detach().abs().sum((1, 2))  # (6,) what conv2 channel 7 reads from conv1
-    with torch.no_grad():
-        net.conv2.weight[7] = 0
-        net.conv2.bias[7] = 0
-    s3 = _stats(net, images)
-    expected = s2["conv1"]["out_mass"].to_numpy() - own.numpy()
-    assert s3["conv1"]["out_mass"].to_numpy() == pytest.approx(expected, rel=1e-5, abs=1e-5)
-    assert s3["conv2"].loc[7, "act_mean"] == 0 and s3["conv2"].loc[7, "taylor"] == 0
-
-
-def test_taylor_uses_the_models_own_predictions(images):
-    """Taylor is |a · ∂L/∂a| with L the summed cross-entropy against the argmax labels (checked by hand
-    on conv2 for a handful of images)."""
-    net = models.build("lenet5", seed=4).eval()
-    x = images[:10]
-    out = {}
-    h = net.conv2.register_forward_hook(lambda m, a, o: out.setdefault("a", o))
-    logits = net(x)
-    h.remove()
-    loss = nn.functional.cross_entropy(logits, logits.argmax(1), reduction="sum")
-    (g,) = torch.autograd.grad(loss, out["a"])
-    expected = (out["a"] * g).abs().mean((0, 2, 3)).detach()
-    got = _stats(net, x)["conv2"]["taylor"].to_numpy()
-    assert got == pytest.approx(expected.numpy(), rel=1e-4, abs=1e-9)
-
-
 @pytest.mark.parametrize("name", ["lenet5", "lenet5-caffe"])
 def test_default_inputs_for_mnist_networks(name):
     net = models.build(name)
@@ -263,48 +197,3 @@ def test_layers_without_a_model_give_the_weight_features(lenet):
         F.features_of_layers({"conv1": other.conv1}, model=lenet)
     with pytest.raises(ValueError, match="unknown: \\['nope'\\]"):
         F.channel_features(lenet, features=("nope",))
-
-
-def test_memo_hits_and_invalidates_when_weights_change(images):
-    net = models.build("lenet5", seed=5)
-    F.clear_cache()
-    a = F.channel_statistics(net, inputs=images)
-    assert len(F._STATS_CACHE) == 1
-    F.channel_statistics(net, inputs=images)
-    assert len(F._STATS_CACHE) == 1  # a hit: nothing new stored
-    with torch.no_grad():
-        net.conv1.weight.mul_(2.0)
-    b = F.channel_statistics(net, inputs=images)
-    assert len(F._STATS_CACHE) == 2
-    assert not a["act_mean"].equals(b["act_mean"])
-    F.clear_cache()
-    assert F.channel_statistics(net, inputs=images).equals(b)
-    # other inputs: another entry, other values
-    c = F.channel_statistics(net, inputs=images[:32])
-    assert len(F._STATS_CACHE) == 2 and not c["act_mean"].equals(b["act_mean"])
-
-
-def test_memo_returns_copies(images):
-    net = models.build("lenet5", seed=6)
-    s = F._statistics(net, {"conv1": net.conv1}, images)
-    s["conv1"]["act_mean"].zero_()
-    assert F._statistics(net, {"conv1": net.conv1}, images)["conv1"]["act_mean"].abs().sum() > 0
-
-
-def test_memo_is_bounded():
-    cache = F._LRU(2)
-    for k in "abc":
-        cache.put(k, k)
-    assert len(cache) == 2 and cache.get("a") is None and cache.get("c") == "c"
-
-
-def test_out_mass_of_a_grouped_reader():
-    """A depthwise-style reader (groups=4, 2 outputs per group): channel c is read by outputs 2c, 2c+1
-    only."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3, groups=4), nn.ReLU(),
-                            nn.Flatten(), nn.Linear(8 * 24 * 24, 10))
-    got = F.channel_statistics(net, inputs=data.default_inputs()[:8]).set_index("layer")["out_mass"]
-    w = net[2].weight.detach().abs().sum((1, 2, 3)).reshape(4, 2).sum(1)
-    assert got["0"].to_numpy() == pytest.approx(w.numpy(), rel=1e-5)

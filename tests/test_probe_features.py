@@ -13,6 +13,7 @@ from torch import nn
 
 from prunegan import data, models
 from prunegan.gan import features as F
+from prunegan.pruning import importance as I
 
 
 class SignalNet(nn.Module):
@@ -58,7 +59,7 @@ class ResNet(nn.Module):
 
 
 def probes(net, x, y, **kw) -> dict:
-    s = F.channel_statistics(net, inputs=x, labels=y, **kw)
+    s = I.channel_statistics(net, inputs=x, labels=y, **kw)
     return {layer: g.reset_index(drop=True) for layer, g in s.groupby("layer", sort=False)}
 
 
@@ -144,26 +145,26 @@ def test_default_labels_are_the_default_images_labels(mnist5k):
 
 def test_defaults_read_the_default_images_and_labels():
     lenet = models.build("lenet5", seed=7)
-    a = F.channel_statistics(lenet)
-    b = F.channel_statistics(lenet, inputs=data.default_inputs(), labels=data.default_labels())
-    assert list(a.columns) == ["layer", "channel", *F.STATISTICS] and a.equals(b)
+    a = I.channel_statistics(lenet)
+    b = I.channel_statistics(lenet, inputs=data.default_inputs(), labels=data.default_labels())
+    assert list(a.columns) == ["layer", "channel", *I.STATISTICS] and a.equals(b)
 
 
 def test_memo_keys_on_the_labels():
     net, (x, y) = SignalNet(), signal_data()
-    F.clear_cache()
+    I.clear_cache()
     a = probes(net, x, y)["conv"]
-    assert len(F._PROBE_CACHE) == 1 and len(F._STATS_CACHE) == 1
+    assert len(I._PROBE_CACHE) == 1 and len(I._STATS_CACHE) == 1
     probes(net, x, y)
-    assert len(F._PROBE_CACHE) == 1  # a hit
+    assert len(I._PROBE_CACHE) == 1  # a hit
     flipped = probes(net, x, 1 - y)["conv"]  # every label wrong: removing the signal now helps
-    assert len(F._PROBE_CACHE) == 2 and len(F._STATS_CACHE) == 1  # the image statistics are shared
+    assert len(I._PROBE_CACHE) == 2 and len(I._STATS_CACHE) == 1  # the image statistics are shared
     assert a.loc[0, "ablation_loss"] > 0 > flipped.loc[0, "ablation_loss"]
     assert flipped.loc[0, "only_kept_acc"] == 0.0
     # features that need no labels compute no probe
-    F.clear_cache()
+    I.clear_cache()
     F.channel_features(net, inputs=x, labels=y, features=("taylor_z_layer", "hrank_rank_layer"))
-    assert len(F._PROBE_CACHE) == 0
+    assert len(I._PROBE_CACHE) == 0
 
 
 @pytest.mark.parametrize("bad, needle", [
@@ -193,7 +194,7 @@ def test_probe_features_need_labels_with_inputs():
     with pytest.raises(ValueError, match="need labels="):
         F.channel_features(net, inputs=x, features=("l1_z_layer", "only_kept_acc_rank_layer"))
     with pytest.raises(ValueError, match="labels were given without inputs"):
-        F.channel_statistics(net, labels=y)
+        I.channel_statistics(net, labels=y)
     with pytest.raises(ValueError, match="labels were given without model="):
         F.features_of_layers({"conv": net.conv}, labels=y)
     # without asking for a probe, images alone are enough
@@ -215,7 +216,7 @@ def test_only_kept_accuracies_a_few_images_apart_are_not_blown_up():
     assert F._zscore(torch.tensor([1.0, 3.0]), floor=0.5).tolist() == [-1.0, 1.0]  # std 1 > floor
     assert F._zscore(torch.tensor([1.0, 3.0]), floor=2.0).tolist() == [-0.5, 0.5]  # std 1 < floor
     net = models.build("lenet5", seed=1)
-    raw = torch.tensor(F.channel_statistics(net).query("layer == 'conv1'")["only_kept_acc"].to_numpy())
+    raw = torch.tensor(I.channel_statistics(net).query("layer == 'conv1'")["only_kept_acc"].to_numpy())
     assert raw.max() - raw.min() == pytest.approx(2 / 500, abs=1e-6)
     assert float(F._zscore(raw).abs().max()) > 2
     z = F.channel_features(net, features=("only_kept_acc_z_layer",)).x[:6, 0]

@@ -14,8 +14,11 @@ from prunegan.pruning import scorers, strategies
 from prunegan.pruning.scorers import SCORERS
 from prunegan.pruning.select import select
 
-BUILT_IN = ["gan", "gan-mode", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude",
-            "uniform-collapse-free", "uniform-l1", "uniform-random"]
+#: The image-based criteria (prunegan.pruning.importance; their own tests: test_pruning_importance.py).
+IMAGE = ["ablation-loss", "act-mean", "act-nonzero", "hrank", "only-kept-acc", "out-mass", "taylor"]
+BUILT_IN = sorted(["gan", "gan-mode", "l1", "noisy-l1", "random", "tp-fpgm", "tp-lamp", "tp-magnitude",
+                   "uniform-collapse-free", "uniform-l1", "uniform-random", *IMAGE,
+                   *(f"uniform-{n}" for n in IMAGE)])
 
 
 @pytest.fixture(scope="module")

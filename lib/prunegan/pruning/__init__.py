@@ -1,2 +1,3 @@
-"""Pruning: scorers, the one global selection, strategies (scorer + selection), applying masks, the evaluation
-engine and its executors (worker processes on this machine, or Ray tasks on a cluster)."""
+"""Pruning: scorers (from the weights, Torch-Pruning's, and the image-based criteria of :mod:`.importance`),
+the one global selection, strategies (scorer + selection), applying masks, the evaluation engine and its
+executors (worker processes on this machine, or Ray tasks on a cluster)."""

@@ -5,13 +5,14 @@ A scorer is a function ``scorer(model, layers, rng, *, sparsity, **options) -> {
 ``model`` is the network, ``layers`` maps its prunable layers' names to their modules (in order), ``rng`` is
 the ``torch.Generator`` that every random draw uses, ``sparsity`` the target (most scorers ignore it),
 ``options`` the scorer's own keyword options. A scorer that returns a whole mask as 0/1 scores
-(``uniform-collapse-free``, ``uniform-l1``, ``uniform-random``, ``gan``, ``gan-mode``) also declares
+(the ``uniform-*`` scorers, ``gan``, ``gan-mode``) also declares
 ``min_channels_per_layer`` and is given the method's minimum, so that its mask already keeps it.
-Scorers are registered by name in :data:`SCORERS`.
+Scorers are registered by name in :data:`SCORERS`; the image-based criteria (``taylor``, ``hrank``,
+``act-mean``, ``act-nonzero``, ``out-mass``, ``ablation-loss``, ``only-kept-acc``, :data:`IMAGE_SCORERS`) read
+their statistics from :mod:`prunegan.pruning.importance`.
 """
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Mapping
 
 import torch
@@ -22,6 +23,8 @@ from ..core.distribution import StructuredMasks
 from ..core.registry import Registry
 from ..core.store import weights_digest
 from ..core.validate import check_int, check_number
+from . import importance
+from .memo import Memo, copied
 from .select import select_per_layer, uniform_kept_per_layer
 
 Scorer = Callable[..., dict[str, torch.Tensor]]
@@ -75,8 +78,7 @@ def gumbel_perturbed(scores: Mapping[str, torch.Tensor], temperature: float,
 #: Importances already computed, by (criterion, layers, digest of the model's weights); a bank asks
 #: for the same network's importance once per noisy draw, and building Torch-Pruning's dependency
 #: graph is what costs (about 10 ms a call for LeNet-5).
-_IMPORTANCE_MEMO: "collections.OrderedDict[tuple, dict[str, torch.Tensor]]" = collections.OrderedDict()
-_MEMO_SIZE = 64
+_IMPORTANCE_MEMO = Memo(64)
 
 
 def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module],
@@ -86,11 +88,8 @@ def torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module],
     (scores normalised by the layer's mean, as Torch-Pruning does by default). Remembered for the
     same weights (a model changed in place is recomputed); the caller gets copies."""
     key = (criterion, tuple(layers), weights_digest(model, n=32))
-    if key not in _IMPORTANCE_MEMO:
-        _IMPORTANCE_MEMO[key] = _torch_pruning_importance(model, layers, criterion)
-        while len(_IMPORTANCE_MEMO) > _MEMO_SIZE:
-            _IMPORTANCE_MEMO.popitem(last=False)
-    return {name: t.clone() for name, t in _IMPORTANCE_MEMO[key].items()}
+    return copied(_IMPORTANCE_MEMO.get_or_compute(
+        key, lambda: _torch_pruning_importance(model, layers, criterion)))
 
 
 def _torch_pruning_importance(model: nn.Module, layers: Mapping[str, nn.Module],
@@ -126,6 +125,44 @@ def _register_torch_pruning(criterion: str) -> None:
 
 for _criterion in ("magnitude", "lamp", "fpgm"):
     _register_torch_pruning(_criterion)
+
+
+def _register_statistic(name: str, statistic: str, what: str) -> Scorer:
+    probe = statistic in importance.PROBE_STATISTICS
+
+    @SCORERS.register(name)
+    def scorer(model: nn.Module, layers: Mapping[str, nn.Module], rng: torch.Generator, *, sparsity: float,
+               inputs: torch.Tensor | None = None,
+               labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return importance.importance(model, layers, statistic, inputs=inputs, labels=labels)
+
+    scorer.__name__ = scorer.__qualname__ = name.replace("-", "_")
+    scorer.__doc__ = (
+        f"{what} (from ``{statistic}`` of :func:`prunegan.pruning.importance.channel_statistics`; "
+        f"higher = keep), over ``inputs`` (``(N, C, H, W)`` float images; default: the embedded validation "
+        f"images :func:`prunegan.data.default_inputs`, for networks taking 1×28×28 images)"
+        + (" and their ``labels`` (``(N,)`` int64; default with the default images: "
+           ":func:`prunegan.data.default_labels`; ``inputs`` without ``labels`` is a ``ValueError``)" if probe
+           else "; ``labels``, if given with ``inputs``, are only checked")
+        + ". Deterministic (``rng`` is not used); memoised by the weights', images' and labels' digests.")
+    return scorer
+
+
+#: Image-based importance criteria: scorer name → (statistic, what it measures).
+IMAGE_SCORERS: dict[str, tuple[str, str]] = {
+    "act-mean": ("act_mean", "Mean post-ReLU activation of the channel"),
+    "act-nonzero": ("act_zero_share", "Share of the channel's outputs above 0, ``1 − act_zero_share`` (a "
+                                      "channel that is more often ≤ 0 is less important; exact, in float64)"),
+    "taylor": ("taylor", "First-order Taylor importance, mean |a · ∂L/∂a| (L against the model's own "
+                         "predictions)"),
+    "out-mass": ("out_mass", "Weight mass Σ|w| the next layer reads from the channel"),
+    "hrank": ("hrank", "HRank: mean rank of the channel's ReLU feature maps (0 for Linear units)"),
+    "ablation-loss": ("ablation_loss", "The exact ablation oracle: the loss increase when the channel "
+                                       "alone is removed"),
+    "only-kept-acc": ("only_kept_acc", "The accuracy when the channel is the only one kept in its layer"),
+}
+for _name, (_statistic, _what) in IMAGE_SCORERS.items():
+    _register_statistic(_name, _statistic, _what)
 
 
 @SCORERS.register("uniform-collapse-free")
@@ -168,6 +205,9 @@ _register_layerwise_uniform("l1", l1, "the channels with the highest mean |w| (t
                                       "it ignores the seed")
 _register_layerwise_uniform("random", random, "a uniformly random subset of channels, drawn from ``rng`` "
                                               "(the top ``random`` scores)")
+for _name in IMAGE_SCORERS:  # the default images and labels (no inputs= / labels= options)
+    _register_layerwise_uniform(_name, SCORERS.get(_name),
+                                f"the channels with the highest ``{_name}`` scores over the default images")
 
 
 @SCORERS.register("gan")
