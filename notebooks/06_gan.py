@@ -81,42 +81,27 @@ executor = "local"         # where masks are evaluated: "local" (this machine) o
 ray_address = None         # with "ray": None (start a local Ray), "auto", or the head node's "host:port"
 
 # %%
-import time
-
 import pandas as pd
-import scrapbook as sb
 from IPython.display import Markdown, display
 
-from prunegan.analysis import comparison, masks, signal
-from prunegan.analysis import targets as target_checks
 from prunegan.chapters import answer
 from prunegan.chapters import part2 as chapter
 from prunegan.chapters.format import markdown_table
 from prunegan.chapters.part2 import fits as fitcheck
 from prunegan.chapters.part2 import overview as ov
 from prunegan.chapters.part2 import tables as tb
-from prunegan.chapters.summary import MarkdownText, forest_data
-from prunegan.core import provenance
 from prunegan.chapters.part2.shipping import ship, shipped_key
-from prunegan.plots import part2 as plots
+from prunegan.chapters.summary import MarkdownText
 from prunegan.plots import glue_figure
+from prunegan.plots import part2 as plots
 from prunegan.pruning.executors import Execution
-from prunegan.runs import bank
-from prunegan.runs.baseline import baseline
 
 pd.set_option("display.precision", 3)
-where = Execution(kind=executor, address=ray_address)  # where masks are evaluated, checked once
 pd.set_option("display.width", 160)
-t0 = time.perf_counter()
 params = chapter.params_from_namespace(globals())
-cfg = chapter.configs(params)
-splits = chapter.split_sizes(cfg)
-print(f"replicate {cfg.seed}: networks trained from seeds "
-      f"{cfg.networks[0].init_seed}..{cfg.networks[-1].init_seed};"
-      f" {len(cfg.folds)} folds {cfg.folds}: each held out while learning and choosing on the others")
-here = provenance.describe()
-print(f"images: {splits['train']} train / {splits['val']} validation / {splits['test']} test; "
-      f"running on {here['device_name']}, torch {here['torch_version']}")
+# the whole chapter: banks, cross-fitted folds, final generators, comparison, statistics, targets
+result = chapter.run(params, Execution(kind=executor, address=ray_address))
+print(result.header())
 
 # %% [markdown]
 # ## How many masks are there?
@@ -126,7 +111,7 @@ print(f"images: {splits['train']} train / {splits['val']} validation / {splits['
 # channels) the space is astronomically larger.
 
 # %%
-display(Markdown(markdown_table(ov.mask_space_display(chapter.mask_space_overview(cfg)))))
+display(Markdown(markdown_table(ov.mask_space_display(result.mask_space))))
 
 # %% [markdown]
 # ## The mask banks
@@ -140,13 +125,8 @@ display(Markdown(markdown_table(ov.mask_space_display(chapter.mask_space_overvie
 # standard deviation between them).
 
 # %%
-banks = {setting: bank.build(bc, execution=where)
-         for setting, bc in cfg.banks.items()}
-bank_evaluations = sum(int(b.unique()["n_seeds"].sum()) for b in banks.values())
-print(f"{bank_evaluations} retrainings in the two banks")
-print("networks' test accuracy:", ", ".join(f"{b.accuracy:.3f}" for b in banks["conv"].baselines))
-print(f"masks with a collapsed layer in the banks: {ov.bank_collapsed(banks)}")
-display(Markdown(markdown_table(ov.bank_display(banks))))
+print(result.bank_text())
+display(Markdown(markdown_table(ov.bank_display(result.banks))))
 
 # %% [markdown]
 # ## Cross-fitting: every network held out once
@@ -157,23 +137,19 @@ display(Markdown(markdown_table(ov.bank_display(banks))))
 # learned on, and what it chose (criteria that tied on its training networks are joined by `=`).
 
 # %%
-folds_ = chapter.cross_fit(banks, cfg, execution=where)
-display(Markdown(markdown_table(tb.fold_table(folds_))))
+display(Markdown(markdown_table(tb.fold_table(result.folds))))
 
 # %% [markdown]
 # ### The generators a reader can use on a new network
 #
 # Every number below comes from the fold that held its network out. For a *new* network the design most
 # folds chose is fitted once more, on every network of the chapter, per setting; `make book` ships these two
-# generators with the package (`prunegan.gan.load_shipped`, `python -m prunegan.gan map`). They are not
+# generators with the package (`prunegan.gan.load_shipped`, `prunegan map`). They are not
 # measured here: no network is left to measure them on.
 
 # %%
-final = chapter.final_fit(banks, cfg, folds_)
-final_fits, final_in_sample = chapter.final_checks(banks, cfg, final, execution=where)
-(entropy_w, critic_w), final_features = chapter.final_design(folds_)
-print(f"design: entropy {entropy_w:g}, critic {critic_w:g}; features: {', '.join(final_features)}")
-print(ship(final, shipped_key(params)))
+print(result.design_text())
+print(ship(result.final, shipped_key(params)))
 
 # %% [markdown]
 # ## Which channel features carry a signal?
@@ -191,12 +167,11 @@ print(ship(final, shipped_key(params)))
 # correlation over folds and how many folds chose each feature.
 
 # %%
-signal_summary = chapter.gather(folds_, "signal_summary")
-display(Markdown(markdown_table(tb.feature_table(folds_))))
-display(Markdown(tb.feature_text(folds_)))
+display(Markdown(markdown_table(tb.feature_table(result.folds))))
+display(Markdown(tb.feature_text(result.folds)))
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_feature_signal", plots.feature_signal(folds_[0].signal_summary))
+glue_figure("fig_feature_signal", plots.feature_signal(result.first.signal_summary))
 
 # %% [markdown]
 # :::{glue:figure} fig_feature_signal
@@ -218,12 +193,7 @@ glue_figure("fig_feature_signal", plots.feature_signal(folds_[0].signal_summary)
 # Spearman):
 
 # %%
-first = folds_[0]
-land_train = chapter.landscape_examples(banks["conv"], cfg.landscape_sparsity, first.cfg.train_networks,
-                                        "val_acc")
-channel_feats = [f for f in first.features if f in chapter.CHANNEL_FEATURES]
-lono = signal.lono(land_train, channel_feats) if channel_feats else pd.DataFrame()
-lono_rows, lono_text = tb.lono_table(lono)
+lono_rows, lono_text = tb.lono_table(result.lono)
 display(Markdown(markdown_table(lono_rows)))
 display(Markdown(lono_text))
 
@@ -240,10 +210,9 @@ display(Markdown(lono_text))
 # candidate's advantage (points) per fold, with how many folds it cleared its CI in.
 
 # %%
-design_table = chapter.gather(folds_, "design_table")
-design_overview = chapter.design_overview(folds_)
+design_overview = chapter.design_overview(result.folds)
 display(Markdown(markdown_table(tb.design_pivot(design_overview))))
-display(Markdown(tb.design_text(design_overview, chapter.final_design(folds_)[0])))
+display(Markdown(tb.design_text(design_overview, result.design)))
 
 # %% [markdown]
 # ## Critics and generators: one per seed and fold
@@ -253,8 +222,7 @@ display(Markdown(tb.design_text(design_overview, chapter.final_design(folds_)[0]
 # **held-out** networks' masks (all, and collapse-free only), mean over seeds with the 95 % CI.
 
 # %%
-quality = chapter.gather(folds_, "quality")
-display(Markdown(markdown_table(tb.critic_table(chapter.critic_summary(quality)))))
+display(Markdown(markdown_table(tb.critic_table(chapter.critic_summary(result.gather("quality"))))))
 
 # %% [markdown]
 # ## Did the generators learn their banks?
@@ -267,9 +235,8 @@ display(Markdown(markdown_table(tb.critic_table(chapter.critic_summary(quality))
 # magnitude (ρ > 0: its keep-probabilities rank the channels of a training network with their mean |w|).
 
 # %%
-fits = pd.concat([chapter.gather(folds_, "fits"), final_fits], ignore_index=True)
-display(Markdown(markdown_table(fitcheck.fit_display(fits))))
-display(Markdown(fitcheck.fit_text(fits)))
+display(Markdown(markdown_table(fitcheck.fit_display(result.fits))))
+display(Markdown(fitcheck.fit_text(result.fits)))
 
 # %% [markdown]
 # In-sample: each fold's seed-0 GAN on its own training networks, and the final generators on every network —
@@ -277,13 +244,10 @@ display(Markdown(fitcheck.fit_text(fits)))
 # chapter's budget) beside the soft-weighted bank's, the distribution they were fitted to reproduce.
 
 # %%
-in_sample_rows = pd.concat([chapter.gather(folds_, "in_sample"), final_in_sample], ignore_index=True)
-display(Markdown(markdown_table(fitcheck.in_sample_display(in_sample_rows))))
+display(Markdown(markdown_table(fitcheck.in_sample_display(result.in_sample))))
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_gan_training", plots.gan_training(
-    {f"fold 0, {s}, {d}": first.generators[s][d][0].history for s in banks
-     for d in ("gan", "gan-from-scratch")}))
+glue_figure("fig_gan_training", plots.gan_training(result.training_histories()))
 
 # %% [markdown]
 # :::{glue:figure} fig_gan_training
@@ -310,14 +274,11 @@ glue_figure("fig_gan_training", plots.gan_training(
 # correlation between keep-probability and mean |w| (1: the map orders channels like L1).
 
 # %%
-held_net = banks["conv+linear"].baselines[0].model
-keep = masks.keep_map(chapter.fold_of(folds_, 0).generators["conv+linear"]["gan"][0], held_net,
-                      cfg.sparsities, include_linear=True)
-display(Markdown(markdown_table(tb.allocation_table(keep, masks.l1_agreement(keep)))))
-display(Markdown(tb.keep_text(tb.keep_spread(keep))))
+display(Markdown(markdown_table(tb.allocation_table(result.keep, result.keep_agreement()))))
+display(Markdown(tb.keep_text(tb.keep_spread(result.keep))))
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_keep_map", plots.keep_map(keep, title=""))
+glue_figure("fig_keep_map", plots.keep_map(result.keep, title=""))
 
 # %% [markdown]
 # :::{glue:figure} fig_keep_map
@@ -340,14 +301,7 @@ glue_figure("fig_keep_map", plots.keep_map(keep, title=""))
 # `round(sparsity · n)` channels.
 
 # %%
-models_ = {f"lenet5 net {i}": b.model for i, b in enumerate(banks["conv"].baselines)}
-sweeps = [chapter.collapse_sweep(first.generators["conv"]["gan"][:3],
-                                 {**models_, "lenet5-caffe": baseline(cfg.transfer).model},
-                                 include_linear=False).assign(setting="conv"),
-          chapter.collapse_sweep(first.generators["conv+linear"]["gan"][:3], models_,
-                                 include_linear=True).assign(setting="conv+linear")]
-collapse = pd.concat(sweeps, ignore_index=True)
-display(Markdown(markdown_table(tb.collapse_table(collapse))))
+display(Markdown(markdown_table(tb.collapse_table(result.collapse))))
 
 # %% [markdown]
 # ## The best standard criterion, chosen on each fold's training networks
@@ -360,8 +314,7 @@ display(Markdown(markdown_table(tb.collapse_table(collapse))))
 # training network); the first name's masks are the ones measured.
 
 # %%
-best = chapter.gather(folds_, "best")
-display(Markdown(markdown_table(tb.best_criterion_table(folds_))))
+display(Markdown(markdown_table(tb.best_criterion_table(result.folds))))
 
 # %% [markdown]
 # ## The comparison on every network
@@ -375,12 +328,10 @@ display(Markdown(markdown_table(tb.best_criterion_table(folds_))))
 # bank's best mask of that network by validation label, re-measured with fresh seeds.
 
 # %%
-df = chapter.gather(folds_, "protocol")
-cells = comparison.cell_table(df)
-display(Markdown(markdown_table(tb.key_comparison(cells))))
+display(Markdown(markdown_table(tb.key_comparison(result.cells))))
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_protocol", plots.protocol(cells))
+glue_figure("fig_protocol", plots.protocol(result.cells))
 
 # %% [markdown]
 # :::{glue:figure} fig_protocol
@@ -398,7 +349,7 @@ glue_figure("fig_protocol", plots.protocol(cells))
 # Every other method, mean test accuracy over the networks:
 
 # %% tags=["hide-input", "hide-output"]
-display(Markdown(markdown_table(tb.other_methods(cells))))
+display(Markdown(markdown_table(tb.other_methods(result.cells))))
 
 # %% [markdown]
 # Methods compared at an equal channel count keep different amounts of compute: a hidden Linear unit counts
@@ -406,14 +357,14 @@ display(Markdown(markdown_table(tb.other_methods(cells))))
 # of the dense network's MACs and parameters its masks keep:
 
 # %%
-display(Markdown(markdown_table(tb.cost_table(cells))))
+display(Markdown(markdown_table(tb.cost_table(result.cells))))
 
 # %% [markdown]
 # How many *different* masks each method proposed per network (mean over the networks, of its masks per
 # network):
 
 # %%
-display(Markdown(markdown_table(tb.distinct_table(cells))))
+display(Markdown(markdown_table(tb.distinct_table(result.cells))))
 
 # %% [markdown]
 # ## Exactly, on every network's landscape
@@ -427,9 +378,7 @@ display(Markdown(markdown_table(tb.distinct_table(cells))))
 # variant is judged on the same landscapes in the ablation below.
 
 # %%
-reported = chapter.landscapes(banks["conv"], cfg.landscape_sparsity, cfg.held_out, "retrained_acc")
-expected = chapter.gather(folds_, "expected")
-display(Markdown(markdown_table(tb.landscape_table(reported, expected))))
+display(Markdown(markdown_table(tb.landscape_table(result.reported, result.expected))))
 
 # %% [markdown]
 # ## Transfer: `lenet5-caffe`, never seen
@@ -440,9 +389,7 @@ display(Markdown(markdown_table(tb.landscape_table(reported, expected))))
 # conv setting's choice.
 
 # %%
-tdf = chapter.gather(folds_, "transfer")
-tcells = comparison.cell_table(tdf)
-display(Markdown(markdown_table(tb.transfer_table(tcells))))
+display(Markdown(markdown_table(tb.transfer_table(result.transfer_cells))))
 
 # %% [markdown]
 # ## The targets, checked over networks
@@ -454,21 +401,17 @@ display(Markdown(markdown_table(tb.transfer_table(tcells))))
 # one network, judged over its pairs. Differences in accuracy points.
 
 # %%
-stats = pd.concat([chapter.statistics(pd.concat([df, tdf], ignore_index=True), expected, reported),
-                   fitcheck.fit_statistics(final_in_sample, fits)], ignore_index=True)
-checks = target_checks.check(chapter.TARGETS, stats)
-summary = target_checks.summary(checks, chapter.TARGETS)
-display(Markdown(tb.comparison_text(stats)))
-MarkdownText(chapter.verdict(checks))
+display(Markdown(tb.comparison_text(result.stats)))
+MarkdownText(result.summary.verdict)
 
 # %% [markdown]
 # The spread that decides the verdicts: each network's paired mean with its CI over its pairs, and the pooled
 # mean with its CI over networks.
 
 # %% tags=["hide-input", "remove-output"]
-glue_figure("fig_forest_gan_best", plots.forest(stats, "gan", "best-criterion", threshold=-1.0))
-glue_figure("fig_forest_mode_best", plots.forest(stats, "gan-mode", "best-criterion", threshold=-1.0))
-glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", threshold=0.0))
+glue_figure("fig_forest_gan_best", plots.forest(result.stats, "gan", "best-criterion", threshold=-1.0))
+glue_figure("fig_forest_mode_best", plots.forest(result.stats, "gan-mode", "best-criterion", threshold=-1.0))
+glue_figure("fig_forest_gan_random", plots.forest(result.stats, "gan", "random-min1", threshold=0.0))
 
 # %% [markdown]
 # :::{glue:figure} fig_forest_gan_best
@@ -506,6 +449,21 @@ glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", t
 # :::
 
 # %% [markdown]
+# ## Where the gap comes from
+#
+# GAN − best standard criterion on each held-out network, in **validation** accuracy (points), split into
+# three parts that add up to it network by network: **bank**, the soft-weighted bank (the distribution the
+# generator is fitted to) minus the best criterion on that network — what imitating the bank can win at most,
+# on average; **fit**, the fold generators' in-sample gap to the soft bank on their own *training* networks
+# (for a network, the mean over the folds that trained on it; each fold's seed-0 GAN, as in the in-sample
+# table); **transfer**, the generator's gap to the soft bank on the held-out network minus that in-sample
+# gap. Mean with its 95 % CI over networks. Nothing is retrained for this table: it reads the rows above.
+# How the held-out margin moves with the number of training networks is not measured in this chapter.
+
+# %%
+display(Markdown(markdown_table(tb.gap_table(result.summary.gaps))))
+
+# %% [markdown]
 # ## Ablation: what each design meets
 #
 # The same targets with each variant in place of the GAN (cells met / cells checked; every row has the same
@@ -513,7 +471,7 @@ glue_figure("fig_forest_gan_random", plots.forest(stats, "gan", "random-min1", t
 # search without a generator.
 
 # %%
-ablation_table, ablation_targets = tb.ablation_display(chapter.ablation(stats))
+ablation_table, ablation_targets = tb.ablation_display(chapter.ablation(result.stats))
 display(Markdown(markdown_table(ablation_table)))
 display(Markdown(ablation_targets))
 
@@ -524,11 +482,8 @@ display(Markdown(ablation_targets))
 # retraining-equivalents, and the one-off cost the learned methods share.
 
 # %%
-one_off = chapter.one_off_costs(bank_evaluations, folds_, cfg)
-compute = comparison.compute_table(pd.concat([df, tdf], ignore_index=True), one_off=one_off)
-chapter_seconds = time.perf_counter() - t0
-print(f"chapter computed in {chapter_seconds:.0f} s on {here['device_name']}")
-compute_table, compute_one_off = tb.compute_display(compute)
+print(result.timing_text())
+compute_table, compute_one_off = tb.compute_display(result.compute)
 display(Markdown(markdown_table(compute_table)))
 display(Markdown("One-off costs the learned methods share:\n\n" + compute_one_off))
 
@@ -539,18 +494,11 @@ display(Markdown("One-off costs the learned methods share:\n\n" + compute_one_of
 # points with their CI over networks).
 
 # %%
-print("the comparison's rows were computed on:", provenance.summary(pd.concat([df, tdf], ignore_index=True)))
-numbers = chapter.headlines(pd.concat([cells, tcells], ignore_index=True), checks, stats, best)
-numbers.update(chapter.extra_numbers(cfg, splits, folds_))
-numbers.update(fitcheck.fit_numbers(fits, in_sample_rows))
-for name, value in numbers.items():
-    sb.glue(name, value)
-sb.glue("gan_verdict", chapter.verdict(checks))
-sb.glue("figdata_forest_gan_best", forest_data(stats, "gan", "best-criterion"))  # drawn on the findings page
-print(f"{len(numbers) + 1} numbers glued (every one is listed on the summary page)")
+print("the comparison's rows were computed on:", result.provenance())
+print(f"{result.summary.glue()} numbers glued (every one is listed on the summary page)")
 
 # %% [markdown]
 # ## What this chapter shows
 
 # %%
-MarkdownText(answer.answer(numbers))
+MarkdownText(answer.answer(result.summary))

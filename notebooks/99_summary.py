@@ -29,7 +29,7 @@ from IPython.display import HTML, display
 from myst_nb import glue
 
 from prunegan import book
-from prunegan.plots import glue_figure
+from prunegan.plots import save_figure
 from prunegan.plots import part2 as plots
 from prunegan.chapters import answer, summary
 
@@ -46,14 +46,15 @@ display(HTML(summary.scrap_details(scraps)))
 
 # %%
 replicates = answer.gather(executed_dir or book.EXECUTED, replicates_dir or book.REPLICATES)
-if replicates["replicate 0"]:
-    glue("gan_answer", summary.MarkdownText(answer.answer(replicates["replicate 0"])), display=False)
-    epochs = answer.count(replicates["replicate 0"]["gan_retrain_epochs"], "epoch")
+first = replicates["replicate 0"]
+if first:
+    glue("gan_answer", summary.MarkdownText(answer.answer(first)), display=False)
+    epochs = answer.count(first.retrain_epochs, "epoch")
     glue("gan_retrain_epochs_text", summary.glue_value("gan_retrain_epochs_text", epochs), display=False)
     verdicts = summary.MarkdownText(answer.verdict_markdown(replicates))
     glue("gan_verdict_table", verdicts, display=False)
     glue("gan_agreement", summary.MarkdownText(answer.agreement(replicates)), display=False)
-    forest = summary.figure_data(executed_dir or book.EXECUTED)["figdata_forest_gan_best"]
-    glue_figure("fig_forest_findings", plots.forest(summary.forest_frame(forest), "gan", "best-criterion",
-                                                    threshold=-1.0), display=False)
+    glue("gan_gap_table", summary.MarkdownText(answer.gap_markdown(first)), display=False)
+    forest = plots.forest(summary.forest_frame(first.forest), "gan", "best-criterion", threshold=-1.0)
+    print("forest plot:", save_figure(forest, summary.findings_forest(executed_dir or book.EXECUTED)))
     display(verdicts)

@@ -823,8 +823,19 @@ def test_verdict_states_each_target_with_its_cells(verdicts):
     assert not_checked in part2.verdict(part)
 
 
+def _glued(verdicts, checks=None, best=None) -> dict:
+    """The scraps chapter 6 glues from the ``verdicts`` frames (:class:`part2.Chapter6Summary`)."""
+    from prunegan.chapters.part2 import summary as sm
+
+    checks = verdicts["checks"] if checks is None else checks
+    best = verdicts["best"] if best is None else best
+    return sm.Chapter6Summary(margins=sm.margins(verdicts["stats"]), targets=sm.target_results(checks),
+                              values=part2.headlines(verdicts["cells"], best),
+                              verdict=part2.verdict(checks)).to_scraps()
+
+
 def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
-    h = part2.headlines(verdicts["cells"], verdicts["checks"], verdicts["stats"], verdicts["best"])
+    h = _glued(verdicts)
     assert h["linear_gan_acc_90"] == pytest.approx(0.79) and h["conv_l1_min1_acc_80"] == pytest.approx(0.70)
     assert h["linear_l1_min1_acc_80"] == pytest.approx(0.80)  # mean of networks 8 (0.70) and 9 (0.90)
     assert h["transfer_gan_acc_90"] == pytest.approx(0.79)
@@ -848,18 +859,19 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert not any(k.startswith("margin_") and k.split("_")[1] not in named
                    for k in h)  # only the pairs of MARGINS
     # every target gets its counts, even with no cell checked
-    empty = part2.headlines(verdicts["cells"], verdicts["checks"].iloc[:0], verdicts["stats"],
-                            verdicts["best"])
-    assert all(empty[f"target_{part2.report._slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
-    assert empty[part2.report.TARGET_CELLS] == {t.name: [] for t in part2.TARGETS}
+    empty = _glued(verdicts, checks=verdicts["checks"].iloc[:0])
+    assert all(empty[f"target_{part2.summary.slug(t.name)}_cells"] == 0 for t in part2.TARGETS)
+    assert empty[part2.summary.TARGET_CELLS] == {t.name: [] for t in part2.TARGETS}
+    # read back, every value is the one glued
+    assert part2.Chapter6Summary.from_scraps(h).to_scraps() == h
 
 
 def test_headlines_glue_each_targets_judged_cells_as_plain_values(verdicts):
     import json
 
     checks = verdicts["checks"]
-    h = part2.headlines(verdicts["cells"], checks, verdicts["stats"], verdicts["best"])
-    judged = h[part2.report.TARGET_CELLS]
+    h = _glued(verdicts, checks=checks)
+    judged = h[part2.summary.TARGET_CELLS]
     assert json.loads(json.dumps(judged, allow_nan=False)) == judged  # plain JSON: scrapbook glues it
     assert list(judged) == [t.name for t in part2.TARGETS]
     for t in part2.TARGETS:
@@ -879,8 +891,7 @@ def test_headlines_glue_each_targets_judged_cells_as_plain_values(verdicts):
 def test_headlines_name_the_criterion_most_folds_chose(verdicts):
     folds = [part2.best_criteria(_choice_frame({("conv", 0.9): w})).assign(fold=k)
              for k, w in enumerate(("tp-lamp-min1", "l1-min1", "tp-lamp-min1"))]
-    h = part2.headlines(verdicts["cells"], verdicts["checks"], verdicts["stats"],
-                        pd.concat(folds, ignore_index=True))
+    h = _glued(verdicts, best=pd.concat(folds, ignore_index=True))
     assert h["best_criterion_conv_90"] == "tp-lamp-min1" and h["best_criterion_folds_conv_90"] == 2.0
     assert h["best_criterion_ties_conv_90"] == "fold 0: tp-lamp-min1; fold 1: l1-min1; fold 2: tp-lamp-min1"
 

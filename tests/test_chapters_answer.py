@@ -6,7 +6,14 @@ import pytest
 
 from prunegan.chapters import answer
 from prunegan.chapters.part2.config import TARGETS
-from prunegan.chapters.part2.report import TARGET_CELLS, _slug
+from prunegan.chapters.part2.summary import TARGET_CELLS, Chapter6Summary
+from prunegan.chapters.part2.summary import slug as _slug
+
+S = Chapter6Summary.from_scraps  # the tests write scraps, as chapter 6 glues them; answer reads the summary
+
+
+def reps(replicates: dict) -> dict:
+    return {label: S(s) for label, s in replicates.items()}
 
 
 def scraps(low: float, high: float, **extra) -> dict:
@@ -38,25 +45,25 @@ def scraps(low: float, high: float, **extra) -> dict:
     (-1.0, 2.0, "not shown to match the best standard criterion's: in 4 of 4"),  # −1 itself is not > −1
 ])
 def test_the_lead_follows_the_cis_on_both_sides_of_each_threshold(low, high, lead):
-    assert lead in answer.lead(scraps(low, high))
+    assert lead in answer.lead(S(scraps(low, high)))
 
 
 def test_the_lead_counts_the_cells_that_are_worse():
     s = scraps(-3.0, 1.0)
     s["margin_best_conv_80_ci_high"] = -0.5
-    assert "worse than the best standard criterion's in 1 of 4 settings" in answer.lead(s)
+    assert "worse than the best standard criterion's in 1 of 4 settings" in answer.lead(S(s))
     s["margin_best_conv_80_ci_high"] = 0.0  # touching 0: not worse
-    assert "not shown to match" in answer.lead(s)
+    assert "not shown to match" in answer.lead(S(s))
 
 
 def test_the_answer_quotes_the_scraps():
     s = scraps(-2.5, 1.5)
     s["margin_best_conv_80"] = -0.45
-    text = answer.answer(s)
+    text = answer.answer(S(s))
     assert "over the 10 networks" in text
     assert "conv channels: −0.5 [−2.5, +1.5] at 80 %" in text
     s2 = {**s, "margin_untrained_conv_90": 1.04, "margin_mode_best_linear_80_ci_low": -7.26}
-    text2 = answer.answer(s2)
+    text2 = answer.answer(S(s2))
     assert "untrained generator (uniform over collapse-free masks): conv channels: −0.5 [−2.5, +1.5] / " \
            "+1.0 [−2.5, +1.5]" in text2  # GAN − untrained generator with its CI, 80 % / 90 %
     assert "criterion: conv channels: −0.5 [−2.5, +1.5] / −0.5 [−2.5, +1.5]; conv channels and hidden " \
@@ -69,7 +76,7 @@ def test_the_answer_quotes_the_scraps():
     assert "likelihood stage alone (80 % / 90 %): conv: −0.5 [−2.5, +1.5]" in text
     first = TARGETS[0].name
     s[f"target_{_slug(first)}_status"] = "met"
-    assert text != answer.answer(s) and f"1 is met: {first}." in answer.answer(s)
+    assert text != answer.answer(S(s)) and f"1 is met: {first}." in answer.answer(S(s))
 
 
 def test_the_verdict_table_says_where_replicates_disagree():
@@ -77,18 +84,18 @@ def test_the_verdict_table_says_where_replicates_disagree():
     slug = _slug(TARGETS[2].name)
     r1.update({f"target_{slug}_status": "met", f"target_{slug}_met": 4.0})
     del r1[f"target_{_slug(TARGETS[3].name)}_cells"]
-    table = answer.verdict_table({"replicate 0": r0, "replicate 1": r1})
+    table = answer.verdict_table(reps({"replicate 0": r0, "replicate 1": r1}))
     assert list(table.index) == [t.name for t in TARGETS]
     assert table.loc[TARGETS[2].name].tolist() == ["0/4 not met", "4/4 met", "no"]
     assert table.loc[TARGETS[3].name, "replicate 1"] == "–"
     assert table.loc[TARGETS[0].name, "agree"] == "yes"
-    assert "agree" not in answer.verdict_table({"replicate 0": r0}).columns
+    assert "agree" not in answer.verdict_table(reps({"replicate 0": r0})).columns
 
 
 
 def test_the_verdict_markdown_names_the_target_column_and_has_no_index_row():
     r0, r1 = scraps(-1, 1), scraps(-1, 1)
-    lines = answer.verdict_markdown({"replicate 0": r0, "replicate 1": r1}).splitlines()
+    lines = answer.verdict_markdown(reps({"replicate 0": r0, "replicate 1": r1})).splitlines()
     assert [c.strip() for c in lines[0].strip("|").split("|")] == ["target", "replicate 0", "replicate 1",
                                                                    "agree"]
     assert len(lines) == 2 + len(TARGETS)  # header, rule, one row per target: no index-name row
@@ -108,7 +115,7 @@ def test_the_verdict_table_of_two_replicates_fits_the_page_column():
     from prunegan.book import html_checks as hc
 
     r = scraps(-1, 1)
-    table = answer.verdict_table({"replicate 0": r, "replicate 1": r})
+    table = answer.verdict_table(reps({"replicate 0": r, "replicate 1": r}))
     worst = ["4/4 not met", "4/4 not met", "yes"]
     rows = [[table.index.name, *table.columns]] + [[i, *worst] for i in table.index]
     assert hc.table_width_px(rows) <= hc.COLUMN_PX
@@ -125,24 +132,25 @@ def judged(*cells: tuple[str, float, float, float]) -> dict:
     return {TARGET_CELLS: {BEATS.name: rows}}
 
 
-def test_judged_cells_reads_a_targets_cells_from_the_glued_scrap():
-    s = judged(("conv 80%", -1.5, -3.0, 0.0), ("conv 90%", 0.2, 0.1, 0.3))
-    cells = answer.judged_cells(s, BEATS.name)
+def test_judged_cells_are_read_from_the_glued_scrap():
+    s = S({**scraps(-1, 1), **judged(("conv 80%", -1.5, -3.0, 0.0), ("conv 90%", 0.2, 0.1, 0.3))})
+    cells = s.target(BEATS.name).by_cell()
     assert list(cells) == ["conv 80%", "conv 90%"]
     assert cells["conv 80%"]["text"] == "-1.5 [-3.0, +0.0]" and cells["conv 80%"]["met"] is False
     assert cells["conv 90%"]["met"] is True
-    assert answer.judged_cells(s, TARGETS[0].name) == {}  # no cell of that target
-    assert answer.judged_cells({}, BEATS.name) == {}  # a chapter built before the scrap existed
+    assert s.target(TARGETS[0].name).by_cell() == {}  # no cell of that target
+    assert S(scraps(-1, 1)).target(BEATS.name).by_cell() == {}  # a chapter built before the scrap existed
+    assert S({}).target(BEATS.name).status == "not checked"
     assert not hasattr(answer, "verdict_cells") and not hasattr(answer, "meets") and not hasattr(answer, "re")
 
 
 def test_agreement_names_each_verdict_that_differs_with_both_replicates_cis_side_by_side():
     r0 = {**scraps(-1, 1), **judged(("conv 80%", -1.5, -3.0, 0.0), ("conv 90%", 0.5, 0.1, 0.9))}
     r1 = {**scraps(-1, 1), **judged(("conv 80%", 2.0, 0.5, 3.5), ("conv 90%", 0.4, 0.2, 0.6))}
-    same = answer.agreement({"replicate 0": r0, "replicate 1": dict(r1)})
+    same = answer.agreement(reps({"replicate 0": r0, "replicate 1": dict(r1)}))
     assert same == f"**The 2 replicates agree on all {len(TARGETS)} target verdicts.**"
     r1[f"target_{_slug(BEATS.name)}_status"] = "met"
-    text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
+    text = answer.agreement(reps({"replicate 0": r0, "replicate 1": r1}))
     assert f"agree on {len(TARGETS) - 1} of the {len(TARGETS)} target verdicts" in text
     assert (f"**{BEATS.name}** differs between the replicates (not met in replicate 0, met in replicate 1)"
             in text)
@@ -158,7 +166,7 @@ def test_agreement_takes_the_targets_judgement_not_the_rounded_text():
     r0 = {**scraps(-1, 1), **judged(("conv 80%", 1.0, 0.04, 2.0))}
     r1 = {**scraps(-1, 1), **judged(("conv 80%", 1.0, -0.04, 2.0))}
     r1[f"target_{_slug(BEATS.name)}_status"] = "met"
-    text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
+    text = answer.agreement(reps({"replicate 0": r0, "replicate 1": r1}))
     assert ("The cells that decide: conv 80%: +1.0 [+0.0, +2.0] in replicate 0 (meets) vs "
             "+1.0 [-0.0, +2.0] in replicate 1 (misses).") in text
 
@@ -166,12 +174,12 @@ def test_agreement_takes_the_targets_judgement_not_the_rounded_text():
 def test_agreement_quotes_every_cell_when_no_cell_decides():
     r0, r1 = {**scraps(-1, 1), **judged(("conv 80%", 0.5, 0.1, 0.9))}, scraps(-1, 1)
     r1[f"target_{_slug(BEATS.name)}_status"] = "met"  # statuses differ, but no cell glued in r1
-    text = answer.agreement({"replicate 0": r0, "replicate 1": r1})
+    text = answer.agreement(reps({"replicate 0": r0, "replicate 1": r1}))
     assert "Its cells: conv 80%: +0.5 [+0.1, +0.9] in replicate 0 (meets) vs – in replicate 1." in text
 
 
 def test_without_replicate_1_the_page_says_it_was_not_built_and_how_to_build_it():
-    text = answer.agreement({"replicate 0": scraps(-1, 1)})
+    text = answer.agreement(reps({"replicate 0": scraps(-1, 1)}))
     assert "Replicate 1 has not been built" in text and "make replicate" in text and "make book" in text
 
 
@@ -189,7 +197,7 @@ def test_gather_reads_replicate_0_and_every_replicate_in_order(tmp_path):
                        folder / f"{stem}.ipynb")
 
     executed, reps = tmp_path / "executed", tmp_path / "replicates"
-    assert answer.gather(executed, reps) == {"replicate 0": {}}  # nothing built: no empty replicate column
+    assert answer.gather(executed, reps) == {"replicate 0": None}  # nothing built: no empty replicate column
     write(executed, "06_gan", {"gan_networks": 10.0})
     write(executed, "01_baseline", {"baseline_acc": 0.9})
     for seed in (10, 2):
@@ -197,4 +205,4 @@ def test_gather_reads_replicate_0_and_every_replicate_in_order(tmp_path):
     write(reps, "06_gan_seedx", {"gan_networks": 0.0})  # not a replicate's name
     got = answer.gather(executed, reps)
     assert list(got) == ["replicate 0", "replicate 2", "replicate 10"]
-    assert got["replicate 0"] == {"gan_networks": 10.0} and got["replicate 10"] == {"gan_networks": 10.0}
+    assert got["replicate 0"].networks == 10 and got["replicate 10"].networks == 10

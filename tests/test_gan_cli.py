@@ -1,4 +1,4 @@
-"""The GAN without the book: shipped generators (export, load, staleness), ``python -m prunegan.gan map``
+"""The GAN without the book: shipped generators (export, load, staleness), ``prunegan map``
 (printed map = Generator.keep_probabilities, most probable and sampled masks, the figure, every bad
 input a one-line error with exit status 2), and the module's README-style example."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from prunegan import gan, models
 from prunegan.core.masks import ChannelMask
 from prunegan.core.store import weights_digest
 from prunegan.gan import GanConfig, Generator
-from prunegan.gan import cli
+from prunegan import cli
 from prunegan.gan import shipped as shipped_mod
 
 WEIGHT_ONLY = ("l1_z_layer", "l1_rank_layer", "depth", "log_width", "width_share", "log_fan_in", "is_linear")

@@ -107,7 +107,7 @@ def test_pyproject_declares_core_dependencies_and_the_extras():
     assert set(extras()) >= {"book", "ray", "dev"}
     book = {canonicalize_name(r.name) for r in extras()["book"]}
     assert {"jupyter-book", "papermill", "scrapbook", "six", "jupytext", "myst-nb", "ipykernel"} <= book
-    assert PROJECT["scripts"]["prunegan"] == "prunegan.gan.cli:main"
+    assert PROJECT["scripts"]["prunegan"] == "prunegan.cli:main"
     for req in [*core(), *(r for reqs in extras().values() for r in reqs)]:
         assert str(req.specifier), f"{req.name} is declared without a version range"
         assert not any(s.operator in ("==", "===") for s in req.specifier), f"{req}: a range, not a pin"

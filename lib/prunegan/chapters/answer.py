@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.targets import Target
+from .format import markdown_table
 from .part2.config import TARGETS
-from .format import markdown_table, pts
-from .part2.report import TARGET_CELLS, _slug
+from .part2.summary import Chapter6Summary
+from .part2.tables import gap_table
 
 #: Chapter 6's settings as scrap prefixes and as a reader names them.
 SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
@@ -19,27 +19,26 @@ SHORT = {"conv": "conv", "linear": "conv + Linear"}
 SPARSITIES = (80, 90)
 
 
-def margin(s: dict, other: str, setting: str, pct: int) -> str:
-    """``"−5.6 [−9.0, −2.2]"``: a mean paired margin and its 95 % CI over networks from scraps ``s``:
-    ``other`` is a :data:`prunegan.chapters.part2.report.MARGINS` name (``"best"``, ``"random"``,
-    ``"untrained"``: the GAN over the best standard criterion, random-min1, the untrained generator;
-    ``"mode_best"``: the GAN's most probable mask over the best standard criterion), in ``setting`` at
-    ``pct`` %."""
-    key = f"margin_{other}_{setting}_{pct}"
-    return f"{pts(s[key])} [{pts(s[key + '_ci_low'])}, {pts(s[key + '_ci_high'])}]"
+def margin(s: Chapter6Summary, other: str, setting: str, pct: int) -> str:
+    """``"−5.6 [−9.0, −2.2]"``: a mean paired margin and its 95 % CI over networks from chapter 6's
+    summary ``s``: ``other`` is a :data:`prunegan.chapters.part2.summary.MARGINS` name (``"best"``,
+    ``"random"``, ``"untrained"``: the GAN over the best standard criterion, random-min1, the untrained
+    generator; ``"mode_best"``: the GAN's most probable mask over the best standard criterion), in
+    ``setting`` at ``pct`` %."""
+    return s.margin(other, setting, pct).text()
 
 
 def _cells():
     return [(k, p) for k in SETTINGS for p in SPARSITIES]
 
 
-def lead(s: dict) -> str:
+def lead(s: Chapter6Summary) -> str:
     """The answer's first sentence, decided by the CIs over networks of the GAN − best standard
     criterion (``margin_best_*``): below it everywhere (every CI high < 0), at least as good everywhere
     (every CI low > −1 point, the target's margin), below it in some cells (how many), or neither (how
     many cells reach below −1)."""
-    lows = [s[f"margin_best_{k}_{p}_ci_low"] for k, p in _cells()]
-    highs = [s[f"margin_best_{k}_{p}_ci_high"] for k, p in _cells()]
+    lows = [s.margin("best", k, p).ci_low for k, p in _cells()]
+    highs = [s.margin("best", k, p).ci_high for k, p in _cells()]
     if all(h < 0 for h in highs):
         return "the GAN's masks are worse than the best standard criterion's in every setting and sparsity"
     if all(lo > -1 for lo in lows):
@@ -55,16 +54,16 @@ def lead(s: dict) -> str:
             f"{len(lows)} settings and sparsities the 95 % CI reaches more than 1 point below it")
 
 
-def answer(s: dict) -> str:
-    """Markdown: the answer in a few sentences, every number from chapter 6's scraps ``s``."""
-    n = int(s["gan_networks"])
+def answer(s: Chapter6Summary) -> str:
+    """Markdown: the answer in a few sentences, every number from chapter 6's summary ``s``."""
+    n = s.networks
     cells = "; ".join(f"{label}: {margin(s, 'best', k, 80)} at 80 %, {margin(s, 'best', k, 90)} at 90 %"
                       for k, label in SETTINGS.items())
     def pair(other):
         return "; ".join(f"{label}: {margin(s, other, k, 80)} / {margin(s, other, k, 90)}"
                          for k, label in SETTINGS.items())
-    met = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") == "met"]
-    checked = [t.name for t in TARGETS if s.get(f"target_{_slug(t.name)}_status") in ("met", "not met")]
+    met = [t.name for t in TARGETS if s.target(t.name).status == "met"]
+    checked = [t.name for t in TARGETS if s.target(t.name).status in ("met", "not met")]
     return (f"**On a LeNet-5 it has not seen, {lead(s)}.** GAN − best standard criterion, mean paired "
             f"difference in accuracy points with its 95 % CI over the {n} networks (each held out once): "
             f"{cells}. At 80 % / 90 %, against random pruning with one channel per layer: {pair('random')}. "
@@ -74,21 +73,19 @@ def answer(s: dict) -> str:
             f"{'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
 
 
-def stages(s: dict) -> str:
-    """The two training stages in a few sentences from chapter 6's scraps ``s``: whether the generators
+def stages(s: Chapter6Summary) -> str:
+    """The two training stages in a few sentences from chapter 6's summary ``s``: whether the generators
     learned their banks (fits diverged, in-sample gap of the final generators), the adversarial stage over
     the likelihood stage alone, and both against the best standard criterion beside the GAN from scratch."""
     def pair(other):
         return "; ".join(f"{SHORT[k]}: {margin(s, other, k, 80)} / {margin(s, other, k, 90)}"
                          for k in SETTINGS)
 
-    def gap(k, p):
-        key = f"fit_final_gap_{k}_{p}"
-        return f"{pts(s[key])} [{pts(s[key + '_ci_low'])}, {pts(s[key + '_ci_high'])}]"
-    diverged = sum(int(s[f"fit_{d}_{k}_diverged"]) for d in ("gan", "scratch") for k in SETTINGS)
-    fits = sum(int(s[f"fit_{d}_{k}_fits"]) for d in ("gan", "scratch") for k in SETTINGS)
-    lost = sum(int(s[f"fit_scratch_{k}_fits"] - s[f"fit_scratch_{k}_learned"]) for k in SETTINGS)
-    gaps = "; ".join(f"{SHORT[k]} {p} %: {gap(k, p)}" for k in SETTINGS for p in SPARSITIES)
+    adversarial = [s.fit_counts[d, k] for d in ("gan", "scratch") for k in SETTINGS]
+    diverged = sum(int(c.diverged) for c in adversarial)
+    fits = sum(int(c.fits) for c in adversarial)
+    lost = sum(int(s.fit_counts["scratch", k].fits - s.fit_counts["scratch", k].learned) for k in SETTINGS)
+    gaps = "; ".join(f"{SHORT[k]} {p} %: {s.fit_gaps[k, p].text()}" for k in SETTINGS for p in SPARSITIES)
     return (f"Every generator is checked before it is judged: {diverged} of the {fits} adversarial fits "
             f"diverged, {lost} of the GAN-from-scratch fits put less mass on their bank than the untrained "
             f"generator, and the final generators' in-sample validation accuracy minus the soft-weighted "
@@ -98,27 +95,31 @@ def stages(s: dict) -> str:
             f"{pair('scratch_best')}.")
 
 
-def verdict_table(replicates: dict[str, dict]) -> pd.DataFrame:
-    """One row per target: in each replicate (label → chapter 6's scraps) the cells met of the cells
+def verdict_table(replicates: dict[str, Chapter6Summary]) -> pd.DataFrame:
+    """One row per target: in each replicate (label → chapter 6's summary) the cells met of the cells
     checked and the verdict (``"1/4 not met"``; ``"–"`` when no cell was checked), and whether the
     replicates agree on the verdict (when there are two or more)."""
     rows = []
     for t in TARGETS:
-        slug = _slug(t.name)
         row = {"target": t.name}
         statuses = []
         for label, s in replicates.items():
-            status = s.get(f"target_{slug}_status", "not checked")
-            cells = s.get(f"target_{slug}_cells")
-            row[label] = f"{int(s[f'target_{slug}_met'])}/{int(cells)} {status}" if cells else "–"
-            statuses.append(status)
+            r = s.target(t.name)
+            row[label] = f"{int(r.met)}/{int(r.cells)} {r.status}" if r.cells else "–"
+            statuses.append(r.status)
         if len(replicates) > 1:
             row["agree"] = "yes" if len(set(statuses)) == 1 else "no"
         rows.append(row)
     return pd.DataFrame(rows).set_index("target")
 
 
-def verdict_markdown(replicates: dict[str, dict]) -> str:
+def gap_markdown(s: Chapter6Summary) -> str:
+    """Markdown table: where the GAN's gap to the best criterion comes from in chapter 6's summary ``s``
+    (:func:`prunegan.chapters.part2.tables.gap_table`)."""
+    return markdown_table(gap_table(s.gaps))
+
+
+def verdict_markdown(replicates: dict[str, Chapter6Summary]) -> str:
     """:func:`verdict_table` as a Markdown table with ``target`` as its first column (no index row)."""
     return markdown_table(verdict_table(replicates).reset_index())
 
@@ -131,33 +132,23 @@ def count(n: float, noun: str) -> str:
     return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
 
 
-def gather(executed_dir: str | Path, replicates_dir: str | Path) -> dict[str, dict]:
-    """Chapter 6's scraps by replicate label: ``"replicate 0"`` from ``executed_dir/06_gan.ipynb``
-    (``{}`` when absent), then ``"replicate N"`` for every ``replicates_dir/06_gan_seedN.ipynb``, by N."""
+def gather(executed_dir: str | Path, replicates_dir: str | Path) -> dict[str, Chapter6Summary | None]:
+    """Chapter 6's summary by replicate label: ``"replicate 0"`` from ``executed_dir/06_gan.ipynb``
+    (``None`` when absent), then ``"replicate N"`` for every ``replicates_dir/06_gan_seedN.ipynb``, by N."""
     from .summary import scraps_by_notebook
 
-    out = {"replicate 0": scraps_by_notebook(executed_dir).get("06_gan", {})}
+    first = scraps_by_notebook(executed_dir).get("06_gan")
+    out = {"replicate 0": Chapter6Summary.from_scraps(first) if first else None}
     stem = "06_gan_seed"
-    found = {int(name[len(stem):]): values for name, values in scraps_by_notebook(replicates_dir).items()
+    found = {int(name[len(stem):]): Chapter6Summary.from_scraps(values)
+             for name, values in scraps_by_notebook(replicates_dir).items()
              if name.startswith(stem) and name[len(stem):].isdigit()}
     out.update({f"replicate {k}": found[k] for k in sorted(found)})
     return out
 
 
-def judged_cells(s: dict, target: str) -> dict[str, dict]:
-    """``{cell: judged cell}`` of ``target`` in chapter 6's scraps ``s`` (the scrap
-    :data:`prunegan.chapters.part2.report.TARGET_CELLS`: per cell its ``text`` as the verdict writes it,
-    ``value``, ``ci_low``, ``ci_high``, ``threshold`` and ``met``, the target's judgement); ``{}`` when the
-    scraps hold no cell of it."""
-    return {c["cell"]: c for c in s.get(TARGET_CELLS, {}).get(target, [])}
-
-
-def _status(s: dict, target: Target) -> str:
-    return s.get(f"target_{_slug(target.name)}_status", "not checked")
-
-
-def agreement(replicates: dict[str, dict]) -> str:
-    """Markdown: whether the replicates (label → chapter 6's scraps) agree on every target's verdict;
+def agreement(replicates: dict[str, Chapter6Summary]) -> str:
+    """Markdown: whether the replicates (label → chapter 6's summary) agree on every target's verdict;
     for each verdict that differs, the rule and, side by side, every replicate's CI in each cell whose
     verdict differs (all its cells when none decides), so the reader sees which CI misses the threshold.
     With replicate 0 only: that replicate 1 was not built, and how to build it."""
@@ -169,10 +160,10 @@ def agreement(replicates: dict[str, dict]) -> str:
     labels = list(replicates)
     differ = []
     for t in TARGETS:
-        statuses = {label: _status(s, t) for label, s in replicates.items()}
+        statuses = {label: s.target(t.name).status for label, s in replicates.items()}
         if len(set(statuses.values())) == 1:
             continue
-        cells = {label: judged_cells(s, t.name) for label, s in replicates.items()}
+        cells = {label: s.target(t.name).by_cell() for label, s in replicates.items()}
         names = list(dict.fromkeys(c for label in labels for c in cells[label]))
 
         def met(label, c):

@@ -40,15 +40,15 @@ def forest_frame(data: dict) -> pd.DataFrame:
     return pd.DataFrame(data["rows"]).assign(method=data["method"], other=data["other"])
 
 
-def figure_data(executed_dir: str | Path) -> dict:
-    """Every figure-data scrap (:data:`FIGDATA`) of the executed chapters in ``executed_dir``, by name."""
-    return {name: value for scraps in scraps_by_notebook(executed_dir).values()
-            for name, value in scraps.items() if name.startswith(FIGDATA)}
+def findings_forest(executed_dir: str | Path) -> Path:
+    """Where the summary notebook writes the findings page's forest plot: ``figures/forest_gan_best.png``
+    in the folder of the executed chapters (the page includes it with a ``{figure}`` directive)."""
+    return Path(executed_dir) / "figures" / "forest_gan_best.png"
 
 
 def read_scraps(executed_dir: str | Path) -> pd.DataFrame:
     """Every scrapbook scrap of the executed chapters in ``executed_dir`` (the summary notebook
-    ``99_*`` excluded, and the figure-data scraps, :func:`figure_data`): one row per scrap name with its
+    ``99_*`` excluded, and the figure-data scraps, :data:`FIGDATA`): one row per scrap name with its
     ``value`` and ``notebook``."""
     rows = [{"name": name, "value": value, "notebook": notebook}
             for notebook, scraps in scraps_by_notebook(executed_dir).items() for name,

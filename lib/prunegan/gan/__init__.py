@@ -24,8 +24,8 @@ function with a baseline). An **accuracy critic** (:mod:`.critic`), a regressor 
 accuracy trained on the bank, can be added to the reward and ranks candidates for best-of-K search.
 
 The chapter's generators ship with the package (:mod:`.shipped`): ``gan.load_shipped("conv")``;
-``python -m prunegan.gan map --model lenet5 --weights my_net.pt --sparsity 0.8`` prints a network's
-keep-probability map (:mod:`.cli`).
+``prunegan map --model lenet5 --weights my_net.pt --sparsity 0.8`` prints a network's
+keep-probability map (:mod:`prunegan.cli`).
 
 A trained generator prunes through the ``"gan"`` strategy:
 ``strategies.prune(model, "gan", sparsity, seed=..., generator=generator)``.

@@ -13,7 +13,7 @@ policy (:mod:`prunegan.chapters.part2.shipping`: ``make book`` writes them). Use
 >>> keep = g.keep_probabilities(net, 0.8)    # {layer: (C,) probability that the channel is kept}
 >>> best, masks = g.mode(net, 0.8), g.sample(net, 0.8, 5, seed=0)    # ChannelMask, [ChannelMask] * 5
 
-From the shell: ``python -m prunegan.gan map --model lenet5 --weights my_net.pt --sparsity 0.8``.
+From the shell: ``prunegan map --model lenet5 --weights my_net.pt --sparsity 0.8``.
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Figures: each function takes tidy data and returns a matplotlib Figure (part1: pruning sweeps and collapse;
-part2: bank and GAN). :func:`glue_figure` puts a figure where a ``{glue:figure}`` directive shows it."""
+part2: bank and GAN). :func:`glue_figure` puts a figure where a ``{glue:figure}`` directive shows it,
+:func:`save_figure` into an image file that a page's ``{figure}`` directive includes."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 
@@ -20,3 +23,17 @@ def glue_figure(name: str, fig: plt.Figure, *, display: bool = True) -> None:
 
     glue(name, fig, display=display)
     plt.close(fig)
+
+
+def save_figure(fig: plt.Figure, path: str | Path, *, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` (format from its suffix; folders created; written whole or not at all),
+    then close it. For a page of the book that includes the image with a ``{figure}`` directive, which
+    gives it a caption and alt text (a ``{glue}`` from another page gives neither)."""
+    from ..core.store import atomic_write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".").lower(), dpi=dpi,
+                                               bbox_inches="tight"))
+    plt.close(fig)
+    return path

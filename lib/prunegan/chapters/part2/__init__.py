@@ -13,8 +13,10 @@ Modules: :mod:`.config` (settings, seeds, targets, the parameters :class:`Chapte
 configs built from them), :mod:`.overview` (tables of the splits, mask spaces and banks),
 :mod:`.learned` (landscapes, feature and design choices, per-seed fits), :mod:`.criteria` (standard
 criteria, the best one), :mod:`.methods` (the methods compared, the protocol), :mod:`.crossfit` (one
-fold end to end, every fold), :mod:`.report` (statistics, verdicts, glue), :mod:`.tables` (what
-a reader sees: formatted tables and the sentences after each section).
+fold end to end, every fold), :mod:`.report` (statistics, verdicts, glued values), :mod:`.summary`
+(the glued numbers as one typed object and its scraps), :mod:`.study` (``run``: the chapter end to end,
+one result object the notebook displays), :mod:`.tables` (what a reader sees: formatted tables and the
+sentences after each section).
 """
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
@@ -42,3 +44,5 @@ from .methods import (  # noqa: F401
 from .report import (  # noqa: F401
     statistics, ablation, verdict, headlines, one_off_costs, extra_numbers,
 )
+from .summary import Chapter6Summary, Interval, TargetResult, FitCounts, MARGINS  # noqa: F401
+from .study import Chapter6Result, run  # noqa: F401

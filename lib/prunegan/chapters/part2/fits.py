@@ -167,25 +167,3 @@ def fit_text(fits: pd.DataFrame) -> str:
                      "diverged; "
                      f"{learned} of {len(g)} put more mass on their bank than the untrained generator does")
     return "; ".join(parts) + "."
-
-
-def fit_numbers(fits: pd.DataFrame, ins: pd.DataFrame) -> dict[str, float]:
-    """Values to glue: per design and setting (``conv+linear`` → ``linear``) the generators fitted,
-    diverged and with a bank likelihood above the untrained generator's (``fit_{design}_{setting}_fits`` /
-    ``_diverged`` / ``_learned``, design ``gan``, ``likelihood``, ``scratch``) and their mean bank gain
-    (``_gain``, nats per mask); per setting and sparsity the final generators' in-sample gap to the
-    soft-weighted bank in points with its CI over networks (``fit_final_gap_{setting}_{pct}``,
-    ``…_ci_low``, ``…_ci_high``)."""
-    names = {"gan": "gan", "gan-likelihood": "likelihood", "gan-from-scratch": "scratch"}
-    out: dict[str, float] = {}
-    for (setting, design), g in fits.groupby(["setting", "design"], sort=False):
-        key = f"fit_{names.get(design, design)}_{setting.replace('conv+linear', 'linear')}"
-        out.update({f"{key}_fits": float(len(g)), f"{key}_diverged": float(g["diverged"].sum()),
-                    f"{key}_learned": float((g["bank_gain"] > 0).sum()),
-                    f"{key}_gain": float(g["bank_gain"].mean())})
-    final = ins[ins["generator"] == "final"]
-    for (setting, s), g in final.groupby(["setting", "sparsity"], sort=False):
-        mean, lo, hi = mean_ci(g["gap"])
-        key = f"fit_final_gap_{setting.replace('conv+linear', 'linear')}_{round(s * 100)}"
-        out.update({key: mean, f"{key}_ci_low": lo, f"{key}_ci_high": hi})
-    return out

@@ -11,6 +11,7 @@ from ...analysis import comparison
 from ...analysis.targets import check
 from .config import CHANNEL_FEATURES, TARGETS, VARIANTS, Configs
 from .crossfit import final_design
+from .summary import short, slug
 
 
 #: The variants judged in place of the GAN (the ablation's rows, in order): every learned method of
@@ -99,17 +100,6 @@ def _count(n) -> str:
     return "?" if n is None or (isinstance(n, float) and np.isnan(n)) else f"{int(n)}"
 
 
-#: The paired margins glued as headline numbers: (method, other) → the name in ``margin_{name}_…``.
-MARGINS = {("gan", "best-criterion"): "best", ("gan", "random-min1"): "random",
-           ("gan", "uniform-collapse-free"): "untrained", ("gan-mode", "best-criterion"): "mode_best",
-           ("gan", "gan-likelihood"): "adversarial", ("gan-likelihood", "best-criterion"): "likelihood_best",
-           ("gan-from-scratch", "best-criterion"): "scratch_best"}
-
-
-#: The scrap of :func:`headlines` that holds every target's judged cells (:func:`judged_cells`).
-TARGET_CELLS = "target_cells"
-
-
 def judged_cells(checks: pd.DataFrame, targets=TARGETS) -> dict[str, list[dict]]:
     """Per target (its name, every target of ``targets``): its checked cells as plain JSON values, in the
     verdict's order: ``cell`` (the cell's name in :func:`verdict`, ``"conv 80%"``), ``text`` (its judged
@@ -129,29 +119,15 @@ def judged_cells(checks: pd.DataFrame, targets=TARGETS) -> dict[str, list[dict]]
     return out
 
 
-def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, best: pd.DataFrame,
-              targets=TARGETS) -> dict[str, float | str | dict]:
+def headlines(cells: pd.DataFrame, best: pd.DataFrame) -> dict[str, float | str]:
     """Values to glue: ``{setting}_{method}_acc_{pct}`` averaged over the held-out networks
-    (``conv+linear`` → ``linear``; ``-``/``+`` → ``_``); per target ``target_<slug>_met`` / ``_cells``
-    / ``_status`` (``"met"`` in every checked cell, ``"not met"``, ``"not checked"``), and every target's
-    judged cells in one scrap, :data:`TARGET_CELLS` (:func:`judged_cells`);
-    the best standard criterion per (setting, sparsity) (``best`` may hold one choice per ``fold``:
-    ``best_criterion_{setting}_{pct}``: the name measured in most folds, ``best_criterion_folds_…``: in how
-    many; ``best_criterion_ties_…``: per fold every name that tied, ``" = "``-joined)
-    and the paired margins of :data:`MARGINS`, in points: the mean over networks with its CI over networks
-    (the transfer network: over its pairs) (``margin_best_{setting}_{pct}`` and ``…_ci_low`` /
-    ``…_ci_high``, ``margin_random_…``, ``margin_untrained_…``, ``margin_mode_best_…``)."""
-    out: dict[str, float | str | dict] = {}
-    short = lambda s: s.replace("conv+linear", "linear")  # noqa: E731
+    (``conv+linear`` → ``linear``; ``-``/``+`` → ``_``) and the best standard criterion per (setting,
+    sparsity) (``best`` may hold one choice per ``fold``: ``best_criterion_{setting}_{pct}``: the name
+    measured in most folds, ``best_criterion_folds_…``: in how many; ``best_criterion_ties_…``: per fold
+    every name that tied, ``" = "``-joined). Margins and targets: :class:`.summary.Chapter6Summary`."""
+    out: dict[str, float | str] = {}
     for (setting, method, s), g in cells.groupby(["setting", "method", "sparsity"]):
-        out[f"{short(setting)}_{_slug(method)}_acc_{round(s * 100)}"] = float(g["mean"].mean())
-    for t in targets:
-        g = checks[checks["target"] == t.name]
-        out[f"target_{_slug(t.name)}_met"] = float(g["met"].sum())
-        out[f"target_{_slug(t.name)}_cells"] = float(len(g))
-        out[f"target_{_slug(t.name)}_status"] = ("not checked" if g.empty
-                                                 else "met" if bool(g["met"].all()) else "not met")
-    out[TARGET_CELLS] = judged_cells(checks, targets)
+        out[f"{short(setting)}_{slug(method)}_acc_{round(s * 100)}"] = float(g["mean"].mean())
     chosen = best[best["best"]]
     for (setting, s), g in chosen.groupby(["setting", "sparsity"], sort=False):
         names = g["method"].astype(str).tolist()
@@ -161,15 +137,6 @@ def headlines(cells: pd.DataFrame, checks: pd.DataFrame, stats: pd.DataFrame, be
         out[f"best_criterion_ties_{key}"] = "; ".join(
             str(t) if k is None else f"fold {k}: {t}" for k, t in zip(folds, g["ties"]))
         out[f"best_criterion_folds_{key}"] = float(names.count(out[f"best_criterion_{key}"]))
-    pooled = stats[(stats["statistic"] == "networks_paired")
-                   | ((stats["statistic"] == "paired") & (stats["setting"] == "transfer"))]
-    for (method, setting, s, other), g in pooled.groupby(["method", "setting", "sparsity", "other"]):
-        if (method, other) in MARGINS:
-            key = f"margin_{MARGINS[method, other]}_{short(setting)}_{round(s * 100)}"
-            out[key] = float(g["value"].mean())
-            if len(g) == 1:
-                out[f"{key}_ci_low"] = float(g["ci_low"].iloc[0])
-                out[f"{key}_ci_high"] = float(g["ci_high"].iloc[0])
     return out
 
 
@@ -222,17 +189,10 @@ def extra_numbers(cfg: Configs, splits: dict, folds: list) -> dict[str, float | 
     out.update({"signal_top_feature": str(top.index[0]), "signal_top_spearman": float(top.iloc[0])})
     quality = pd.concat([f.quality for f in folds], ignore_index=True)
     for setting, g in quality.groupby("setting"):
-        out[f"critic_spearman_collapse_free_{setting.replace('conv+linear', 'linear')}"] = float(
+        out[f"critic_spearman_collapse_free_{short(setting)}"] = float(
             g["spearman_collapse_free"].mean())
     expected = pd.concat([f.expected for f in folds], ignore_index=True)
     for method, g in expected.groupby("method"):
-        out[f"landscape_{_slug(method)}_expected"] = float(g["expected_acc"].mean())
-        out[f"landscape_{_slug(method)}_percentile"] = float(g["percentile"].mean())
+        out[f"landscape_{slug(method)}_expected"] = float(g["expected_acc"].mean())
+        out[f"landscape_{slug(method)}_percentile"] = float(g["percentile"].mean())
     return out
-
-
-def _slug(text: str) -> str:
-    slug = "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
-    while "__" in slug:
-        slug = slug.replace("__", "_")
-    return slug

@@ -1,6 +1,8 @@
-"""``python -m prunegan.gan map``: a generator's keep-probability map of your own trained network.
+"""``prunegan map`` (or ``python -m prunegan map``): a generator's keep-probability map of your own
+trained network. The command sits above every layer of the library (it reads a generator and draws
+with :mod:`prunegan.plots`).
 
-    python -m prunegan.gan map --model lenet5 --weights my_net.pt --sparsity 0.8 \\
+    prunegan map --model lenet5 --weights my_net.pt --sparsity 0.8 \\
         [--setting conv|conv-linear] [--samples N --seed S] [--out map.png] [--generator path.pt]
 
 prints the exact keep-probability of every prunable channel per layer, the most probable mask and
@@ -19,12 +21,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import models
-from ..core import counts
-from ..core.masks import ChannelMask, layer_sizes
-from ..core.validate import check_int, check_sparsity
-from .generator import Generator
-from .shipped import SETTINGS, load_shipped, setting_name
+from . import models
+from .core import counts
+from .core.masks import ChannelMask, layer_sizes
+from .core.validate import check_int, check_sparsity
+from .gan.generator import Generator
+from .gan.shipped import SETTINGS, load_shipped, setting_name
 
 #: Figure formats ``--out`` may name.
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -40,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m prunegan.gan", description="The GAN on your own network.")
+    p = _Parser(prog="prunegan", description="The GAN on your own network.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     m = sub.add_parser("map", help="keep-probability of every channel, most probable and sampled masks")
     m.add_argument("--model", required=True, help=f"architecture: one of {', '.join(models.names())}")
@@ -125,9 +127,9 @@ def run_map(args, out=None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
-    from ..analysis import masks as mask_analysis
-    from ..core.store import atomic_write
-    from ..plots import part2
+    from .analysis import masks as mask_analysis
+    from .core.store import atomic_write
+    from .plots import part2
 
     model, g, il, s = _check(args)
     keep = g.keep_probabilities(model, s, include_linear=il)
