@@ -346,6 +346,21 @@ glue_figure("fig_protocol", plots.protocol(result.cells))
 # :::
 
 # %% [markdown]
+# ### Allocation or channel choice?
+#
+# A GAN mask is an *allocation* (how many channels each layer keeps) and a *choice* of channels within each
+# layer. Baselines that take it apart, paired like every method: **GAN's allocation, c within** keeps
+# exactly as many channels per layer as GAN mask *i* and chooses them by criterion *c* (L1, or the image
+# statistic behind one of the generator's channel features: Taylor, activation mean or share of non-zeros,
+# out-going weight mass, HRank, the ablation and only-kept probes); **layer-wise uniform, c within** keeps
+# the same share of every layer, chosen by *c*. GAN − each, in points with the 95 % CI over networks: a
+# positive value against *its own allocation* means the generator's channel choice beats *c*'s inside the
+# same counts.
+
+# %%
+display(Markdown(markdown_table(tb.baseline_table(result.stats, chapter.BASELINES))))
+
+# %% [markdown]
 # Every other method, mean test accuracy over the networks:
 
 # %% tags=["hide-input", "hide-output"]

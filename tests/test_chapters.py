@@ -571,8 +571,12 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
     from prunegan.pruning.strategies import Method
     from prunegan.runs import protocol
 
+    from prunegan.pruning.scorers import l1_norms
+    from prunegan.pruning.strategies import within_layers
+
     cfg = part2.configs(part2.SMOKE_PARAMS)  # 3 pairs, 3 critic candidates
     net = models.build("lenet5", seed=0)
+    l1_top = int(l1_norms({"conv1": net.conv1})["conv1"].argmax())
     n = cfg.protocol.samples
     gens = {"gan": [KeepChannel(i) for i in range(n)],
             "gan-discriminator-only": [KeepChannel(5 - i) for i in range(n)]}
@@ -584,8 +588,9 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
         by.setdefault(j.labels["method"], []).append(j)
     assert set(by) == {"gan", "gan-mode", "gan-discriminator-only", "gan+critic", "random-min1+critic",
                        "uniform-collapse-free",
-                       "random-min1", *(m.name for m in part2.standard_methods(False))}
+                       "random-min1", *(m.name for m in part2.standard_methods(False)), *part2.BASELINES}
     assert all(len(v) == n for v in by.values())
+    assert {f"gan-alloc-{c}" for c in part2.ALLOCATION_CRITERIA} | {"uniform-taylor"} <= set(by)
     for i in range(n):
         assert by["gan"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         assert by["gan-discriminator-only"][i].mask["conv1"].nonzero().flatten().tolist() == [5 - i]
@@ -593,6 +598,12 @@ def test_pair_i_of_every_learned_method_uses_its_seed_i_instance():
         assert by["gan+critic"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         assert by["gan-mode"][i].mask["conv1"].nonzero().flatten().tolist() == [i]
         assert by["gan-mode"][i].labels["label"] == "GAN's most probable mask"
+        # the baselines keep GAN mask i's count in every layer, the criterion's channels within each
+        for c in part2.ALLOCATION_CRITERIA:
+            alloc = by[f"gan-alloc-{c}"][i].mask
+            assert alloc.kept_per_layer() == by["gan"][i].mask.kept_per_layer()
+            assert alloc == within_layers(net, by["gan"][i].mask, c)
+        assert by["gan-alloc-l1"][i].mask["conv1"].nonzero().flatten().tolist() == [l1_top]
         k = cfg.protocol.critic_candidates
         cands = protocol.method_candidates(Method("random", (), 1))(
             net, 0.9, cfg.protocol.seed + part2.CANDIDATE_OFFSET + i * k, k)
@@ -855,7 +866,9 @@ def test_headlines_glue_means_targets_best_criteria_and_margins(verdicts):
     assert h["margin_mode_best_linear_80_ci_low"] < -100 < 100 < h["margin_mode_best_linear_80_ci_high"]
     assert h["margin_adversarial_conv_80"] == pytest.approx(9.0)  # gan − gan-likelihood (0.79 − 0.70)
     assert h["margin_scratch_best_conv_80"] < h["margin_likelihood_best_conv_80"]  # 0.62 and 0.70 − best
-    named = ("best", "random", "untrained", "mode", "adversarial", "likelihood", "scratch")
+    assert h["margin_uniform_l1_conv_80"] == pytest.approx(14.0)  # gan − uniform-l1 (0.79 − 0.65)
+    named = ("best", "random", "untrained", "mode", "adversarial", "likelihood", "scratch", "alloc",
+             "uniform")
     assert not any(k.startswith("margin_") and k.split("_")[1] not in named
                    for k in h)  # only the pairs of MARGINS
     # every target gets its counts, even with no cell checked

@@ -383,3 +383,24 @@ def test_integer_and_float_options_name_the_same_method():
 
     assert Method("noisy-l1", {"temperature": 1}) == Method("noisy-l1", {"temperature": 1.0})
     assert Method("noisy-l1", {"temperature": 1}).name == "noisy-l1-T1"
+
+
+def test_within_layers_keeps_the_masks_allocation_and_the_criterions_channels():
+    from prunegan import models
+    from prunegan.pruning.scorers import l1_norms
+    from prunegan.pruning.strategies import prune, within_layers
+
+    net = models.build("lenet5", seed=3)
+    rand = prune(net, "random", 0.8, seed=5, min_channels_per_layer=1)
+    got = within_layers(net, rand, "l1")
+    assert got.kept_per_layer() == rand.kept_per_layer() and got != rand
+    norms = l1_norms({"conv1": net.conv1, "conv2": net.conv2})
+    for layer, k in rand.kept_per_layer().items():
+        top = set(torch.argsort(norms[layer], descending=True)[:k].tolist())
+        assert set(got[layer].nonzero().flatten().tolist()) == top
+    assert within_layers(net, got, "l1") == got  # already the L1 channels of that allocation
+    with_linear = prune(net, "random", 0.8, seed=5, min_channels_per_layer=1, include_linear=True)
+    with pytest.raises(ValueError, match="not the model's prunable layers"):
+        within_layers(net, with_linear, "l1")  # a conv + Linear mask, conv layers asked for
+    assert within_layers(net, with_linear, "l1", include_linear=True).kept_per_layer() == \
+        with_linear.kept_per_layer()

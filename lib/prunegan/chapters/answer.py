@@ -32,6 +32,13 @@ def _cells():
     return [(k, p) for k in SETTINGS for p in SPARSITIES]
 
 
+def pairs(s: Chapter6Summary, other: str, labels: dict[str, str]) -> str:
+    """``"conv: −1.0 [−2.0, +0.1] / +0.5 [−1.0, +2.0]; …"``: the margin ``other`` at 80 % / 90 % in each
+    setting of ``labels`` (scrap setting → how the sentence names it)."""
+    return "; ".join(f"{label}: {margin(s, other, k, SPARSITIES[0])} / {margin(s, other, k, SPARSITIES[1])}"
+                     for k, label in labels.items())
+
+
 def lead(s: Chapter6Summary) -> str:
     """The answer's first sentence, decided by the CIs over networks of the GAN − best standard
     criterion (``margin_best_*``): below it everywhere (every CI high < 0), at least as good everywhere
@@ -60,8 +67,7 @@ def answer(s: Chapter6Summary) -> str:
     cells = "; ".join(f"{label}: {margin(s, 'best', k, 80)} at 80 %, {margin(s, 'best', k, 90)} at 90 %"
                       for k, label in SETTINGS.items())
     def pair(other):
-        return "; ".join(f"{label}: {margin(s, other, k, 80)} / {margin(s, other, k, 90)}"
-                         for k, label in SETTINGS.items())
+        return pairs(s, other, SETTINGS)
     met = [t.name for t in TARGETS if s.target(t.name).status == "met"]
     checked = [t.name for t in TARGETS if s.target(t.name).status in ("met", "not met")]
     return (f"**On a LeNet-5 it has not seen, {lead(s)}.** GAN − best standard criterion, mean paired "
@@ -69,8 +75,19 @@ def answer(s: Chapter6Summary) -> str:
             f"{cells}. At 80 % / 90 %, against random pruning with one channel per layer: {pair('random')}. "
             f"Against the untrained generator (uniform over collapse-free masks): {pair('untrained')}. "
             f"Its most probable mask, used as a deterministic criterion, against the best standard "
-            f"criterion: {pair('mode_best')}. {stages(s)} Of the {len(checked)} targets checked, {len(met)} "
-            f"{'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
+            f"criterion: {pair('mode_best')}. {parts(s)}{stages(s)} Of the {len(checked)} targets checked, "
+            f"{len(met)} {'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
+
+
+def parts(s: Chapter6Summary) -> str:
+    """One sentence, when chapter 6 measured it: the GAN against its own allocation with L1 within each
+    layer (its channel choice) and against layer-wise uniform L1 (80 % / 90 %); ``""`` otherwise."""
+    if ("alloc_l1", "conv", SPARSITIES[0]) not in s.margins:
+        return ""
+    def pair(other):
+        return pairs(s, other, SHORT)
+    return (f"Against its own allocation with L1 inside each layer (the same counts per layer, L1's "
+            f"channels): {pair('alloc_l1')}; against layer-wise uniform L1: {pair('uniform_l1')}. ")
 
 
 def stages(s: Chapter6Summary) -> str:
@@ -78,8 +95,7 @@ def stages(s: Chapter6Summary) -> str:
     learned their banks (fits diverged, in-sample gap of the final generators), the adversarial stage over
     the likelihood stage alone, and both against the best standard criterion beside the GAN from scratch."""
     def pair(other):
-        return "; ".join(f"{SHORT[k]}: {margin(s, other, k, 80)} / {margin(s, other, k, 90)}"
-                         for k in SETTINGS)
+        return pairs(s, other, SHORT)
 
     adversarial = [s.fit_counts[d, k] for d in ("gan", "scratch") for k in SETTINGS]
     diverged = sum(int(c.diverged) for c in adversarial)

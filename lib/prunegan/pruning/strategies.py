@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.masks import ChannelMask, prunable_layers
+from ..core.masks import ChannelMask, layer_sizes, prunable_layers
 from ..core.validate import check_bool, check_int, check_sparsity
 from .scorers import SCORERS
-from .select import select
+from .select import select, select_per_layer
 
 
 #: Keyword arguments every scorer is given by :func:`score` (not options of a method).
@@ -60,6 +60,20 @@ def prune(model: nn.Module, strategy: str, sparsity: float, *, seed: int, min_ch
     scores = score(model, strategy, sparsity, seed=seed, include_linear=include_linear,
                    min_channels_per_layer=min_channels_per_layer, **options)
     return select(scores, sparsity, min_channels_per_layer=min_channels_per_layer)
+
+
+def within_layers(model: nn.Module, mask: ChannelMask, strategy: str, *, seed: int = 0,
+                  include_linear: bool = False, **options) -> ChannelMask:
+    """``mask``'s allocation with ``strategy``'s channels: every layer keeps as many channels as in
+    ``mask`` (``mask.kept_per_layer()``), the ones ``strategy`` scores highest (ties: the first channel).
+    ``mask`` must cover the model's prunable layers (``include_linear``); ``seed`` and ``options`` go to
+    the scorer as in :func:`prune` (scored at the mask's sparsity)."""
+    expected = layer_sizes(model, include_linear=include_linear)
+    if mask.sizes != expected:
+        raise ValueError(f"within_layers: the mask's layers {mask.sizes} are not the model's prunable layers "
+                         f"{expected} (include_linear={include_linear})")
+    scores = score(model, strategy, mask.sparsity, seed=seed, include_linear=include_linear, **options)
+    return select_per_layer(scores, mask.kept_per_layer())
 
 
 def names() -> list[str]:

@@ -23,7 +23,7 @@ from .config import (  # noqa: F401
     TARGETS, VARIANTS, Chapter6Params, DEFAULTS, SMOKE_PARAMS, smoke_sets, params_from_cell,
     params_from_namespace, Configs,
     configs, network_config, fold_networks, STRUCTURAL_FEATURES, CHANNEL_FEATURES, MAGNITUDE_FEATURES,
-    BASE_FEATURES, STABILISERS,
+    BASE_FEATURES, STABILISERS, ALLOCATION_CRITERIA, FEATURE_CRITERIA, BASELINES,
 )
 from .crossfit import (  # noqa: F401
     Fold, run_fold, cross_fit, design_overview, final_design, final_fit, final_checks, gather, fold_of,

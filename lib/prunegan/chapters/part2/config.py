@@ -95,6 +95,19 @@ VARIANTS = {"gan": "GAN (chosen design)", "gan-mode": "GAN's most probable mask"
             "uniform-collapse-free": "uniform collapse-free (untrained generator)"}
 
 
+#: Baselines that take the GAN apart (issue 29), each a method of the protocol: ``gan-alloc-{c}`` keeps
+#: as many channels per layer as GAN mask ``i`` (its allocation) and chooses them within each layer by
+#: criterion ``c`` (a scorer of :mod:`prunegan.pruning.scorers`); ``uniform-{c}`` keeps the same share of
+#: every layer, chosen by ``c`` (``uniform-l1`` is a standard criterion already). The criteria are L1 and
+#: the image statistics behind every channel feature a generator may read.
+FEATURE_CRITERIA = ("taylor", "act-mean", "act-nonzero", "out-mass", "hrank", "ablation-loss",
+                    "only-kept-acc")
+ALLOCATION_CRITERIA = ("l1", *FEATURE_CRITERIA)
+#: Method name → reader's label of those baselines.
+BASELINES = {**{f"gan-alloc-{c}": f"GAN's allocation, {c} within" for c in ALLOCATION_CRITERIA},
+             **{f"uniform-{c}": f"layer-wise uniform, {c} within" for c in FEATURE_CRITERIA}}
+
+
 #: Magnitude features every generator reads beside the structural ones (the best standard criterion in
 #: the conv + Linear setting, LAMP, is a magnitude criterion; the conv landscapes' signal test never selects
 #: them because magnitude is erratic there). Measured by issue 29 on four LeNet-5s no replicate trains.

@@ -6,10 +6,11 @@ import pandas as pd
 
 from ...core.masks import ChannelMask
 from ...pruning.executors import Execution
-from ...pruning.strategies import Method
+from ...pruning.strategies import Method, within_layers
 from ...runs import protocol, runner
 from ...runs.baseline import baseline
-from .config import CANDIDATE_OFFSET, SETTINGS, VARIANTS, Configs
+from .config import (ALLOCATION_CRITERIA, BASELINES, CANDIDATE_OFFSET, FEATURE_CRITERIA, SETTINGS, VARIANTS,
+                     Configs)
 from .criteria import chosen_criterion, standard_methods
 
 
@@ -40,12 +41,22 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
         lambda i: protocol.critic_proposer(lambda model, s, first, n: main[i].sample(model, s, n, seed=first,
                                                                                      include_linear=il),
                                            critics[i], feats, k, cand)), 1))
+    sample = Method("gan", **one)  # GAN mask i exactly (same seed): the allocation the baselines keep
+    for c in ALLOCATION_CRITERIA:
+        name = f"gan-alloc-{c}"
+        out.append(protocol.Entry(
+            {"method": name, "label": BASELINES[name], "strategy": c, "min_channels_per_layer": 1,
+             "temperature": None},
+            protocol.per_trial_proposer(lambda i, c=c: lambda model, s, _: within_layers(
+                model, sample.prune(model, s, seed=seed + i, generator=main[i]), c, include_linear=il)), 1))
     rm = Method("random", **one, name="random-min1", label="random, min 1/layer")
     rc = Method("random", **one, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
     out.append(protocol.Entry(rc.labels(), protocol.per_trial_proposer(
         lambda i: protocol.critic_proposer(protocol.method_candidates(rm), critics[i], feats, k, cand)), 1))
+    uniform = [Method(f"uniform-{c}", **one, name=f"uniform-{c}", label=BASELINES[f"uniform-{c}"])
+               for c in FEATURE_CRITERIA]
     for m in (Method("uniform-collapse-free", **one, name="uniform-collapse-free",
-                     label=VARIANTS["uniform-collapse-free"]), rm, *standard_methods(il)):
+                     label=VARIANTS["uniform-collapse-free"]), rm, *standard_methods(il), *uniform):
         out.append(protocol.entry(m, seed))
     if bank is not None:
         row = bank.best(sparsity, baseline=network)

@@ -22,7 +22,8 @@ FIT_DESIGNS = {"gan": "gan", "gan-likelihood": "likelihood", "gan-from-scratch":
 MARGINS = {("gan", "best-criterion"): "best", ("gan", "random-min1"): "random",
            ("gan", "uniform-collapse-free"): "untrained", ("gan-mode", "best-criterion"): "mode_best",
            ("gan", "gan-likelihood"): "adversarial", ("gan-likelihood", "best-criterion"): "likelihood_best",
-           ("gan-from-scratch", "best-criterion"): "scratch_best"}
+           ("gan-from-scratch", "best-criterion"): "scratch_best", ("gan", "gan-alloc-l1"): "alloc_l1",
+           ("gan", "uniform-l1"): "uniform_l1"}
 _CI = ("_ci_low", "_ci_high")
 
 

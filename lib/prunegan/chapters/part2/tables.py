@@ -6,7 +6,7 @@ import pandas as pd
 
 from ...analysis import comparison
 from ...analysis.stats import mean_ci
-from ..format import MINUS, acc, pct, pts, pts_ci
+from ..format import MINUS, MISSING, acc, pct, pts, pts_ci
 from .config import CHANNEL_FEATURES
 
 
@@ -352,3 +352,20 @@ def gap_table(gaps) -> pd.DataFrame:
     rows = [{"part": part, **{f"{GAP_SETTINGS.get(k, k)} {p} %": gaps[part, k, p].text()
                               for k, p in cells if (part, k, p) in gaps}} for part in PARTS]
     return pd.DataFrame(rows)
+
+
+def baseline_table(stats: pd.DataFrame, baselines: dict[str, str], method: str = "gan") -> pd.DataFrame:
+    """``method`` − each baseline (``baselines``: method name → label, in order; those measured), one row
+    each, one column per setting and sparsity of the two LeNet-5 settings: the mean paired difference over
+    networks in points with its 95 % CI over networks (``–`` where not measured)."""
+    sel = stats[(stats["statistic"] == "networks_paired") & (stats["method"] == method)
+                & stats["other"].isin(list(baselines)) & (stats["setting"] != "transfer")]
+    if sel.empty:
+        return pd.DataFrame(columns=["baseline"])
+    sel = sel.sort_values(["setting", "sparsity"], kind="stable")
+    sel = sel.assign(cell=[_cell_name(a, s) for a, s in zip(sel["setting"], sel["sparsity"])],
+                     text=[pts_ci(*r) for r in zip(sel["value"], sel["ci_low"], sel["ci_high"])])
+    wide = sel.pivot(index="other", columns="cell", values="text")
+    wide = wide.reindex(index=[b for b in baselines if b in wide.index],
+                        columns=list(dict.fromkeys(sel["cell"]))).fillna(MISSING)
+    return wide.rename(index=baselines).rename_axis("baseline").reset_index()
