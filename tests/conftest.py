@@ -56,3 +56,15 @@ def trained_lenet(small_data) -> torch.nn.Module:
               eval_every_epoch=False)
     model.eval()
     return model
+
+
+@pytest.fixture(scope="module")
+def images():
+    """The first 64 embedded validation images (``(64, 1, 28, 28)`` floats)."""
+    return data.default_inputs()[:64]
+
+
+@pytest.fixture(scope="module")
+def labels():
+    """Their labels (``(64,)`` int64)."""
+    return data.default_labels()[:64]

@@ -38,16 +38,6 @@ def lenet():
     return models.build("lenet5", seed=3)
 
 
-@pytest.fixture(scope="module")
-def images():
-    return data.default_inputs()[:64]
-
-
-@pytest.fixture(scope="module")
-def labels():
-    return data.default_labels()[:64]
-
-
 def col(f: F.ChannelFeatures, name: str) -> torch.Tensor:
     return f.x[:, f.names.index(name)]
 

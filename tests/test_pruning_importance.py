@@ -19,16 +19,6 @@ IMAGE = {"act-mean": "act_mean", "act-nonzero": "act_zero_share", "taylor": "tay
          "hrank": "hrank", "ablation-loss": "ablation_loss", "only-kept-acc": "only_kept_acc"}
 
 
-@pytest.fixture(scope="module")
-def images():
-    return data.default_inputs()[:64]
-
-
-@pytest.fixture(scope="module")
-def labels():
-    return data.default_labels()[:64]
-
-
 # ------------------------------------------------------------------------------------- statistics
 
 def _stats(net, images, **kw):
