@@ -9,13 +9,11 @@ import pandas as pd
 
 from .format import markdown_table
 from .part2.config import TARGETS
-from .part2.summary import Chapter6Summary
+from .part2.summary import SETTING_LABELS, SETTING_SHORT, Chapter6Summary
 from .part2.tables import gap_table
 
-#: Chapter 6's settings as scrap prefixes and as a reader names them.
-SETTINGS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
-#: The same, short (in a list of cells).
-SHORT = {"conv": "conv", "linear": "conv + Linear"}
+#: Chapter 6's settings as scrap prefixes and as a reader names them (in full; short in a list of cells).
+SETTINGS, SHORT = SETTING_LABELS, SETTING_SHORT
 SPARSITIES = (80, 90)
 
 

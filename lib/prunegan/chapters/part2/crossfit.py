@@ -6,8 +6,11 @@ criterion — uses only the other folds' networks; the protocol then measures on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import pandas as pd
+
+from ...gan import AccuracyCritic, Generator
 
 from .config import CHANNEL_FEATURES, SETTINGS, Configs
 from .criteria import best_criteria, criterion_choice
@@ -17,9 +20,12 @@ from .learned import (chosen_design, design_advantages, design_choice, designs, 
 from .methods import run_protocol, with_best_criterion
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fold:
-    """What fold ``k`` learned and chose on its training networks, and what it measured on its own."""
+    """What fold ``k`` learned and chose on its training networks, and what it measured on its own.
+    ``critics``: setting → critic of seed ``i`` at position ``i``; ``generators``: setting → design name
+    (:func:`.learned.designs`) → generator of seed ``i`` at position ``i``; ``fit_seconds``: setting →
+    mean seconds of one fit per design and of one critic."""
 
     k: int
     cfg: Configs
@@ -28,10 +34,10 @@ class Fold:
     features: tuple[str, ...]
     design_table: pd.DataFrame
     chosen: tuple[float, float]
-    critics: dict
-    generators: dict
+    critics: Mapping[str, Sequence[AccuracyCritic]]
+    generators: Mapping[str, Mapping[str, Sequence[Generator]]]
     quality: pd.DataFrame
-    fit_seconds: dict
+    fit_seconds: Mapping[str, Mapping[str, float]]
     choice: pd.DataFrame
     best: pd.DataFrame
     protocol: pd.DataFrame       # the fold's held-out networks, both settings, with best-criterion
@@ -63,10 +69,13 @@ def run_fold(banks: dict, cfg: Configs, k: int, *, progress: bool = True, **wher
     tdf = tdf.assign(trial=tdf["trial"] + k * f.protocol.samples)
     reported = landscapes(conv, f.landscape_sparsity, f.held_out, "retrained_acc")
     expected = expected_table(generators["conv"], conv, f, reported)
-    return Fold(k, f, per_net.assign(fold=k), summary.assign(fold=k), features, table.assign(fold=k), chosen,
-                critics, generators, quality.assign(fold=k), seconds, choice.assign(fold=k),
-                best.assign(fold=k), with_best_criterion(df, best).assign(fold=k),
-                with_best_criterion(tdf, best).assign(fold=k), expected.assign(fold=k), fit_rows, ins)
+    return Fold(k=k, cfg=f, signal_per_net=per_net.assign(fold=k), signal_summary=summary.assign(fold=k),
+                features=features, design_table=table.assign(fold=k), chosen=chosen, critics=critics,
+                generators=generators, quality=quality.assign(fold=k), fit_seconds=seconds,
+                choice=choice.assign(fold=k), best=best.assign(fold=k),
+                protocol=with_best_criterion(df, best).assign(fold=k),
+                transfer=with_best_criterion(tdf, best).assign(fold=k), expected=expected.assign(fold=k),
+                fits=fit_rows, in_sample=ins)
 
 
 def cross_fit(banks: dict, cfg: Configs, *, progress: bool = True, **where) -> list[Fold]:

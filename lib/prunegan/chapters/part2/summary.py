@@ -25,6 +25,10 @@ MARGINS = {("gan", "best-criterion"): "best", ("gan", "random-min1"): "random",
            ("gan-from-scratch", "best-criterion"): "scratch_best", ("gan", "gan-alloc-l1"): "alloc_l1",
            ("gan", "uniform-l1"): "uniform_l1"}
 _CI = ("_ci_low", "_ci_high")
+#: The two LeNet-5 settings as scrap names spell them (:func:`short`) → as a reader names them, in full
+#: and short.
+SETTING_LABELS = {"conv": "conv channels", "linear": "conv channels and hidden Linear units"}
+SETTING_SHORT = {"conv": "conv", "linear": "conv + Linear"}
 
 
 def slug(text: str) -> str:

@@ -337,19 +337,16 @@ def lono_table(lono: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                f"a map that ranked channels at random would give 0.")
 
 
-#: The settings as the gap table heads its columns (scrap names' short settings).
-GAP_SETTINGS = {"conv": "conv", "linear": "conv + Linear"}
-
-
 def gap_table(gaps) -> pd.DataFrame:
     """Where the GAN's gap to the best criterion comes from (:class:`.summary.Chapter6Summary`'s ``gaps``:
     (part, short setting, %) → interval): one row per part of :data:`.gaps.PARTS`, one column per setting
     and sparsity, ``mean [CI]`` in points over networks."""
     from .gaps import PARTS
+    from .summary import SETTING_SHORT
 
     cells = sorted({(setting, p) for _, setting, p in gaps},
-                   key=lambda c: (list(GAP_SETTINGS).index(c[0]) if c[0] in GAP_SETTINGS else 9, c[1]))
-    rows = [{"part": part, **{f"{GAP_SETTINGS.get(k, k)} {p} %": gaps[part, k, p].text()
+                   key=lambda c: (list(SETTING_SHORT).index(c[0]) if c[0] in SETTING_SHORT else 9, c[1]))
+    rows = [{"part": part, **{f"{SETTING_SHORT.get(k, k)} {p} %": gaps[part, k, p].text()
                               for k, p in cells if (part, k, p) in gaps}} for part in PARTS]
     return pd.DataFrame(rows)
 
