@@ -87,6 +87,7 @@ from IPython.display import Markdown, display
 from prunegan.chapters import answer
 from prunegan.chapters import part2 as chapter
 from prunegan.chapters.format import markdown_table
+from prunegan.chapters.part2 import choices as ch
 from prunegan.chapters.part2 import fits as fitcheck
 from prunegan.chapters.part2 import overview as ov
 from prunegan.chapters.part2 import tables as tb
@@ -137,7 +138,7 @@ display(Markdown(markdown_table(ov.bank_display(result.banks))))
 # learned on, and what it chose (criteria that tied on its training networks are joined by `=`).
 
 # %%
-display(Markdown(markdown_table(tb.fold_table(result.folds))))
+display(Markdown(markdown_table(ch.fold_table(result.folds))))
 
 # %% [markdown]
 # ### The generators a reader can use on a new network
@@ -167,8 +168,8 @@ print(ship(result.final, shipped_key(params)))
 # correlation over folds and how many folds chose each feature.
 
 # %%
-display(Markdown(markdown_table(tb.feature_table(result.folds))))
-display(Markdown(tb.feature_text(result.folds)))
+display(Markdown(markdown_table(ch.feature_table(result.folds))))
+display(Markdown(ch.feature_text(result.folds)))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_feature_signal", plots.feature_signal(result.first.signal_summary))
@@ -193,7 +194,7 @@ glue_figure("fig_feature_signal", plots.feature_signal(result.first.signal_summa
 # Spearman):
 
 # %%
-lono_rows, lono_text = tb.lono_table(result.lono)
+lono_rows, lono_text = ch.lono_table(result.lono)
 display(Markdown(markdown_table(lono_rows)))
 display(Markdown(lono_text))
 
@@ -211,8 +212,8 @@ display(Markdown(lono_text))
 
 # %%
 design_overview = chapter.design_overview(result.folds)
-display(Markdown(markdown_table(tb.design_pivot(design_overview))))
-display(Markdown(tb.design_text(design_overview, result.design)))
+display(Markdown(markdown_table(ch.design_pivot(design_overview))))
+display(Markdown(ch.design_text(design_overview, result.design)))
 
 # %% [markdown]
 # ## Critics and generators: one per seed and fold
@@ -222,7 +223,7 @@ display(Markdown(tb.design_text(design_overview, result.design)))
 # **held-out** networks' masks (all, and collapse-free only), mean over seeds with the 95 % CI.
 
 # %%
-display(Markdown(markdown_table(tb.critic_table(chapter.critic_summary(result.gather("quality"))))))
+display(Markdown(markdown_table(ch.critic_table(chapter.critic_summary(result.gather("quality"))))))
 
 # %% [markdown]
 # ## Did the generators learn their banks?
@@ -274,8 +275,8 @@ glue_figure("fig_gan_training", plots.gan_training(result.training_histories()))
 # correlation between keep-probability and mean |w| (1: the map orders channels like L1).
 
 # %%
-display(Markdown(markdown_table(tb.allocation_table(result.keep, result.keep_agreement()))))
-display(Markdown(tb.keep_text(tb.keep_spread(result.keep))))
+display(Markdown(markdown_table(ch.allocation_table(result.keep, result.keep_agreement()))))
+display(Markdown(ch.keep_text(ch.keep_spread(result.keep))))
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_keep_map", plots.keep_map(result.keep, title=""))
@@ -301,7 +302,7 @@ glue_figure("fig_keep_map", plots.keep_map(result.keep, title=""))
 # `round(sparsity · n)` channels.
 
 # %%
-display(Markdown(markdown_table(tb.collapse_table(result.collapse))))
+display(Markdown(markdown_table(ch.collapse_table(result.collapse))))
 
 # %% [markdown]
 # ## The best standard criterion, chosen on each fold's training networks
@@ -314,7 +315,7 @@ display(Markdown(markdown_table(tb.collapse_table(result.collapse))))
 # training network); the first name's masks are the ones measured.
 
 # %%
-display(Markdown(markdown_table(tb.best_criterion_table(result.folds))))
+display(Markdown(markdown_table(ch.best_criterion_table(result.folds))))
 
 # %% [markdown]
 # ## The comparison on every network

@@ -39,7 +39,7 @@ def test_the_notebook_only_runs_the_study_and_displays_it():
 def test_the_rule_sees_a_loop_a_comprehension_and_dict_indexing():
     assert loops_and_indexing("x = [a for a in b]\nfor i in y:\n    pass\nz = result.folds[0]") == [
         "ListComp at line 1", "For at line 2", "Subscript at line 4"]
-    assert loops_and_indexing("display(tb.fold_table(result.folds))") == []
+    assert loops_and_indexing("display(ch.fold_table(result.folds))") == []
 
 
 def _gap_frames():

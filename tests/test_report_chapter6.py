@@ -8,7 +8,7 @@ import pytest
 
 from prunegan.analysis import comparison
 from prunegan.chapters import format as fmt
-from prunegan.chapters.part2 import report, tables
+from prunegan.chapters.part2 import choices, report, tables
 
 
 def _cells():
@@ -76,21 +76,21 @@ def _keep(within_noise: float):
 
 
 def test_keep_spread_calls_a_map_flat_only_when_within_layer_spread_is_small():
-    flat = tables.keep_spread(_keep(0.0)).iloc[0]
+    flat = choices.keep_spread(_keep(0.0)).iloc[0]
     assert flat["within"] == 0.0 and flat["between"] == pytest.approx(0.35) and flat["flat"]
-    just_below = tables.keep_spread(_keep(0.0), flat_share=0.5).iloc[0]
+    just_below = choices.keep_spread(_keep(0.0), flat_share=0.5).iloc[0]
     assert just_below["flat"]
-    ranked = tables.keep_spread(_keep(0.2)).iloc[0]
-    assert ranked["within"] > tables.FLAT_SHARE * ranked["between"] and not ranked["flat"]
-    assert "is flat within layers" in tables.keep_text(tables.keep_spread(_keep(0.0)))
-    assert "not flat within layers" in tables.keep_text(tables.keep_spread(_keep(0.2)))
+    ranked = choices.keep_spread(_keep(0.2)).iloc[0]
+    assert ranked["within"] > choices.FLAT_SHARE * ranked["between"] and not ranked["flat"]
+    assert "is flat within layers" in choices.keep_text(choices.keep_spread(_keep(0.0)))
+    assert "not flat within layers" in choices.keep_text(choices.keep_spread(_keep(0.2)))
     # the rule on both sides of its threshold: within / between = 0.2 exactly is flat, a bit above is not
-    spread = tables.keep_spread(_keep(0.05)).iloc[0]
+    spread = choices.keep_spread(_keep(0.05)).iloc[0]
     ratio = spread["within"] / spread["between"]
-    assert tables.keep_spread(_keep(0.05), flat_share=ratio + 1e-9).iloc[0]["flat"]
-    assert not tables.keep_spread(_keep(0.05), flat_share=ratio - 1e-9).iloc[0]["flat"]
+    assert choices.keep_spread(_keep(0.05), flat_share=ratio + 1e-9).iloc[0]["flat"]
+    assert not choices.keep_spread(_keep(0.05), flat_share=ratio - 1e-9).iloc[0]["flat"]
     with pytest.raises(ValueError, match="flat_share must be in"):
-        tables.keep_spread(_keep(0.0), flat_share=1.5)
+        choices.keep_spread(_keep(0.0), flat_share=1.5)
 
 
 def _overview():
@@ -105,12 +105,12 @@ def _overview():
 
 def test_design_tables_and_text_read_the_overview():
     ov = _overview()
-    pivot = tables.design_pivot(ov)
+    pivot = choices.design_pivot(ov)
     assert list(pivot.columns) == ["entropy", "critic", "fold 0", "fold 1"]
     assert pivot.iloc[0].tolist() == ["0.1", "0", "+1.5", "+1.5 ✓"]
-    detail = tables.design_detail(ov)
+    detail = choices.design_detail(ov)
     assert detail.iloc[3].tolist() == [1, "0.3", "1", "−0.5", "[−1.5, +0.5]", "no", ""]
-    text = tables.design_text(ov, (0.1, 0.0))
+    text = choices.design_text(ov, (0.1, 0.0))
     assert text.startswith("In 1 of 2 folds") and "entropy weight 0.1 and critic weight 0" in text
 
 
@@ -142,16 +142,16 @@ def test_fold_feature_and_criterion_tables_read_each_folds_own_features():
                                "ties": ["l1-min1 = tp-lamp-min1" if k else "l1-min1"]}))
     folds = [fold(0, ("taylor_z_layer",), [0.1, 0.5], [False, True]),
              fold(1, (), [0.3, 0.1], [True, False])]
-    ft = tables.fold_table(folds)
+    ft = choices.fold_table(folds)
     assert ft.to_dict("records")[0] == {"fold": 0, "held out": "0", "design": "entropy 0, critic 0",
                                         "channel features read": 1}
     assert ft.iloc[1]["channel features read"] == 0
-    feats = tables.feature_table(folds)
+    feats = choices.feature_table(folds)
     assert feats["feature"].tolist() == ["taylor_z_layer", "l1_z_layer"]  # mean 0.3 before 0.2
     assert feats.iloc[0].tolist() == ["taylor_z_layer", "+0.300", "1/2", "1/2"]
     assert feats.iloc[1]["read by the generator"] == "0/2"
-    assert "1 of 2 candidates are read" in tables.feature_text(folds)
-    best = tables.best_criterion_table(folds)
+    assert "1 of 2 candidates are read" in choices.feature_text(folds)
+    best = choices.best_criterion_table(folds)
     assert best.to_dict("records") == [{"fold": 0, "conv 90 %": "l1-min1"},
                                        {"fold": 1, "conv 90 %": "l1-min1 = tp-lamp-min1"}]
 
@@ -184,7 +184,7 @@ def test_critic_table_pools_networks_with_a_t_ci_and_fits_the_page():
             for n, v in enumerate([0.2, 0.4, 0.6])]
     rows.append({"setting": "conv+linear", "network": 0, "sparsity": 0.9, "spearman": -0.5,
                  "spearman_collapse_free": np.nan})
-    t = tables.critic_table(pd.DataFrame(rows))
+    t = choices.critic_table(pd.DataFrame(rows))
     m, lo, hi = mean_ci([0.2, 0.4, 0.6])
     assert t.iloc[0]["rank corr., all masks"] == f"{m:.2f} [{lo:.2f}, {hi:.2f}]".replace("-", "−")
     assert t.iloc[0]["networks"] == 3 and t.iloc[0]["sparsity"] == "90 %"
@@ -199,7 +199,7 @@ def test_allocation_table_sums_keep_probabilities_per_layer():
                          for la, ps in (("conv1", [0.5, 0.5]), ("fc1", [0.9, 0.4, 0.2]))
                          for c, (p, w) in enumerate(zip(ps, [3.0, 2.0, 1.0]))])
     agreement = pd.DataFrame({"sparsity": [0.8, 0.9], "layer": ["fc1", "fc1"], "spearman": [1.0, -0.25]})
-    t = tables.allocation_table(keep, agreement)
+    t = choices.allocation_table(keep, agreement)
     assert list(t.columns) == ["layer", "channels", "kept at 80 %", "ρ with |w| at 80 %", "kept at 90 %",
                                "ρ with |w| at 90 %"]
     assert t.iloc[1].tolist() == ["fc1", 3, "1.5", "1.00", "1.5", "−0.25"]
@@ -210,7 +210,7 @@ def test_allocation_table_sums_keep_probabilities_per_layer():
 def test_collapse_table_sums_masks_and_says_when_a_count_was_not_exact():
     c = pd.DataFrame({"setting": ["conv", "conv", "conv+linear"], "masks": [20, 20, 20],
                       "collapsed": [0, 1, 0], "exact_count": [True, True, False]})
-    t = tables.collapse_table(c)
+    t = choices.collapse_table(c)
     assert t.to_dict("records") == [
         {"setting": "conv", "masks sampled": 40, "with a collapsed layer": 1,
          "exact channel count": "every mask"},
@@ -280,11 +280,11 @@ def test_lono_table_reports_the_mean_and_ci_over_networks():
 
     lono = pd.DataFrame({"feature": "a+b", "network": [2, 3, 4], "spearman": [-0.05, 0.55, 0.3],
                          "n_layers": 2, "n_channels": 22})
-    t, text = tables.lono_table(lono)
+    t, text = choices.lono_table(lono)
     assert t.iloc[0].tolist() == [2, "−0.05", 2, 22]
     m, lo, hi = mean_ci([-0.05, 0.55, 0.3])
     assert text.startswith(f"Mean over the 3 networks: {fmt.pts(m, 2)} [{fmt.pts(lo, 2)}, ")
-    assert tables.lono_table(pd.DataFrame())[1].startswith("No channel feature")
+    assert choices.lono_table(pd.DataFrame())[1].startswith("No channel feature")
     assert _fits(t)
 
 
@@ -303,6 +303,6 @@ def test_best_criterion_columns_follow_setting_then_sparsity():
 
     best = pd.DataFrame({"setting": ["conv", "conv+linear", "conv"], "sparsity": [0.9, 0.8, 0.8],
                          "best": [True, True, True], "ties": ["a", "b", "c"]})
-    t = tables.best_criterion_table([SimpleNamespace(k=0, best=best)])
+    t = choices.best_criterion_table([SimpleNamespace(k=0, best=best)])
     assert list(t.columns) == ["fold", "conv 80 %", "conv 90 %", "conv+linear 80 %"]
     assert t.iloc[0].tolist() == [0, "c", "a", "b"]

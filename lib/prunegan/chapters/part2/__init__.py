@@ -15,8 +15,9 @@ configs built from them), :mod:`.overview` (tables of the splits, mask spaces an
 criteria, the best one), :mod:`.methods` (the methods compared, the protocol), :mod:`.crossfit` (one
 fold end to end, every fold), :mod:`.report` (statistics, verdicts, glued values), :mod:`.summary`
 (the glued numbers as one typed object and its scraps), :mod:`.study` (``run``: the chapter end to end,
-one result object the notebook displays), :mod:`.tables` (what a reader sees: formatted tables and the
-sentences after each section).
+one result object the notebook displays), :mod:`.gaps` (where the gap to the best criterion comes from),
+:mod:`.tables` and :mod:`.choices` (what a reader sees of the comparison and of what the folds learned
+and chose: formatted tables and the sentences after each section).
 """
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,
