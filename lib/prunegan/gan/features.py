@@ -57,6 +57,10 @@ IMAGE_FEATURES: tuple[str, ...] = ("act_mean_z_layer", "act_mean_rank_layer", "a
                                    *PROBE_FEATURES)
 #: Every feature :func:`channel_features` computes, in column order.
 FEATURES: tuple[str, ...] = WEIGHT_FEATURES + IMAGE_FEATURES
+#: Features of a channel's layer (the same for every channel of it: the allocation across layers reads
+#: them), and the features of the channel itself.
+STRUCTURAL_FEATURES: tuple[str, ...] = ("depth", "log_width", "width_share", "log_fan_in", "is_linear")
+CHANNEL_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f not in STRUCTURAL_FEATURES)
 
 
 @dataclass(frozen=True, eq=False)

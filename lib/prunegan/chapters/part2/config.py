@@ -12,6 +12,7 @@ from ...core.validate import check_bool, check_int, check_number, check_sequence
 from ...data import DEFAULT_N_VAL, LOADERS
 from ...gan import features as gan_features
 from ...gan.config import GanConfig
+from ...gan.shipped import SETTINGS as SHIPPED_SETTINGS
 from ...models import MODELS
 from ...runs import protocol
 from ...runs.bank import CRITERIA as BANK_CRITERIA
@@ -22,7 +23,7 @@ from ..part1 import SMOKE_DATA
 
 
 #: The two LeNet-5 settings: name → include_linear.
-SETTINGS = {"conv": False, "conv+linear": True}
+SETTINGS = {name: include_linear for name, (_, include_linear) in SHIPPED_SETTINGS.items()}
 
 
 #: The bank's randomised standard methods (each at every temperature, with and without one channel per layer).
@@ -373,11 +374,9 @@ def configs(params: Chapter6Params = DEFAULTS) -> Configs:
                    transfer=network_config(p, p.transfer_model, base))
 
 
-#: Features of a channel's layer (the allocation across layers reads them) and of the channel itself.
-STRUCTURAL_FEATURES = ("depth", "log_width", "width_share", "log_fan_in", "is_linear")
-
-
-CHANNEL_FEATURES = tuple(f for f in gan_features.FEATURES if f not in STRUCTURAL_FEATURES)
+#: Features of a channel's layer and of the channel itself (the catalogue's, :mod:`prunegan.gan.features`).
+STRUCTURAL_FEATURES = gan_features.STRUCTURAL_FEATURES
+CHANNEL_FEATURES = gan_features.CHANNEL_FEATURES
 
 
 #: What every generator reads whatever the signal test selects: the structural and magnitude features.
