@@ -350,16 +350,33 @@ glue_figure("fig_protocol", plots.protocol(result.cells))
 # ### Allocation or channel choice?
 #
 # A GAN mask is an *allocation* (how many channels each layer keeps) and a *choice* of channels within each
-# layer. Baselines that take it apart, paired like every method: **GAN's allocation, c within** keeps
-# exactly as many channels per layer as GAN mask *i* and chooses them by criterion *c* (L1, or the image
-# statistic behind one of the generator's channel features: Taylor, activation mean or share of non-zeros,
-# out-going weight mass, HRank, the ablation and only-kept probes); **layer-wise uniform, c within** keeps
-# the same share of every layer, chosen by *c*. GAN − each, in points with the 95 % CI over networks: a
+# layer. Baselines that take it apart, paired like every method: **GAN's counts, c** keeps exactly as many
+# channels per layer as GAN mask *i* and chooses them by criterion *c* (L1, or the image statistic behind
+# one of the generator's channel features: Taylor, activation mean or share of non-zeros, out-going weight
+# mass, HRank, the ablation and only-kept probes); **uniform counts, c** keeps the same share of every
+# layer, chosen by *c*. GAN − each, in points with the 95 % CI over networks: a
 # positive value against *its own allocation* means the generator's channel choice beats *c*'s inside the
 # same counts.
 
 # %%
 display(Markdown(markdown_table(tb.baseline_table(result.stats, chapter.BASELINES))))
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_baselines", plots.baselines(tb.baseline_frame(result.stats, chapter.BASELINES)))
+
+# %% [markdown]
+# :::{glue:figure} fig_baselines
+# ---
+# alt: >-
+#   Dot plots, one panel per setting and sparsity, one row per baseline: the GAN's accuracy minus the
+#   baseline's in points, mean over networks with a horizontal 95 % CI bar, a vertical line at zero.
+# name: fig-baselines
+# ---
+# GAN − each baseline, in accuracy points, mean over the held-out networks with its 95 % CI (blue: the CI
+# excludes 0). Rows "GAN's counts, c": GAN mask *i*'s number of channels per layer, criterion *c*'s channels
+# within each layer; "uniform counts, c": the same share of every layer. At conv 90 % every collapse-free mask
+# keeps one channel per layer, so the two rows of a criterion coincide there.
+# :::
 
 # %% [markdown]
 # Every other method, mean test accuracy over the networks:

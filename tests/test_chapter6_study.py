@@ -11,6 +11,7 @@ import pytest
 from prunegan.chapters import answer
 from prunegan.chapters.part2 import gaps, tables
 from prunegan.chapters.part2.summary import Chapter6Summary, Interval
+from prunegan.plots import part2 as plots
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_gan.py"
 
@@ -104,10 +105,18 @@ def test_the_baseline_table_gives_gan_minus_each_baseline_over_networks():
             "sparsity": 0.8, "network": 1, "value": 9.0, "ci_low": 8.0, "ci_high": 10.0, "n": 4}])
     labels = {"uniform-taylor": "uniform, taylor", "gan-alloc-l1": "allocation, l1", "gan-alloc-hrank": "x"}
     t = tables.baseline_table(stats, labels)
-    assert t["baseline"].tolist() == ["uniform, taylor", "allocation, l1"]  # the order given, measured only
-    assert list(t.columns) == ["baseline", "conv 80 %", "conv 90 %", "conv+linear 80 %", "conv+linear 90 %"]
-    assert t.iloc[1, 1] == "+2.0 [+1.0, +3.0]" and t.iloc[0, 4] == "−3.0 [−4.0, −2.0]"
+    assert list(t.columns) == ["baseline", "setting", "80 %", "90 %"]
+    assert t["baseline"].tolist() == ["uniform, taylor"] * 2 + ["allocation, l1"] * 2  # given order, measured
+    assert t["setting"].tolist() == ["conv", "conv+linear"] * 2  # the transfer network is not a setting here
+    assert t.iloc[2, 2] == "+2.0 [+1.0, +3.0]" and t.iloc[1, 3] == "−3.0 [−4.0, −2.0]"
     assert tables.baseline_table(stats.iloc[:0], labels).empty
+    frame = tables.baseline_frame(stats, labels)
+    assert len(frame) == 8 and set(frame["label"]) == {"uniform, taylor", "allocation, l1"}
+    fig = plots.baselines(frame)
+    assert len([a for a in fig.axes if a.has_data()]) == 4
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["uniform, taylor", "allocation, l1"]
+    with pytest.raises(ValueError, match="no baseline rows"):
+        plots.baselines(frame.iloc[:0])
 
 
 def test_the_answer_names_the_allocation_baseline_only_where_it_was_measured():

@@ -172,3 +172,31 @@ def forest(stats: pd.DataFrame, method: str, other: str, *, threshold: float | N
         ax.tick_params(labelsize=FONT_PT)
         ax.grid(axis="x", lw=0.4)
     return fig
+
+
+def baselines(rows: pd.DataFrame, *, method: str = "GAN") -> plt.Figure:
+    """``method`` − each baseline (points), one panel per (setting, sparsity): the mean paired difference
+    over networks with its 95 % CI (rows of :func:`prunegan.chapters.part2.tables.baseline_frame`: ``label``,
+    ``setting``, ``sparsity``, ``value``, ``ci_low``, ``ci_high``), one row per baseline, a line at 0."""
+    panels = list(dict.fromkeys(zip(rows["setting"], rows["sparsity"])))
+    if not panels:
+        raise ValueError("no baseline rows to plot")
+    labels = list(dict.fromkeys(rows["label"]))
+    fig, axes = _grid(len(panels), 0.28 * len(labels) + 1.2)
+    for ax, (setting, s) in zip(axes, panels):
+        d = rows[(rows["setting"] == setting) & np.isclose(rows["sparsity"], s)].set_index("label")
+        for y, label in enumerate(labels):
+            if label not in d.index:
+                continue
+            r = d.loc[label]
+            clear = r["ci_low"] > 0 or r["ci_high"] < 0
+            ax.errorbar(r["value"], y, xerr=[[r["value"] - r["ci_low"]], [r["ci_high"] - r["value"]]],
+                        fmt="o", ms=4, capsize=2, color="tab:blue" if clear else "grey")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.invert_yaxis()
+        ax.set_title(f"{setting}, {s:.0%}", fontsize=FONT_PT + 1)
+        ax.set_xlabel(f"{method} − baseline (points)", fontsize=FONT_PT)
+        ax.tick_params(labelsize=FONT_PT)
+        ax.grid(axis="x", lw=0.4)
+    return fig

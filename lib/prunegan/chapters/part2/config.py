@@ -105,8 +105,8 @@ FEATURE_CRITERIA = ("taylor", "act-mean", "act-nonzero", "out-mass", "hrank", "a
                     "only-kept-acc")
 ALLOCATION_CRITERIA = ("l1", *FEATURE_CRITERIA)
 #: Method name → reader's label of those baselines.
-BASELINES = {**{f"gan-alloc-{c}": f"GAN's allocation, {c} within" for c in ALLOCATION_CRITERIA},
-             **{f"uniform-{c}": f"layer-wise uniform, {c} within" for c in FEATURE_CRITERIA}}
+BASELINES = {**{f"gan-alloc-{c}": f"GAN's counts, {c}" for c in ALLOCATION_CRITERIA},
+             **{f"uniform-{c}": f"uniform counts, {c}" for c in FEATURE_CRITERIA}}
 
 
 #: Magnitude features every generator reads beside the structural ones (the best standard criterion in

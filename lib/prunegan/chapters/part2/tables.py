@@ -156,18 +156,25 @@ def gap_table(gaps) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def baseline_table(stats: pd.DataFrame, baselines: dict[str, str], method: str = "gan") -> pd.DataFrame:
-    """``method`` − each baseline (``baselines``: method name → label, in order; those measured), one row
-    each, one column per setting and sparsity of the two LeNet-5 settings: the mean paired difference over
-    networks in points with its 95 % CI over networks (``–`` where not measured)."""
+def baseline_frame(stats: pd.DataFrame, baselines: dict[str, str], method: str = "gan") -> pd.DataFrame:
+    """The ``networks_paired`` rows of ``method`` − each baseline of ``baselines`` (method name → label) in
+    the two LeNet-5 settings, in the order of ``baselines`` then setting and sparsity, with its ``label``."""
     sel = stats[(stats["statistic"] == "networks_paired") & (stats["method"] == method)
                 & stats["other"].isin(list(baselines)) & (stats["setting"] != "transfer")]
+    order = {b: i for i, b in enumerate(baselines)}
+    sel = sel.assign(order=sel["other"].map(order), label=sel["other"].map(baselines))
+    return sel.sort_values(["order", "setting", "sparsity"], kind="stable").drop(columns="order")
+
+
+def baseline_table(stats: pd.DataFrame, baselines: dict[str, str], method: str = "gan") -> pd.DataFrame:
+    """``method`` − each baseline (``baselines``: method name → label, in order; those measured): one row
+    per baseline and setting, one column per sparsity, the mean paired difference over networks in points
+    with its 95 % CI over networks (``–`` where not measured)."""
+    sel = baseline_frame(stats, baselines, method)
     if sel.empty:
-        return pd.DataFrame(columns=["baseline"])
-    sel = sel.sort_values(["setting", "sparsity"], kind="stable")
-    sel = sel.assign(cell=[_cell_name(a, s) for a, s in zip(sel["setting"], sel["sparsity"])],
-                     text=[pts_ci(*r) for r in zip(sel["value"], sel["ci_low"], sel["ci_high"])])
-    wide = sel.pivot(index="other", columns="cell", values="text")
-    wide = wide.reindex(index=[b for b in baselines if b in wide.index],
-                        columns=list(dict.fromkeys(sel["cell"]))).fillna(MISSING)
-    return wide.rename(index=baselines).rename_axis("baseline").reset_index()
+        return pd.DataFrame(columns=["baseline", "setting"])
+    sel = sel.assign(text=[pts_ci(*r) for r in zip(sel["value"], sel["ci_low"], sel["ci_high"])],
+                     pct=[pct(x) for x in sel["sparsity"]])
+    wide = sel.pivot_table(index=["label", "setting"], columns="pct", values="text", aggfunc="first",
+                           sort=False)
+    return wide.fillna(MISSING).reset_index().rename(columns={"label": "baseline"}).rename_axis(columns=None)
