@@ -61,6 +61,10 @@ def test_the_answer_quotes_the_scraps():
     s["margin_best_conv_80"] = -0.45
     text = answer.answer(S(s))
     assert "over the 10 networks" in text
+    lines = text.splitlines()
+    assert lines[0].startswith("**On a LeNet-5 it has not seen,") and lines[1] == ""  # the lead, then bullets
+    assert len(lines) == 2 + 8 and all(line.startswith("- ") for line in lines[2:])
+    assert lines[-1].startswith("- Of the ")
     assert "conv channels: −0.5 [−2.5, +1.5] at 80 %" in text
     s2 = {**s, "margin_untrained_conv_90": 1.04, "margin_mode_best_linear_80_ci_low": -7.26}
     text2 = answer.answer(S(s2))

@@ -60,36 +60,39 @@ def lead(s: Chapter6Summary) -> str:
 
 
 def answer(s: Chapter6Summary) -> str:
-    """Markdown: the answer in a few sentences, every number from chapter 6's summary ``s``."""
-    n = s.networks
+    """Markdown: the answer's lead sentence, then one bullet per comparison or check, every number from
+    chapter 6's summary ``s`` (mean paired differences in points with their 95 % CI over networks)."""
     cells = "; ".join(f"{label}: {margin(s, 'best', k, 80)} at 80 %, {margin(s, 'best', k, 90)} at 90 %"
                       for k, label in SETTINGS.items())
     def pair(other):
         return pairs(s, other, SETTINGS)
     met = [t.name for t in TARGETS if s.target(t.name).status == "met"]
     checked = [t.name for t in TARGETS if s.target(t.name).status in ("met", "not met")]
-    return (f"**On a LeNet-5 it has not seen, {lead(s)}.** GAN − best standard criterion, mean paired "
-            f"difference in accuracy points with its 95 % CI over the {n} networks (each held out once): "
-            f"{cells}. At 80 % / 90 %, against random pruning with one channel per layer: {pair('random')}. "
-            f"Against the untrained generator (uniform over collapse-free masks): {pair('untrained')}. "
-            f"Its most probable mask, used as a deterministic criterion, against the best standard "
-            f"criterion: {pair('mode_best')}. {parts(s)}{stages(s)} Of the {len(checked)} targets checked, "
-            f"{len(met)} {'is' if len(met) == 1 else 'are'} met{': ' + '; '.join(met) if met else ''}.")
+    bullets = [f"GAN − best standard criterion: {cells}.",
+               f"At 80 % / 90 %, against random pruning with one channel per layer: {pair('random')}.",
+               f"Against the untrained generator (uniform over collapse-free masks): {pair('untrained')}.",
+               f"Its most probable mask, used as a deterministic criterion, against the best standard "
+               f"criterion: {pair('mode_best')}.", *parts(s), *stages(s),
+               f"Of the {len(checked)} targets checked, {len(met)} {'is' if len(met) == 1 else 'are'} met"
+               f"{': ' + '; '.join(met) if met else ''}."]
+    return (f"**On a LeNet-5 it has not seen, {lead(s)}.** Mean paired differences in accuracy points with "
+            f"their 95 % CI over the {s.networks} networks (each held out once):\n\n"
+            + "\n".join(f"- {b}" for b in bullets))
 
 
-def parts(s: Chapter6Summary) -> str:
-    """One sentence, when chapter 6 measured it: the GAN against its own allocation with L1 within each
-    layer (its channel choice) and against layer-wise uniform L1 (80 % / 90 %); ``""`` otherwise."""
+def parts(s: Chapter6Summary) -> list[str]:
+    """The GAN against its own allocation with L1 within each layer (its channel choice) and against
+    layer-wise uniform L1 (80 % / 90 %), one sentence, when chapter 6 measured it (else none)."""
     if ("alloc_l1", "conv", SPARSITIES[0]) not in s.margins:
-        return ""
+        return []
     def pair(other):
         return pairs(s, other, SHORT)
-    return (f"Against its own allocation with L1 inside each layer (the same counts per layer, L1's "
-            f"channels): {pair('alloc_l1')}; against layer-wise uniform L1: {pair('uniform_l1')}. ")
+    return [f"Against its own allocation with L1 inside each layer (the same counts per layer, L1's "
+            f"channels): {pair('alloc_l1')}; against layer-wise uniform L1: {pair('uniform_l1')}."]
 
 
-def stages(s: Chapter6Summary) -> str:
-    """The two training stages in a few sentences from chapter 6's summary ``s``: whether the generators
+def stages(s: Chapter6Summary) -> list[str]:
+    """The two training stages in three sentences from chapter 6's summary ``s``: whether the generators
     learned their banks (fits diverged, in-sample gap of the final generators), the adversarial stage over
     the likelihood stage alone, and both against the best standard criterion beside the GAN from scratch."""
     def pair(other):
@@ -100,13 +103,13 @@ def stages(s: Chapter6Summary) -> str:
     fits = sum(int(c.fits) for c in adversarial)
     lost = sum(int(s.fit_counts["scratch", k].fits - s.fit_counts["scratch", k].learned) for k in SETTINGS)
     gaps = "; ".join(f"{SHORT[k]} {p} %: {s.fit_gaps[k, p].text()}" for k in SETTINGS for p in SPARSITIES)
-    return (f"Every generator is checked before it is judged: {diverged} of the {fits} adversarial fits "
+    return [f"Every generator is checked before it is judged: {diverged} of the {fits} adversarial fits "
             f"diverged, {lost} of the GAN-from-scratch fits put less mass on their bank than the untrained "
             f"generator, and the final generators' in-sample validation accuracy minus the soft-weighted "
-            f"bank's is {gaps} points. The adversarial stage over the likelihood stage alone (80 % / 90 %): "
-            f"{pair('adversarial')}. Likelihood only − best standard criterion: {pair('likelihood_best')}; "
-            f"the GAN from scratch (the third design's training) − best standard criterion: "
-            f"{pair('scratch_best')}.")
+            f"bank's is {gaps} points.",
+            f"The adversarial stage over the likelihood stage alone (80 % / 90 %): {pair('adversarial')}.",
+            f"Likelihood only − best standard criterion: {pair('likelihood_best')}; the GAN from scratch "
+            f"(the third design's training) − best standard criterion: {pair('scratch_best')}."]
 
 
 def verdict_table(replicates: dict[str, Chapter6Summary]) -> pd.DataFrame:
