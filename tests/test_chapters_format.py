@@ -5,7 +5,7 @@ import pandas as pd
 
 from prunegan.chapters import answer, part1
 from prunegan.chapters import format as fmt
-from prunegan.chapters.part2 import report, tables
+from prunegan.chapters.part2 import choices, report, tables
 
 
 def test_numbers_read_as_the_book_writes_them():
@@ -27,7 +27,7 @@ def test_markdown_table_right_aligns_numbers_keeps_them_as_written_and_escapes_p
 
 
 def test_the_chapters_format_with_these_and_no_copy():
-    assert tables.acc is fmt.acc and tables.pts is fmt.pts and tables.pct is fmt.pct
+    assert tables.acc is fmt.acc and choices.pts is fmt.pts and tables.pct is fmt.pct
     assert not hasattr(report, "markdown_table") and answer.markdown_table is fmt.markdown_table
     assert part1.NO_RUN == fmt.MISSING
     assert not hasattr(answer, "points") and not hasattr(part1, "_acc") and not hasattr(part1, "_pct_label")

@@ -346,7 +346,7 @@ def test_the_wheel_declares_dependencies_extras_and_the_console_command(installe
         info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         meta = zf.read(f"{info}/METADATA").decode()
         entry_points = zf.read(f"{info}/entry_points.txt").decode()
-    assert re.search(r"^\[console_scripts\]\nprunegan = prunegan\.gan\.cli:main$", entry_points, re.M)
+    assert re.search(r"^\[console_scripts\]\nprunegan = prunegan\.cli:main$", entry_points, re.M)
     requires = [Requirement(line.split(":", 1)[1]) for line in meta.splitlines()
                 if line.startswith("Requires-Dist:")]
     assert {str(r) for r in requires if r.marker is None} == {str(r) for r in core()}
