@@ -166,12 +166,17 @@ def forest(stats: pd.DataFrame, method: str, other: str, *, threshold: float | N
         ax.axvline(0, color="grey", lw=0.8)
         if threshold is not None:
             ax.axvline(threshold, color="tab:red", lw=0.8, ls="--")
-        ax.invert_yaxis()
-        ax.set_title(f"{setting}, {s:.0%}", fontsize=FONT_PT + 1)
-        ax.set_xlabel(f"{method} − {other} (points)", fontsize=FONT_PT)
-        ax.tick_params(labelsize=FONT_PT)
-        ax.grid(axis="x", lw=0.4)
+        _difference_axis(ax, f"{setting}, {s:.0%}", f"{method} − {other} (points)")
     return fig
+
+
+def _difference_axis(ax, title: str, xlabel: str) -> None:
+    """A panel of differences drawn as rows (first on top): title, x label, the book's font, x grid."""
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=FONT_PT + 1)
+    ax.set_xlabel(xlabel, fontsize=FONT_PT)
+    ax.tick_params(labelsize=FONT_PT)
+    ax.grid(axis="x", lw=0.4)
 
 
 def baselines(rows: pd.DataFrame, *, method: str = "GAN") -> plt.Figure:
@@ -194,9 +199,5 @@ def baselines(rows: pd.DataFrame, *, method: str = "GAN") -> plt.Figure:
                         fmt="o", ms=4, capsize=2, color="tab:blue" if clear else "grey")
         ax.set_yticks(range(len(labels)), labels)
         ax.axvline(0, color="black", lw=0.8)
-        ax.invert_yaxis()
-        ax.set_title(f"{setting}, {s:.0%}", fontsize=FONT_PT + 1)
-        ax.set_xlabel(f"{method} − baseline (points)", fontsize=FONT_PT)
-        ax.tick_params(labelsize=FONT_PT)
-        ax.grid(axis="x", lw=0.4)
+        _difference_axis(ax, f"{setting}, {s:.0%}", f"{method} − baseline (points)")
     return fig
