@@ -41,14 +41,19 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
         lambda i: protocol.critic_proposer(lambda model, s, first, n: main[i].sample(model, s, n, seed=first,
                                                                                      include_linear=il),
                                            critics[i], feats, k, cand)), 1))
-    sample = Method("gan", **one)  # GAN mask i exactly (same seed): the allocation the baselines keep
+    sample, drawn = Method("gan", **one), {}  # GAN mask i exactly (same seed), drawn once for every criterion
+
+    def gan_mask(model, s, i):
+        key = (id(model), s, i)
+        if key not in drawn:
+            drawn[key] = sample.prune(model, s, seed=seed + i, generator=main[i])
+        return drawn[key]
     for c in ALLOCATION_CRITERIA:
         name = f"gan-alloc-{c}"
         out.append(protocol.Entry(
             {"method": name, "label": BASELINES[name], "strategy": c, "min_channels_per_layer": 1,
              "temperature": None},
-            protocol.per_trial_proposer(lambda i, c=c: lambda model, s, _: within_layers(
-                model, sample.prune(model, s, seed=seed + i, generator=main[i]), c, include_linear=il)), 1))
+            lambda model, s, i, c=c: within_layers(model, gan_mask(model, s, i), c, include_linear=il), 1))
     rm = Method("random", **one, name="random-min1", label="random, min 1/layer")
     rc = Method("random", **one, name="random-min1+critic", label=f"random-min1 + critic, best of {k}")
     out.append(protocol.Entry(rc.labels(), protocol.per_trial_proposer(

@@ -124,10 +124,6 @@ class Chapter6Result:
         """The protocol's and the transfer network's evaluated rows together."""
         return pd.concat([self.protocol, self.transfer], ignore_index=True)
 
-    def all_cells(self) -> pd.DataFrame:
-        """:attr:`cells` and :attr:`transfer_cells` together."""
-        return pd.concat([self.cells, self.transfer_cells], ignore_index=True)
-
     def provenance(self) -> str:
         """Where the comparison's rows were computed (:func:`provenance.summary`)."""
         return provenance.summary(self.all_rows())

@@ -7,6 +7,8 @@ import pandas as pd
 
 from ...analysis import comparison
 from ..format import MISSING, acc, pct, pts_ci
+from .gaps import PARTS
+from .summary import SETTING_SHORT
 
 
 #: The methods of the chapter's main comparison table, in order, with their column names.
@@ -146,9 +148,6 @@ def gap_table(gaps) -> pd.DataFrame:
     """Where the GAN's gap to the best criterion comes from (:class:`.summary.Chapter6Summary`'s ``gaps``:
     (part, short setting, %) → interval): one row per part of :data:`.gaps.PARTS`, one column per setting
     and sparsity, ``mean [CI]`` in points over networks."""
-    from .gaps import PARTS
-    from .summary import SETTING_SHORT
-
     cells = sorted({(setting, p) for _, setting, p in gaps},
                    key=lambda c: (list(SETTING_SHORT).index(c[0]) if c[0] in SETTING_SHORT else 9, c[1]))
     rows = [{"part": part, **{f"{SETTING_SHORT.get(k, k)} {p} %": gaps[part, k, p].text()
