@@ -89,6 +89,7 @@ from prunegan.chapters import part2 as chapter
 from prunegan.chapters.format import markdown_table
 from prunegan.chapters.part2 import choices as ch
 from prunegan.chapters.part2 import fits as fitcheck
+from prunegan.chapters.part2 import limits
 from prunegan.chapters.part2 import overview as ov
 from prunegan.chapters.part2 import tables as tb
 from prunegan.chapters.part2.shipping import ship, shipped_key
@@ -265,6 +266,21 @@ glue_figure("fig_gan_training", plots.gan_training(result.training_histories()))
 # end far apart mean the discriminator won (the divergence rule: a gap of 0.8 or more); the fit table above
 # gives every generator's verdict.
 # :::
+
+# %% [markdown]
+# ### What limits the fit?
+#
+# On the conv 90 % landscapes every mask's validation accuracy is known, so each distribution's expected
+# accuracy is exact. On the final generators' training networks (every network), beside the soft-weighted
+# bank: the **best distribution of the generator's form** — a free weight per channel and a free count factor
+# per layer, fitted to each network's bank by the same weighted maximum likelihood, no features: what a
+# generator whose features told it everything could reach —, the final generator, its likelihood stage
+# alone, that stage refitted four times wider with four times the steps, and refitted on all channel
+# features, and the untrained generator. Gap to the bank, 95 % CI over networks.
+
+# %%
+display(Markdown(markdown_table(limits.limits_display(limits.limits_summary(result.limits)))))
+display(Markdown(limits.limits_text(result.summary.limits, result.cfg.landscape_sparsity)))
 
 # %% [markdown]
 # ## The probabilistic map
@@ -491,10 +507,39 @@ glue_figure("fig_forest_gan_random", plots.forest(result.stats, "gan", "random-m
 # (for a network, the mean over the folds that trained on it; each fold's seed-0 GAN, as in the in-sample
 # table); **transfer**, the generator's gap to the soft bank on the held-out network minus that in-sample
 # gap. Mean with its 95 % CI over networks. Nothing is retrained for this table: it reads the rows above.
-# How the held-out margin moves with the number of training networks is not measured in this chapter.
 
 # %%
 display(Markdown(markdown_table(tb.gap_table(result.summary.gaps))))
+
+# %% [markdown]
+# ### More training networks?
+#
+# Each fold's design (its features and weights, chosen on all its training networks) refitted on the first 2
+# and the first 4 of its 8 training networks, with the fold's generator seeds, beside its own generators
+# fitted on all 8 — in the conv setting at 90 %, where every expectation is exact on the landscapes. On the
+# held-out networks: the generators' expected **test** accuracy (mean over seeds) minus the best standard
+# criterion's (the fold's, from the comparison above), CI over the 10 networks; on the training networks:
+# their expected **validation** accuracy minus the soft-weighted bank's, CI over (fold, network) pairs.
+
+# %% tags=["hide-input", "remove-output"]
+glue_figure("fig_training_size", plots.training_size(limits.size_summary(result.sizes)))
+
+# %% [markdown]
+# :::{glue:figure} fig_training_size
+# ---
+# alt: >-
+#   Two panels against the number of training networks (2, 4, 8): left, the GAN's expected test accuracy
+#   minus the best standard criterion's on held-out networks; right, its expected validation accuracy minus
+#   the soft-weighted bank's on its training networks; dots with 95 % CI bars, a line at zero.
+# name: fig-training-size
+# ---
+# The GAN against the number of networks it is fitted on (conv, 90 %, exact on the landscapes; mean with its
+# 95 % CI). The text under the figure gives the values; a curve whose bars overlap across sizes shows no
+# measurable effect of more training networks.
+# :::
+
+# %%
+display(Markdown(limits.size_text(result.summary.sizes, result.cfg.landscape_sparsity)))
 
 # %% [markdown]
 # ## Ablation: what each design meets

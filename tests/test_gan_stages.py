@@ -142,3 +142,35 @@ def test_bank_likelihood_of_the_untrained_generator_is_uniform(bank):
     assert lik["loglik"].tolist() == pytest.approx([-math.log(96)] * 2)
     assert lik["gain"].abs().max() < 1e-9
     assert len(counts.all_masks([6, 16], 0.9, 1)) == 96
+
+
+# ---------------------------------------------------------------------------------------- the form's ceiling
+def _random_weights(ex, seed: int = 0):
+    """``ex`` with uneven random soft weights (log-normal): weighted marginals far from uniform."""
+    w = (2 * torch.randn(len(ex.weights), generator=torch.Generator().manual_seed(seed),
+                         dtype=torch.float64)).exp()
+    return replace(ex, weights=w / w.sum())
+
+
+def test_the_form_ceiling_is_the_product_of_the_weighted_marginals_at_one_channel_per_layer(bank):
+    """At conv 90 % every mask keeps one channel per layer, so the best distribution of the generator's
+    form is the product of the bank's weighted keep-shares per layer: the fit finds it, and its likelihood
+    is above the uniform distribution's."""
+    from prunegan.core.distribution import StructuredMasks
+
+    ex = _random_weights(gan.from_bank(bank, networks=(0,), features=("depth",))[0])
+    dist = dg.form_ceiling(ex)
+    assert torch.allclose(dist.marginals(), ex.weights @ ex.masks.double(), atol=2e-3)
+    assert not torch.allclose(dist.marginals(), StructuredMasks(ex.feats.sizes, 2).marginals(), atol=2e-2)
+    assert dg.likelihood_loss(dist, ex) < dg.likelihood_loss(StructuredMasks(ex.feats.sizes, 2), ex) - 0.05
+    # deterministic, and fewer steps do not get there
+    assert torch.equal(dg.form_ceiling(ex).log_w, dist.log_w)
+    assert not torch.allclose(dg.form_ceiling(ex, steps=5).marginals(), ex.weights @ ex.masks.double(),
+                              atol=2e-3)
+
+
+@pytest.mark.parametrize("kw, needle", [({"steps": 0}, "steps"), ({"lr": 0.0}, "lr")])
+def test_the_form_ceiling_rejects_bad_settings(bank, kw, needle):
+    ex = gan.from_bank(bank, networks=(0,), features=("depth",))[0]
+    with pytest.raises(ValueError, match=needle):
+        dg.form_ceiling(ex, **kw)

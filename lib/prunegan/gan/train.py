@@ -26,7 +26,7 @@ from ..core.validate import check_int
 from ..train import CPU_THREADS, cpu_threads
 from .config import MODEL_VERSION, GanConfig
 from .critic import AccuracyCritic
-from .diagnostics import bank_likelihood
+from .diagnostics import bank_likelihood, likelihood_loss
 from .examples import Examples, from_bank
 from .features import FEATURE_VERSION, FEATURES
 from .generator import Generator
@@ -117,12 +117,6 @@ def fit_critic(bank, *, networks, steps: int = 500, seed: int = 0, hidden: int =
     if run is not None:
         run.save_torch("critic.pt", critic.state())
     return critic
-
-
-def likelihood_loss(dist, ex: Examples) -> torch.Tensor:
-    """The weighted negative log-likelihood ``−Σ weight · log P(mask)`` (nats, float64) of the bank
-    masks of ``ex`` under the distribution ``dist`` (the weights sum to 1)."""
-    return -(ex.weights * dist.log_prob(ex.masks).double()).sum()
 
 
 def _train(examples: list[Examples], config: GanConfig, include_linear: bool, critic,

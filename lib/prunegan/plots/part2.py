@@ -201,3 +201,28 @@ def baselines(rows: pd.DataFrame, *, method: str = "GAN") -> plt.Figure:
         ax.axvline(0, color="black", lw=0.8)
         _difference_axis(ax, f"{setting}, {s:.0%}", f"{method} − baseline (points)")
     return fig
+
+
+def training_size(summary: pd.DataFrame) -> plt.Figure:
+    """Two panels against the number of training networks (rows of
+    :func:`prunegan.chapters.part2.limits.size_summary`: ``where``, ``networks``, ``gap``, ``ci_low``,
+    ``ci_high``): left, the held-out networks (GAN − best standard criterion, test accuracy); right, the
+    training networks (GAN − soft-weighted bank, validation accuracy); the mean with its 95 % CI, a line
+    at 0."""
+    panels = {"held-out": "held-out networks: GAN − best criterion",
+              "training": "training networks: GAN − soft bank"}
+    if summary.empty or not set(summary["where"]) <= set(panels):
+        raise ValueError(f"training_size needs size_summary rows with where in {list(panels)}")
+    fig, axes = _grid(2, 2.6, sharex=True)
+    for ax, (where, title) in zip(axes, panels.items()):
+        d = summary[summary["where"] == where].sort_values("networks")
+        ax.errorbar(d["networks"], d["gap"], yerr=[d["gap"] - d["ci_low"], d["ci_high"] - d["gap"]], fmt="o-",
+                    ms=5, capsize=3, color="tab:blue")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(sorted(summary["networks"].unique()))
+        ax.set_title(title, fontsize=FONT_PT + 1)
+        ax.set_xlabel("training networks", fontsize=FONT_PT)
+        ax.set_ylabel("points", fontsize=FONT_PT)
+        ax.tick_params(labelsize=FONT_PT)
+        ax.grid(axis="y", lw=0.4)
+    return fig

@@ -17,7 +17,7 @@ from ...pruning.executors import Execution
 from ...runs import bank
 from ...runs.baseline import baseline
 from . import config as cf
-from . import crossfit, fits, gaps, learned, overview, report
+from . import crossfit, fits, gaps, learned, limits, overview, report
 from .crossfit import Fold
 from .summary import Chapter6Summary
 
@@ -35,7 +35,9 @@ class Chapter6Result:
       ``features`` of it.
     - ``lono``: fold 0's chosen features scored leave-one-network-out (:func:`signal.lono`).
     - ``fits``, ``in_sample``: every generator's fit checks and in-sample accuracy (folds and final);
-      ``gaps``: per held-out network, where the GAN's gap to the best criterion comes from (:mod:`.gaps`).
+      ``gaps``: per held-out network, where the GAN's gap to the best criterion comes from (:mod:`.gaps`);
+      ``limits``, ``sizes``: what limits the fit (form, features, capacity) and the margins against the
+      number of training networks, exact on the conv landscapes (:mod:`.limits`).
     - ``keep``: the keep map of network 0 (conv + Linear, seed-0 GAN of its fold); ``collapse``: the
       collapse sweep of fold 0's first generators.
     - ``best``: the best standard criterion per fold; ``protocol``, ``transfer``: every evaluated row;
@@ -60,6 +62,8 @@ class Chapter6Result:
     fits: pd.DataFrame
     in_sample: pd.DataFrame
     gaps: pd.DataFrame
+    limits: pd.DataFrame
+    sizes: pd.DataFrame
     keep: pd.DataFrame
     collapse: pd.DataFrame
     best: pd.DataFrame
@@ -179,16 +183,21 @@ def run(params: cf.Chapter6Params, execution: Execution | None = None, *,
     best = crossfit.gather(folds, "best")
     splits = overview.split_sizes(cfg)
     gap_rows = gaps.per_network(banks, cfg, protocol, in_sample)
+    limit_rows = limits.fit_limits(banks["conv"], cfg, final["conv"], progress=progress)
+    size_rows = limits.size_curve(banks["conv"], folds, progress=progress)
     one_off = report.one_off_costs(bank_evaluations, folds, cfg)
     compute = comparison.compute_table(rows, one_off=one_off)
     summary = Chapter6Summary.measure(cfg, splits, folds, cells=pd.concat([cells, tcells], ignore_index=True),
                                       checks=checks, stats=stats, best=best, fits=fit_rows,
-                                      in_sample=in_sample, gaps=gaps.summary(gap_rows))
+                                      in_sample=in_sample, gaps=gaps.summary(gap_rows),
+                                      limits=limits.limits_summary(limit_rows),
+                                      sizes=limits.size_summary(size_rows))
     values = dict(
         params=params, cfg=cfg, splits=splits, machine=provenance.describe(),
         mask_space=overview.mask_space_overview(cfg), banks=banks, bank_evaluations=bank_evaluations,
         folds=tuple(folds), final=final, design=design, features=features, lono=_lono(banks, folds[0]),
-        fits=fit_rows, in_sample=in_sample, gaps=gap_rows, keep=_keep_map(banks, cfg, folds),
+        fits=fit_rows, in_sample=in_sample, gaps=gap_rows, limits=limit_rows, sizes=size_rows,
+        keep=_keep_map(banks, cfg, folds),
         collapse=_collapse(banks, cfg, folds[0]), best=best, protocol=protocol, transfer=transfer,
         cells=cells, transfer_cells=tcells, reported=reported, expected=expected, stats=stats,
         checks=checks, compute=compute, summary=summary)

@@ -102,7 +102,9 @@ class Chapter6Summary:
     %) → the final generators' in-sample gap to the soft-weighted bank (points, CI over networks);
     ``fit_counts``: (fit design name, short setting) → :class:`FitCounts`; ``gaps``: (part of
     :data:`.gaps.PARTS`, short setting, %) → where the GAN's gap to the best criterion comes from (points,
-    CI over networks, :func:`.gaps.summary`); ``targets``: target name →
+    CI over networks, :func:`.gaps.summary`); ``limits``: limit of :data:`.limits.LIMITS` → its gap to the
+    soft-weighted bank on the conv landscapes (points, CI over networks); ``sizes``: (``heldout`` or
+    ``training``, training networks) → :func:`.limits.size_summary`'s gap; ``targets``: target name →
     :class:`TargetResult`; ``values``: every other glued value by scrap name (accuracies, best criteria,
     splits, seeds, design, features); ``verdict``: the Markdown verdict; ``forest``: the forest plot's data
     (:func:`prunegan.chapters.summary.forest_data`)."""
@@ -111,6 +113,8 @@ class Chapter6Summary:
     fit_gaps: Mapping[tuple[str, int], Interval] = field(default_factory=dict)
     fit_counts: Mapping[tuple[str, str], FitCounts] = field(default_factory=dict)
     gaps: Mapping[tuple[str, str, int], Interval] = field(default_factory=dict)
+    limits: Mapping[str, Interval] = field(default_factory=dict)
+    sizes: Mapping[tuple[str, int], Interval] = field(default_factory=dict)
     targets: Mapping[str, TargetResult] = field(default_factory=dict)
     values: Mapping[str, float | str] = field(default_factory=dict)
     verdict: str = ""
@@ -142,17 +146,24 @@ class Chapter6Summary:
     @classmethod
     def measure(cls, cfg, splits: dict, folds: list, *, cells: pd.DataFrame, checks: pd.DataFrame,
                 stats: pd.DataFrame, best: pd.DataFrame, fits: pd.DataFrame, in_sample: pd.DataFrame,
-                gaps: pd.DataFrame, targets=TARGETS) -> Chapter6Summary:
+                gaps: pd.DataFrame, limits: pd.DataFrame | None = None, sizes: pd.DataFrame | None = None,
+                targets=TARGETS) -> Chapter6Summary:
         """The summary of a run: ``cells`` (every method's per-network means, transfer included),
         ``checks`` (the targets judged), ``stats`` (every statistic), ``best`` (the best criteria),
-        ``fits`` and ``in_sample`` (the generators' checks), ``gaps`` (:func:`.gaps.summary`),
-        ``cfg``/``splits``/``folds`` (what ran)."""
+        ``fits`` and ``in_sample`` (the generators' checks), ``gaps`` (:func:`.gaps.summary`), ``limits`` and
+        ``sizes`` (:func:`.limits.limits_summary`, :func:`.limits.size_summary`), ``cfg``/``splits``/``folds``
+        (what ran)."""
         from ..summary import forest_data
         from .report import extra_numbers, headlines, verdict
 
         return cls(margins=margins(stats), fit_gaps=fit_gaps(in_sample), fit_counts=fit_counts(fits),
                    gaps={(r.part, short(r.setting), round(r.sparsity * 100)): Interval(
                        float(r.value), _plain(r.ci_low), _plain(r.ci_high)) for r in gaps.itertuples()},
+                   limits={} if limits is None else {r.limit: Interval(float(r.gap), _plain(r.ci_low),
+                                                                       _plain(r.ci_high))
+                                                     for r in limits.itertuples() if r.limit != "soft-bank"},
+                   sizes={} if sizes is None else {(r.where.replace("-", ""), int(r.networks)): Interval(
+                       float(r.gap), _plain(r.ci_low), _plain(r.ci_high)) for r in sizes.itertuples()},
                    targets=target_results(checks, targets),
                    values={**headlines(cells, best), **extra_numbers(cfg, splits, folds)},
                    verdict=verdict(checks, targets), forest=forest_data(stats, "gan", "best-criterion"))
@@ -161,7 +172,8 @@ class Chapter6Summary:
         """Every glued value by scrap name: ``values`` as they are; ``margin_{name}_{setting}_{pct}``
         (and ``…_ci_low`` / ``…_ci_high``); ``fit_final_gap_{setting}_{pct}`` (likewise);
         ``fit_{design}_{setting}_{fits|diverged|learned|gain}``;
-        ``gap_{part}_{setting}_{pct}`` (and its CI); ``target_{slug}_{met|cells|status}`` and
+        ``gap_{part}_{setting}_{pct}`` (and its CI); ``limit_{name}`` and ``size_{where}_{networks}`` (and
+        their CIs); ``target_{slug}_{met|cells|status}`` and
         :data:`TARGET_CELLS`; :data:`VERDICT`; :data:`FOREST`."""
         out: dict = dict(self.values)
         for t, r in self.targets.items():
@@ -178,6 +190,10 @@ class Chapter6Summary:
             out.update(iv.scraps(f"margin_{name}_{setting}_{pct}"))
         for (part, setting, pct), iv in self.gaps.items():
             out.update(iv.scraps(f"gap_{part}_{setting}_{pct}"))
+        for name, iv in self.limits.items():
+            out.update(iv.scraps(f"limit_{slug(name)}"))
+        for (where, m), iv in self.sizes.items():
+            out.update(iv.scraps(f"size_{where}_{m}"))
         out[VERDICT] = self.verdict
         out[FOREST] = dict(self.forest)
         return out
@@ -197,7 +213,7 @@ class Chapter6Summary:
 
         def interval(key):
             return Interval(rest.pop(key), rest.pop(key + _CI[0], None), rest.pop(key + _CI[1], None))
-        gaps, counts, margins_, parts = {}, {}, {}, {}
+        gaps, counts, margins_, parts, limits_, sizes_ = {}, {}, {}, {}, {}, {}
         for key in [k for k in rest if not k.endswith(_CI)]:
             if key.startswith("fit_final_gap_"):
                 setting, pct = key[len("fit_final_gap_"):].rsplit("_", 1)
@@ -205,6 +221,11 @@ class Chapter6Summary:
             elif key.startswith("gap_"):
                 part, setting, pct = key[len("gap_"):].rsplit("_", 2)
                 parts[part, setting, int(pct)] = interval(key)
+            elif key.startswith("limit_"):
+                limits_[key[len("limit_"):]] = interval(key)
+            elif key.startswith("size_"):
+                where, m = key[len("size_"):].rsplit("_", 1)
+                sizes_[where, int(m)] = interval(key)
             elif key.startswith("margin_"):
                 name, setting, pct = key[len("margin_"):].rsplit("_", 2)
                 margins_[name, setting, int(pct)] = interval(key)
@@ -214,7 +235,8 @@ class Chapter6Summary:
                 counts[design, setting] = FitCounts(rest.pop(key), rest.pop(f"{base}_diverged"),
                                                     rest.pop(f"{base}_learned"),
                                                     rest.pop(f"{base}_gain", float("nan")))
-        return cls(margins=margins_, fit_gaps=gaps, fit_counts=counts, gaps=parts, targets=results,
+        return cls(margins=margins_, fit_gaps=gaps, fit_counts=counts, gaps=parts, limits=limits_,
+                   sizes=sizes_, targets=results,
                    values=rest,
                    verdict=verdict, forest=forest)
 
