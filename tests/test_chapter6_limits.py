@@ -104,3 +104,14 @@ def test_the_texts_and_the_scraps_carry_every_value():
     assert scraps["limit_form_ci_low"] == -1.8 and scraps["size_heldout_8"] == 1.5
     back = Chapter6Summary.from_scraps(scraps)
     assert back.limits == lim and back.sizes == sizes
+
+
+def test_the_soft_bank_is_the_weighted_mean_of_the_labels(landscape_bank):
+    from prunegan.chapters.part2.fits import soft_bank
+
+    got = soft_bank(landscape_bank, (0, 1), 0.2).set_index("network")["bank_val_acc"]
+    for ex in gan.from_bank(landscape_bank, temperature=0.2, features=("depth",)):
+        assert got[ex.network] == pytest.approx(float(ex.weights @ ex.accuracy.double()), abs=1e-6)
+    assert 0.5 < got[0] < 0.9                                  # temperature 0.2: between best and mean
+    with pytest.raises(ValueError, match=r"networks \[7\] are not in the bank"):
+        soft_bank(landscape_bank, (0, 7), 0.2)

@@ -17,7 +17,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from ... import gan
 from ...analysis import masks as mask_analysis
 from ...analysis.stats import mean_ci
 from ...gan import diagnostics
@@ -53,11 +52,19 @@ def fit_table(banks: dict, generators: dict, network: int, sparsity: float) -> p
 
 def soft_bank(bank, networks, temperature: float) -> pd.DataFrame:
     """Per (network, sparsity): the soft-weighted bank's expected validation accuracy, ``Σ weight · label``
-    over the bank's masks (the distribution the generator is fitted to reproduce)."""
-    rows = [{"network": ex.network, "sparsity": ex.sparsity,
-             "bank_val_acc": float(ex.weights @ ex.accuracy.double())}
-            for ex in gan.from_bank(bank, networks=networks, temperature=temperature, features=("depth",))]
-    return pd.DataFrame(rows)
+    over the bank's distinct masks (:meth:`prunegan.runs.bank.Bank.weighted` at ``temperature``: the
+    distribution the generator is fitted to reproduce). Raises ``ValueError`` naming a network not in it."""
+    table = bank.weighted(temperature)
+    held = sorted(set(table["baseline"]))
+    missing = sorted(set(networks) - set(held))
+    if missing:
+        raise ValueError(f"networks {missing} are not in the bank (it holds {held})")
+    table = table[table["baseline"].isin(list(networks))]
+    weighted = table["weight"] * table[bank.label].astype(float)
+    value = weighted.groupby([table["baseline"], table["sparsity"]]).sum()
+    return pd.DataFrame({"network": value.index.get_level_values(0).astype(int),
+                         "sparsity": value.index.get_level_values(1).astype(float),
+                         "bank_val_acc": value.to_numpy(float)})
 
 
 def in_sample(banks: dict, cfg: Configs, generators: dict, networks, *, label: str,

@@ -28,6 +28,7 @@ from ...gan import diagnostics
 from ...gan.features import FEATURES
 from ..format import acc, pct, pts, pts_ci
 from .config import Configs
+from .fits import soft_bank
 from .learned import landscape_rows
 
 #: The likelihood stage refitted this many times wider (``hidden``) and longer (``likelihood_steps``).
@@ -63,6 +64,14 @@ class _Landscape:
         return expected_accuracy(p.numpy(), self.rows[column].to_numpy(float))
 
 
+def _soft(bank, config, sparsity: float) -> dict[int, float]:
+    """Network → the soft-weighted bank's expected validation accuracy at ``sparsity`` (``config``'s
+    networks and weight temperature)."""
+    t = soft_bank(bank, config.networks, config.weight_temperature)
+    t = t[np.isclose(t["sparsity"], sparsity)]
+    return dict(zip(t["network"].astype(int), t["bank_val_acc"].astype(float)))
+
+
 def fit_limits(bank, cfg: Configs, final, *, progress: bool = True) -> pd.DataFrame:
     """One row per (limit of :data:`LIMITS`, network of the chapter) in the conv setting at
     ``cfg.landscape_sparsity``: the exact expected validation accuracy ``val_acc`` of each distribution on
@@ -78,10 +87,11 @@ def fit_limits(bank, cfg: Configs, final, *, progress: bool = True) -> pd.DataFr
     fitted = dict(zip(variants, gan.fit_many(bank, list(variants.values()), progress=progress)))
     examples = gan.from_bank(bank, networks=final.config.networks, sparsities=(s,),
                              temperature=final.config.weight_temperature, features=("depth",))
+    soft = _soft(bank, final.config, s)
     rows = []
     for ex in examples:
         land = _Landscape(bank, ex.network, s)
-        values = {"soft-bank": float(ex.weights @ ex.accuracy.double()),
+        values = {"soft-bank": soft[ex.network],
                   "form": land.expected(diagnostics.form_ceiling(ex), "val_acc"),
                   **{name: land.expected(g, "val_acc") for name, g in {"final": final, **fitted}.items()},
                   "untrained": float(land.rows["val_acc"].astype(float).mean())}
@@ -148,9 +158,7 @@ def size_curve(bank, folds, *, sizes=SIZES, progress: bool = True) -> pd.DataFra
         p = f.protocol
         crit = p[(p["method"] == "best-criterion") & (p["setting"] == "conv") & np.isclose(p["sparsity"], s)]
         crit = crit.groupby("network")["retrained_acc"].apply(lambda x: x.astype(float).mean())
-        soft = {ex.network: float(ex.weights @ ex.accuracy.double()) for ex in gan.from_bank(
-            bank, networks=gens[0].config.networks, sparsities=(s,),
-            temperature=gens[0].config.weight_temperature, features=("depth",))}
+        soft = _soft(bank, gens[0].config, s)
         lands = {n: _Landscape(bank, n, s) for n in (*f.cfg.held_out, *soft)}
         for g in gens:
             for n in f.cfg.held_out:
