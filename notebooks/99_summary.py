@@ -32,6 +32,8 @@ from prunegan import book
 from prunegan.plots import save_figure
 from prunegan.plots import part2 as plots
 from prunegan.chapters import answer, summary
+from prunegan.chapters.format import markdown_table
+from prunegan.chapters.part2 import limits
 
 scraps = summary.read_scraps(executed_dir or book.EXECUTED)
 for name, value in scraps["value"].items():  # verdicts as Markdown prose, other text without quotes
@@ -55,6 +57,10 @@ if first:
     glue("gan_verdict_table", verdicts, display=False)
     glue("gan_agreement", summary.MarkdownText(answer.agreement(replicates)), display=False)
     glue("gan_gap_table", summary.MarkdownText(answer.gap_markdown(first)), display=False)
+    limits_table = summary.MarkdownText(markdown_table(limits.limits_table(first.limits)))
+    glue("gan_limits_table", limits_table, display=False)
+    size_table = summary.MarkdownText(markdown_table(limits.size_table(first.sizes)))
+    glue("gan_size_table", size_table, display=False)
     forest = plots.forest(summary.forest_frame(first.forest), "gan", "best-criterion", threshold=-1.0)
     print("forest plot:", save_figure(forest, summary.findings_forest(executed_dir or book.EXECUTED)))
     display(verdicts)

@@ -99,6 +99,13 @@ def test_the_texts_and_the_scraps_carry_every_value():
     assert "−8.4 from mapping" in text                     # final − form
     st = limits.size_text(sizes, 0.9)
     assert "2: −3.0 [−5.0, −1.0], 8: +1.5 [−0.5, +3.5]" in st and "2: −4.0 [−6.0, −2.0]" in st
+    table = limits.limits_table(lim)
+    assert list(table["distribution"]) == [limits.LIMITS[k] for k in limits.LIMITS if k != "soft-bank"]
+    assert table.iloc[1, 1] == "−9.6 [−11.5, −7.8]"
+    st = limits.size_table(sizes).set_index("training networks")
+    assert list(st.index) == ["2", "8"]
+    assert list(st.loc["2"]) == ["−3.0 [−5.0, −1.0]", "−4.0 [−6.0, −2.0]"]
+    assert list(st.loc["8"]) == ["+1.5 [−0.5, +3.5]", "–"]                # not measured: no number
     s = Chapter6Summary(limits=lim, sizes=sizes)
     scraps = s.to_scraps()
     assert scraps["limit_form_ci_low"] == -1.8 and scraps["size_heldout_8"] == 1.5

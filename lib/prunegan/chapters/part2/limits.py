@@ -26,7 +26,7 @@ from ...analysis.stats import mean_ci
 from ...core.masks import ChannelMask
 from ...gan import diagnostics
 from ...gan.features import FEATURES
-from ..format import acc, pct, pts, pts_ci
+from ..format import MISSING, acc, pct, pts, pts_ci
 from .config import Configs
 from .fits import soft_bank
 from .learned import landscape_rows
@@ -209,3 +209,22 @@ def size_text(sizes, sparsity: float) -> str:
             f"best standard criterion (test accuracy, points): {series('heldout')}; on the training "
             f"networks, "
             f"GAN − soft-weighted bank (validation accuracy): {series('training')}.")
+
+
+def limits_table(limits) -> pd.DataFrame:
+    """The gaps of :func:`fit_limits` as a reader's table (``limits``: name → :class:`.summary.Interval`, as
+    :class:`.summary.Chapter6Summary` holds them; rows in :data:`LIMITS` order, those glued only)."""
+    gap = "gap to the soft-weighted bank (points)"
+    return pd.DataFrame([{"distribution": label, gap: limits[name].text()}
+                         for name, label in LIMITS.items() if name in limits])
+
+
+def size_table(sizes) -> pd.DataFrame:
+    """The gaps of :func:`size_curve` as a reader's table, one row per number of training networks
+    (``sizes``: (``heldout`` / ``training``, networks) → :class:`.summary.Interval`)."""
+    def cell(where, m):
+        return sizes[where, m].text() if (where, m) in sizes else MISSING
+    return pd.DataFrame([{"training networks": str(m),
+                          "held-out: GAN − best criterion (test)": cell("heldout", m),
+                          "training: GAN − soft bank (val.)": cell("training", m)}
+                         for m in sorted({m for _, m in sizes})])
