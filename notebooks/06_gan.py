@@ -514,12 +514,13 @@ display(Markdown(markdown_table(tb.gap_table(result.summary.gaps))))
 # %% [markdown]
 # ### More training networks?
 #
-# Each fold's design (its features and weights, chosen on all its training networks) refitted on the first 2
-# and the first 4 of its 8 training networks, with the fold's generator seeds, beside its own generators
-# fitted on all 8 — in the conv setting at 90 %, where every expectation is exact on the landscapes. On the
-# held-out networks: the generators' expected **test** accuracy (mean over seeds) minus the best standard
-# criterion's (the fold's, from the comparison above), CI over the 10 networks; on the training networks:
-# their expected **validation** accuracy minus the soft-weighted bank's, CI over (fold, network) pairs.
+# Each fold's design (its features and weights, chosen on all its training networks) refitted on 2 and on 4
+# of its training networks (a different window of them in each fold, so that the folds learn from different
+# networks), with the fold's generator seeds, beside its own generators fitted on all of them — in the conv
+# setting at 90 %, where every expectation is exact on the landscapes. On the held-out networks: the
+# generators' expected **test** accuracy (mean over seeds) minus the best standard criterion's (the fold's,
+# from the comparison above); on the training networks: their expected **validation** accuracy minus the
+# soft-weighted bank's, for a network the mean over the folds that trained on it. CIs over networks.
 
 # %% tags=["hide-input", "remove-output"]
 glue_figure("fig_training_size", plots.training_size(limits.size_summary(result.sizes)))
@@ -528,7 +529,7 @@ glue_figure("fig_training_size", plots.training_size(limits.size_summary(result.
 # :::{glue:figure} fig_training_size
 # ---
 # alt: >-
-#   Two panels against the number of training networks (2, 4, 8): left, the GAN's expected test accuracy
+#   Two panels against the number of training networks: left, the GAN's expected test accuracy
 #   minus the best standard criterion's on held-out networks; right, its expected validation accuracy minus
 #   the soft-weighted bank's on its training networks; dots with 95 % CI bars, a line at zero.
 # name: fig-training-size

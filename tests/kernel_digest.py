@@ -18,9 +18,10 @@ from prunegan.runs.baseline import BaselineConfig
 CONFIG = gan.GanConfig(steps=40, batch_size=8, hidden=16, seed=3)
 
 
-def hand_made_bank() -> Bank:
-    """96 masks per network: the one keeping each layer's largest-|w| channel labelled 0.9, the others 0.5."""
-    nets = [models.build("lenet5", seed=s) for s in range(2)]
+def hand_made_bank(networks: int = 2) -> Bank:
+    """96 masks per network (``networks`` LeNet-5s): the one keeping each layer's largest-|w| channel labelled
+    0.9, the others 0.5."""
+    nets = [models.build("lenet5", seed=s) for s in range(networks)]
     sizes = layer_sizes(nets[0])
     labels = {"method": "hand-made", "label": "hand-made", "strategy": "hand-made", "temperature": None,
               "min_channels_per_layer": 1, "draw": 0, "duplicate": False, "n_seeds": 1, "collapsed": False}
@@ -32,7 +33,8 @@ def hand_made_bank() -> Bank:
             kept = [int(torch.nonzero(m[k]).flatten()[0]) for k in m]
             rows.append({"baseline": i, "sparsity": 0.9, "key": m.key(), "mask": m.to_dict(),
                          "retrained_acc": 0.9 if kept == top else 0.5, **labels})
-    config = BankConfig(baselines=tuple(BaselineConfig(init_seed=i) for i in range(2)), sparsities=(0.9,))
+    config = BankConfig(baselines=tuple(BaselineConfig(init_seed=i) for i in range(networks)),
+                        sparsities=(0.9,))
     return Bank(config, [type("B", (), {"model": n})() for n in nets], pd.DataFrame(rows))
 
 

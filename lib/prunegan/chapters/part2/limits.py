@@ -7,10 +7,10 @@ exact expectation over a generator's distribution and nothing is retrained here.
   features (:func:`prunegan.gan.diagnostics.form_ceiling`), the final generator, its likelihood stage, the
   likelihood stage with :data:`CAPACITY` and with every channel feature, and the untrained generator:
   which part of the fit gap the form costs, which the features (and whether capacity or steps move it).
-- :func:`size_curve`: each fold's design refitted on the first 2 and 4 of its training networks
-  (:data:`SIZES`) beside its generators fitted on all of them: the held-out margin over the best standard
-  criterion (test accuracy) and the in-sample gap to the soft bank (validation accuracy) as the number of
-  training networks grows.
+- :func:`size_curve`: each fold's design refitted on 2 and 4 of its training networks (:data:`SIZES`,
+  :func:`training_subset`) beside its generators fitted on all of them: the held-out margin over the best
+  standard criterion (test accuracy) and the in-sample gap to the soft bank (validation accuracy) as the
+  number of training networks grows.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ...analysis.stats import mean_ci
 from ...core.masks import ChannelMask
 from ...gan import diagnostics
 from ...gan.features import FEATURES
-from ..format import MISSING, acc, pct, pts, pts_ci
+from ..format import MISSING, acc, pct, pts_ci
 from .config import Configs
 from .fits import soft_bank
 from .learned import landscape_rows
@@ -121,11 +121,21 @@ def limits_display(summary: pd.DataFrame) -> pd.DataFrame:
                                                           index=False)]})
 
 
+def training_subset(train, k: int, m: int) -> tuple[int, ...]:
+    """Fold ``k``'s ``m`` training networks for :func:`size_curve`: ``m`` consecutive networks of its training
+    networks ``train`` from position ``k · m`` on (wrapping round), so that the folds learn from different
+    networks (sorted)."""
+    train = tuple(train)
+    if not 1 <= m <= len(train):
+        raise ValueError(f"m={m} training networks: a fold has 1 to {len(train)}")
+    return tuple(sorted(train[(k * m + i) % len(train)] for i in range(m)))
+
+
 def _size_configs(bank, fold, m: int) -> tuple[list, list | None]:
-    """Fold ``fold``'s GAN generators' configs (one per seed) refitted on the first ``m`` of its training
-    networks, and their critics (fitted on the same networks, same seeds; ``None`` without a critic)."""
+    """Fold ``fold``'s GAN generators' configs (one per seed) refitted on :func:`training_subset`, and their
+    critics (fitted on the same networks, same seeds; ``None`` without a critic)."""
     gens = fold.generators["conv"]["gan"]
-    subset = tuple(fold.cfg.train_networks[:m])
+    subset = training_subset(fold.cfg.train_networks, fold.k, m)
     configs = [replace(g.config, networks=subset) for g in gens]
     if not any(c.critic_weight > 0 for c in configs):
         return configs, None
@@ -138,10 +148,10 @@ def size_curve(bank, folds, *, sizes=SIZES, progress: bool = True) -> pd.DataFra
     """One row per (fold, training networks ``m``, generator seed, network) in the conv setting at the
     landscape sparsity: ``where`` = ``"held-out"`` (the fold's held-out networks: the generator's exact
     expected *test* accuracy − the best standard criterion's test accuracy there, mean over the
-    protocol's pairs) or ``"training"`` (its first ``m`` training networks: exact expected *validation*
-    accuracy − the soft-weighted bank's), ``gap`` in points. ``m`` runs over ``sizes`` (the first ``m`` of
-    the fold's training networks; the fold's design and features, chosen on all of them) and all of a
-    fold's training networks (the fold's own generators)."""
+    protocol's pairs) or ``"training"`` (its ``m`` training networks: exact expected *validation*
+    accuracy − the soft-weighted bank's), ``gap`` in points. ``m`` runs over ``sizes`` (``m`` of the fold's
+    training networks, :func:`training_subset`; the fold's design and features, chosen on all of them) and
+    all of a fold's training networks (the fold's own generators)."""
     jobs = []  # (fold, m, configs, critics)
     for f in folds:
         for m in sizes:
@@ -174,10 +184,10 @@ def size_curve(bank, folds, *, sizes=SIZES, progress: bool = True) -> pd.DataFra
 
 
 def size_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (``where``, training networks): the mean gap (points) over seeds per unit — a held-out network,
-    or a (fold, training network) pair — and its 95 % CI over those units."""
+    """Per (``where``, training networks): the mean gap (points) per network — over seeds and, on the
+    training side, over the folds that trained on it — and its 95 % CI over networks."""
     out = []
-    units = rows.groupby(["where", "networks", "fold", "network"], sort=False)["gap"].mean().reset_index()
+    units = rows.groupby(["where", "networks", "network"], sort=False)["gap"].mean().reset_index()
     for (where, m), g in units.groupby(["where", "networks"], sort=True):
         mean, lo, hi = mean_ci(g["gap"])
         out.append({"where": where, "networks": int(m), "gap": mean, "ci_low": lo, "ci_high": hi,
@@ -189,15 +199,15 @@ def limits_text(limits, sparsity: float) -> str:
     """What :func:`fit_limits` measured, in words (``limits``: name → :class:`.summary.Interval`, the gaps
     to the soft-weighted bank over networks, as :class:`.summary.Chapter6Summary` holds them)."""
     form, final = limits["form"], limits["final"]
+    apart = final.ci_high is not None and form.ci_low is not None and final.ci_high < form.ci_low
     return (f"On the conv {pct(sparsity)} landscapes, the best distribution of the generator's form (free "
             f"weights per channel and count factors per layer, fitted to each network's bank) is "
-            f"{form.text()} "
-            f"points from the soft-weighted bank, the final generator {final.text()}: of its gap, "
-            f"{pts(form.value)} points come from the form and {pts(final.value - form.value)} from mapping "
-            f"channel features to weights. Its likelihood stage alone is at {limits['likelihood'].text()}, "
-            f"{CAPACITY}× wider and {CAPACITY}× longer at {limits['capacity'].text()}, reading all "
-            f"{len(FEATURES)} features at {limits['features'].text()}; the untrained generator at "
-            f"{limits['untrained'].text()}.")
+            f"{form.text()} points from the soft-weighted bank, the final generator {final.text()}"
+            + (": their CIs do not overlap, so most of the generator's gap is not its form's but lies in "
+               "what its features let it tell apart." if apart else ".")
+            + f" Its likelihood stage alone is at {limits['likelihood'].text()}, {CAPACITY}× wider and "
+            f"{CAPACITY}× longer at {limits['capacity'].text()}, reading all {len(FEATURES)} features at "
+            f"{limits['features'].text()}; the untrained generator at {limits['untrained'].text()}.")
 
 
 def size_text(sizes, sparsity: float) -> str:
