@@ -275,8 +275,8 @@ glue_figure("fig_gan_training", plots.gan_training(result.training_histories()))
 # bank: the **best distribution of the generator's form** — a free weight per channel and a free count factor
 # per layer, fitted to each network's bank by the same weighted maximum likelihood, no features: what a
 # generator whose features told it everything could reach —, the final generator, its likelihood stage
-# alone, that stage refitted four times wider with four times the steps, and refitted on all channel
-# features, and the untrained generator. Gap to the bank, 95 % CI over networks.
+# alone, that stage refitted four times wider with four times the steps, and refitted reading every
+# feature, and the untrained generator. Gap to the bank, 95 % CI over networks.
 
 # %%
 display(Markdown(markdown_table(limits.limits_display(limits.limits_summary(result.limits)))))
