@@ -29,7 +29,7 @@ from ...gan.features import FEATURES
 from ..format import MISSING, acc, pct, pts_ci
 from .config import Configs
 from .fits import soft_bank
-from .learned import landscape_rows
+from .learned import expected_on_landscape, landscape_rows
 
 #: The likelihood stage refitted this many times wider (``hidden``) and longer (``likelihood_steps``).
 CAPACITY = 4
@@ -46,21 +46,20 @@ LIMITS = {"soft-bank": "soft-weighted bank (the target)",
 
 
 class _Landscape:
-    """One network's landscape at one sparsity: its masks (ChannelMask and ``(M, N)`` 0/1 tensor) and rows."""
+    """One network's landscape at one sparsity: its rows and masks as an ``(M, N)`` 0/1 tensor."""
 
     def __init__(self, bank, network: int, sparsity: float) -> None:
         self.bank, self.network, self.sparsity = bank, network, sparsity
         self.rows = landscape_rows(bank, sparsity, (network,))
-        self.masks = [ChannelMask.from_dict(m) for m in self.rows["mask"]]
-        self.vectors = torch.stack([m.to_vector().to(torch.float32) for m in self.masks])
+        self.vectors = torch.stack([ChannelMask.from_dict(m).to_vector().to(torch.float32)
+                                    for m in self.rows["mask"]])
 
     def expected(self, generator, column: str) -> float:
-        """Exact expected ``column`` of ``generator``'s masks (a Generator or a StructuredMasks)."""
+        """Exact expected ``column`` of ``generator``'s masks (a Generator, through
+        :func:`.learned.expected_on_landscape`, or a StructuredMasks of this network)."""
         if isinstance(generator, gan.Generator):
-            model = self.bank.baselines[self.network].model
-            p = generator.mask_probabilities(model, self.masks, self.sparsity)
-        else:
-            p = generator.log_prob(self.vectors).exp()
+            return expected_on_landscape(generator, self.bank, self.network, self.sparsity, column)
+        p = generator.log_prob(self.vectors).exp()
         return expected_accuracy(p.numpy(), self.rows[column].to_numpy(float))
 
 
