@@ -17,7 +17,9 @@ fold end to end, every fold), :mod:`.report` (statistics, verdicts, glued values
 (the glued numbers as one typed object and its scraps), :mod:`.study` (``run``: the chapter end to end,
 one result object the notebook displays), :mod:`.gaps` (where the gap to the best criterion comes from),
 :mod:`.tables` and :mod:`.choices` (what a reader sees of the comparison and of what the folds learned
-and chose: formatted tables and the sentences after each section).
+and chose: formatted tables and the sentences after each section), :mod:`.setting_choice` (the generator
+chosen per setting by sampled retraining, leave-one-network-out: measured by a benchmark, not run by the
+chapter).
 """
 from .config import (  # noqa: F401
     SETTINGS, CRITERIA, SEED_STRIDE, BANK_STRIDE, PROTOCOL_SEED, PROTOCOL_STRIDE, CANDIDATE_OFFSET,

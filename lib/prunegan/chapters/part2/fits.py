@@ -67,6 +67,17 @@ def soft_bank(bank, networks, temperature: float) -> pd.DataFrame:
                          "bank_val_acc": value.to_numpy(float)})
 
 
+def sampled_jobs(model, generator, sparsities, proto: protocol.ProtocolConfig, *, include_linear: bool,
+                 labels: dict | None = None) -> list:
+    """The retraining jobs of ``proto.samples`` masks drawn from ``generator`` on ``model`` at each of
+    ``sparsities`` (mask ``i``: seed ``proto.seed + i``, retrained with ``proto``'s budget at seed
+    ``proto.retrain.seed + i``); rows carry ``labels``."""
+    method = Method("gan", min_channels_per_layer=1, include_linear=include_linear, name="gan", label="gan")
+    return [j for s in sparsities for j in protocol.jobs(
+        model, s, [protocol.entry(method, proto.seed, generator=generator)], proto,
+        include_linear=include_linear, labels=labels)]
+
+
 def in_sample(banks: dict, cfg: Configs, generators: dict, networks, *, label: str,
               execution: Execution = Execution()) -> pd.DataFrame:
     """Per setting (``generators``: setting → one generator), sparsity and network of ``networks`` (the
@@ -80,7 +91,6 @@ def in_sample(banks: dict, cfg: Configs, generators: dict, networks, *, label: s
         b, il = banks[setting], SETTINGS[setting]
         bank_rows = soft_bank(b, networks, g.config.weight_temperature)
         landscape = set(landscape_rows(b, cfg.landscape_sparsity, networks)["baseline"])
-        method = Method("gan", min_channels_per_layer=1, include_linear=il, name="gan", label="gan")
         rows = []
         for n in networks:
             sampled = [s for s in cfg.sparsities if not (s == cfg.landscape_sparsity and n in landscape)]
@@ -88,8 +98,7 @@ def in_sample(banks: dict, cfg: Configs, generators: dict, networks, *, label: s
                 rows.append({"network": n, "sparsity": s,
                              "gen_val_acc": expected_on_landscape(g, b, n, s, "val_acc"), "exact": True})
             base = b.baselines[n]
-            jobs = [j for s in sampled for j in protocol.jobs(
-                base.model, s, [protocol.entry(method, proto.seed, generator=g)], proto, include_linear=il)]
+            jobs = sampled_jobs(base.model, g, sampled, proto, include_linear=il)
             if jobs:
                 df = runner.run(base, jobs, execution=execution)
                 for s, d in df.groupby("sparsity"):

@@ -154,22 +154,32 @@ def simplest_design(choice: pd.DataFrame) -> tuple[float, float]:
     return float(e), float(c)
 
 
+def paired_advantages(wide: pd.DataFrame, base, confidence: float = 0.95) -> pd.DataFrame:
+    """Per column of ``wide`` (one row per network, one column per design, values in [0, 1]): its
+    advantage over column ``base`` paired per network (points), the mean with its Student-t
+    ``confidence`` CI over the networks both have, and ``clears`` = the CI low is above 0. ``base``
+    itself has advantage 0 and never clears. One row per column, in column order (``design``: its name)."""
+    rows = []
+    for col in wide.columns:
+        diff = 100 * (wide[col] - wide[base]).dropna()
+        mean, lo, hi = mean_ci(diff, confidence) if len(diff) else (np.nan, np.nan, np.nan)
+        rows.append({"design": col, "networks": len(diff), "advantage": mean, "ci_low": lo, "ci_high": hi,
+                     "clears": bool(col != base and lo > 0)})  # NaN bounds compare False
+    return pd.DataFrame(rows)
+
+
 def design_advantages(choice: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per design of a :func:`design_choice` table: its advantage over :func:`simplest_design` in
     expected validation accuracy, paired per left-out network (points), the mean with its Student-t
-    ``confidence`` CI over those networks, and ``clears`` = the CI low is above 0. The simplest design
-    itself has advantage 0 and never clears. Rows in grid order."""
-    base = simplest_design(choice)
+    ``confidence`` CI over those networks, and ``clears`` = the CI low is above 0
+    (:func:`paired_advantages`). The simplest design itself has advantage 0 and never clears. Rows in
+    grid order."""
     wide = choice.pivot_table(index="network", columns=["entropy_weight", "critic_weight"],
                               values="expected_val_acc", sort=False)
-    rows = []
-    for e, c in dict.fromkeys(zip(choice["entropy_weight"], choice["critic_weight"])):
-        diff = 100 * (wide[(e, c)] - wide[base]).dropna()
-        mean, lo, hi = mean_ci(diff, confidence) if len(diff) else (np.nan, np.nan, np.nan)
-        rows.append({"entropy_weight": float(e), "critic_weight": float(c), "networks": len(diff),
-                     "advantage": mean, "ci_low": lo, "ci_high": hi,
-                     "clears": bool((e, c) != base and lo > 0)})  # NaN bounds compare False
-    return pd.DataFrame(rows)
+    order = list(dict.fromkeys(zip(choice["entropy_weight"], choice["critic_weight"])))
+    adv = paired_advantages(wide[order], simplest_design(choice), confidence)
+    pairs = pd.DataFrame(adv.pop("design").tolist(), columns=["entropy_weight", "critic_weight"])
+    return pd.concat([pairs.astype(float), adv], axis=1)
 
 
 def chosen_design(choice: pd.DataFrame) -> tuple[float, float]:

@@ -1,0 +1,93 @@
+"""What would choosing the generator per setting cost, and would it choose differently? (issue 29, item 3)
+
+Chapter 6 chooses its design (entropy and critic weights) and its channel features on the conv 90 %
+landscapes and applies them in both settings. Item 3 asks for the stage and the features chosen per
+setting, leave-one-network-out on each fold's training networks, scored by the retrained validation
+accuracy of sampled masks where no landscape exists. This runs exactly that
+(:mod:`prunegan.chapters.part2.setting_choice`) on replicate ``--seed``'s folds, for each setting, with
+four candidates (the fold's design, its likelihood stage alone, the design reading the structural and
+magnitude features only, the design reading every feature), and prints per fold and setting each
+candidate's advantage over the fold's design (points, 95 % CI over the left-out training networks),
+what the rule would choose, and the seconds the choice took (fits and retrainings not in the cache).
+
+    python benchmarks/setting_choice.py                    # writes benchmarks/results/setting_choice.json
+
+Run it on a results cache where chapter 6 was built (``PRUNEGAN_RESULTS``): the banks and the folds'
+feature and design choices are then read back; only the choice's own fits and retrainings run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+
+from prunegan.chapters import part2 as chapter  # noqa: E402
+from prunegan.chapters.part2 import learned, setting_choice  # noqa: E402
+from prunegan.core import provenance  # noqa: E402
+from prunegan.pruning.executors import Execution  # noqa: E402
+from prunegan.runs import bank  # noqa: E402
+
+
+def _round(v):
+    return None if v != v else round(float(v), 2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="the replicate (chapter 6's seed)")
+    parser.add_argument("--folds", type=int, nargs="*", default=None, help="default: every fold")
+    parser.add_argument("--settings", nargs="*", default=list(chapter.SETTINGS),
+                        choices=list(chapter.SETTINGS))
+    parser.add_argument("--masks", type=int, default=4, help="sampled masks per (network, sparsity)")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "setting_choice.json"))
+    args = parser.parse_args(argv)
+    cfg = chapter.configs(replace(chapter.DEFAULTS, seed=args.seed))
+    folds = args.folds if args.folds is not None else list(range(chapter.DEFAULTS.folds))
+    execution = Execution(progress=False)
+    banks = {s: bank.build(bc, execution=execution) for s, bc in cfg.banks.items()}
+    results = []
+    for k in folds:
+        f = cfg.fold(k)
+        per_net, _, features = learned.feature_choice(banks["conv"], f)
+        chosen = learned.chosen_design(learned.design_choice(banks["conv"], f, per_net, progress=False))
+        cands = setting_choice.candidates(f, features, chosen)
+        for setting in args.settings:
+            start = time.perf_counter()
+            table = setting_choice.sampled_choice(banks, f, setting, cands, masks=args.masks,
+                                                  execution=execution, progress=False)
+            seconds = time.perf_counter() - start
+            adv = setting_choice.choice_advantages(table)
+            pick = setting_choice.chosen_candidate(table)
+            design = {"entropy_weight": chosen[0], "critic_weight": chosen[1], "features": list(features)}
+            results.append({
+                "fold": k, "setting": setting, "design": design, "chosen": pick, "seconds": round(seconds, 1),
+                "fit_seconds": {c: _round(g["fit_seconds"].mean()) for c, g in table.groupby("candidate")},
+                "advantages": [{"candidate": r.candidate, "networks": int(r.networks),
+                                "advantage": _round(r.advantage), "ci_low": _round(r.ci_low),
+                                "ci_high": _round(r.ci_high), "clears": bool(r.clears)}
+                               for r in adv.itertuples()],
+                "val_acc": {f"{c} {s:g}": round(float(g["val_acc"].mean()), 4)
+                            for (c, s), g in table.groupby(["candidate", "sparsity"], sort=False)}})
+            line = "  ".join(f"{r.candidate} {r.advantage:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]"
+                             for r in adv.itertuples() if r.candidate != "design")
+            print(f"fold {k} {setting:12s} chose {pick:14s} {seconds:6.0f} s   {line}", flush=True)
+    here = provenance.describe()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    out = {"what": __doc__.split("\n\n")[0], "date": datetime.date.today().isoformat(), "commit": commit,
+           "machine": f"{here['device_name']} ({here['cpu_isa']} CPU, {here['cpu_capability']} kernels), "
+                      f"torch {here['torch_version']}",
+           "replicate": args.seed, "masks": args.masks, "results": results}
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print("written", args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The per-setting choice of issue 29's item 3 (:mod:`prunegan.chapters.part2.setting_choice`): the
+candidates, leave-one-network-out fits scored by sampled retraining on real (tiny) networks, and the rule
+(a candidate replaces the fold's design only where its paired advantage clears its CI) on both sides."""
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from prunegan import gan
+from prunegan.chapters import part2
+from prunegan.chapters.part2 import fits, setting_choice
+from prunegan.pruning.executors import Execution
+from prunegan.runs import bank as bank_mod
+from prunegan.runs.bank import BankConfig
+from prunegan.runs.baseline import BaselineConfig
+from prunegan.runs.protocol import ProtocolConfig
+from prunegan.train import TrainConfig
+
+QUIET = Execution(progress=False)
+TINY = gan.GanConfig(likelihood_steps=6, steps=3, batch_size=4, hidden=8, weight_temperature=0.2,
+                     features=("l1_z_layer", "l1_rank_layer", "depth", "log_width", "is_linear"))
+
+
+def _table(values: dict) -> pd.DataFrame:
+    """A sampled_choice-shaped table: candidate → per-network val_acc at sparsities 0.8 and 0.9 (equal)."""
+    return pd.DataFrame([{"candidate": c, "network": n, "sparsity": s, "val_acc": v}
+                         for c, vals in values.items() for n, v in enumerate(vals) for s in (0.8, 0.9)])
+
+
+def test_a_candidate_replaces_the_design_only_when_its_advantage_clears_its_ci():
+    base = (0.70, 0.80, 0.75, 0.72)
+    # likelihood: +1 point on every network (CI [1, 1], clears); magnitude: a larger mean (+5.75) whose CI
+    # reaches below 0; every-feature: worse everywhere
+    clear = _table({"design": base, "likelihood": [v + 0.01 for v in base],
+                    "magnitude": (0.79, 0.89, 0.84, 0.68), "every-feature": [v - 0.02 for v in base]})
+    adv = setting_choice.choice_advantages(clear)
+    assert adv["candidate"].tolist() == ["design", "likelihood", "magnitude", "every-feature"]
+    assert adv["advantage"].tolist() == pytest.approx([0.0, 1.0, 5.75, -2.0])
+    assert adv["clears"].tolist() == [False, True, False, False]
+    assert adv.loc[2, "ci_low"] < 0 < adv.loc[1, "ci_low"] and adv["networks"].tolist() == [4] * 4
+    assert setting_choice.chosen_candidate(clear) == "likelihood"
+    # a larger mean advantage (+1.25) but one network at -1: its CI no longer clears and the design stays
+    noisy = _table({"design": base, "likelihood": (0.72, 0.82, 0.77, 0.71)})
+    assert setting_choice.choice_advantages(noisy)["advantage"].tolist() == pytest.approx([0.0, 1.25])
+    assert setting_choice.chosen_candidate(noisy) == "design"
+    # two that clear: the larger mean; a tie: the first in table order
+    both = _table({"design": base, "likelihood": [v + 0.01 for v in base],
+                   "magnitude": [v + 0.03 for v in base]})
+    assert setting_choice.chosen_candidate(both) == "magnitude"
+    tie = _table({"design": base, "likelihood": [v + 0.02 for v in base],
+                  "magnitude": [v + 0.02 for v in base]})
+    assert setting_choice.chosen_candidate(tie) == "likelihood"
+
+
+def test_the_advantage_is_paired_per_network_over_the_mean_of_its_sparsities():
+    t = _table({"design": (0.5, 0.6, 0.7), "likelihood": (0.52, 0.61, 0.73)})
+    t.loc[(t["candidate"] == "likelihood") & (t["sparsity"] == 0.9), "val_acc"] -= 0.02  # 0.9: 0, −1, +1
+    adv = setting_choice.choice_advantages(t).set_index("candidate")
+    assert adv.loc["likelihood", "advantage"] == pytest.approx((1 + 0 + 2) / 3)
+
+
+def test_the_candidates_are_the_design_its_stage_and_two_feature_sets():
+    cfg = part2.configs(part2.SMOKE_PARAMS).fold(0)
+    feats = part2.BASE_FEATURES + ("taylor_z_layer",)
+    c = setting_choice.candidates(cfg, feats, (0.1, 1.0))
+    assert tuple(c) == setting_choice.CANDIDATES
+    assert c["design"] == part2.designs(cfg, feats, (0.1, 1.0))["gan"]
+    assert (c["design"].entropy_weight, c["design"].critic_weight) == (0.1, 1.0)
+    assert c["likelihood"] == c["design"].likelihood_stage() and c["likelihood"].stage == "likelihood"
+    assert c["magnitude"].features == part2.BASE_FEATURES
+    assert set(c["every-feature"].features) == set(part2.STRUCTURAL_FEATURES + part2.CHANNEL_FEATURES)
+    for name in ("magnitude", "every-feature"):  # only the features differ from the design
+        assert replace(c[name], features=c["design"].features) == c["design"]
+
+
+@pytest.fixture(scope="module")
+def tiny_banks(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PRUNEGAN_RESULTS", str(tmp_path_factory.mktemp("choice_results")))
+        bases = tuple(BaselineConfig(init_seed=s, n_train=300, n_test=100, n_val=100,
+                                     train=TrainConfig(epochs=1, seed=s, device="cpu")) for s in range(3))
+        config = BankConfig(baselines=bases, sparsities=(0.5,), temperatures=(1.0,), draws=2,
+                            retrain=TrainConfig(epochs=1, device="cpu"))
+        yield {"conv": bank_mod.build(config, execution=QUIET)}, mp
+
+
+def test_each_candidate_is_fitted_without_the_network_it_is_scored_on(tiny_banks):
+    banks, _ = tiny_banks
+    f = SimpleNamespace(train_networks=(0, 1, 2), choice_seed=11, critic_steps=3, sparsities=(0.5,),
+                        landscape_sparsity=0.9,
+                        protocol=ProtocolConfig(samples=1, seed=5000,
+                                                retrain=TrainConfig(epochs=1, seed=5000, device="cpu")))
+    cands = {"design": TINY, "likelihood": TINY.likelihood_stage()}
+    table = setting_choice.sampled_choice(banks, f, "conv", cands, masks=fits.IN_SAMPLE_MASKS,
+                                          execution=QUIET, progress=False)
+    assert sorted(zip(table["candidate"], table["network"])) == sorted(
+        (c, n) for c in cands for n in (0, 1, 2))
+    assert (table["masks"] == fits.IN_SAMPLE_MASKS).all() and table["val_acc"].between(0, 1).all()
+    others = {n: ", ".join(str(m) for m in (0, 1, 2) if m != n) for n in (0, 1, 2)}
+    assert table["trained_on"].tolist() == [others[n] for n in table["network"]]
+    # the score of a left-out network is the generator's sampled, retrained accuracy there: fits.in_sample's
+    # estimate (as many masks, the protocol's seeds) of the same generator, fitted on the other two networks
+    for r in table.itertuples():
+        others = tuple(n for n in (0, 1, 2) if n != r.network)
+        g = gan.fit(banks["conv"], replace(cands[r.candidate], networks=others, seed=11), progress=False)
+        got = fits.in_sample(banks, f, {"conv": g}, (r.network,), label="x", execution=QUIET)
+        assert r.val_acc == pytest.approx(float(got["gen_val_acc"].iloc[0]), abs=1e-9)
+
+
+@pytest.mark.parametrize("kw, needle", [({"setting": "fc"}, "fc"), ({"cands": {}}, "cands")])
+def test_sampled_choice_rejects_bad_input(tiny_banks, kw, needle):
+    banks, _ = tiny_banks
+    f = SimpleNamespace(train_networks=(0, 1, 2))
+    args = {"setting": "conv", "cands": {"design": TINY}, **kw}
+    with pytest.raises(ValueError, match=needle):
+        setting_choice.sampled_choice(banks, f, args["setting"], args["cands"], execution=QUIET,
+                                      progress=False)
+
+
+def test_leave_one_network_out_needs_three_training_networks(tiny_banks):
+    banks, _ = tiny_banks
+    with pytest.raises(ValueError, match="at least 3"):
+        setting_choice.sampled_choice(banks, SimpleNamespace(train_networks=(0, 1)), "conv", {"design": TINY},
+                                      execution=QUIET, progress=False)
