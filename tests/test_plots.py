@@ -209,3 +209,29 @@ def test_glue_figure_glues_the_figure_for_myst_nb_shown_and_closes_it(monkeypatc
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, str(path))
     assert dict(sb.read_notebook(str(path)).scraps) == {}
+
+
+def test_training_size_draws_each_sides_means_and_cis_against_the_number_of_networks():
+    rows = pd.DataFrame([{"where": w, "networks": n, "gap": g, "ci_low": g - 2, "ci_high": g + 3}
+                         for w, base in (("held-out", -2.0), ("training", -7.0))
+                         for n, g in ((4, base + 1), (2, base), (8, base + 0.5))])
+    fig = part2.training_size(rows)
+    assert [ax.get_title() for ax in fig.axes] == ["held-out networks: GAN − best criterion",
+                                                    "training networks: GAN − soft bank"]
+    for ax, base in zip(fig.axes, (-2.0, -7.0)):
+        bar = ax.containers[0]
+        assert bar.lines[0].get_xdata().tolist() == [2, 4, 8]  # sorted by the number of networks
+        assert bar.lines[0].get_ydata().tolist() == pytest.approx([base, base + 1, base + 0.5])
+        segments = bar.lines[2][0].get_segments()  # one [[x, low], [x, high]] per point
+        low, high = np.array([s[0, 1] for s in segments]), np.array([s[1, 1] for s in segments])
+        assert low.tolist() == pytest.approx([base - 2, base - 1, base - 1.5])
+        assert high.tolist() == pytest.approx([base + 3, base + 4, base + 3.5])
+        assert [t for t in ax.get_xticks()] == [2, 4, 8]
+
+
+@pytest.mark.parametrize("rows", [pd.DataFrame(columns=["where", "networks", "gap", "ci_low", "ci_high"]),
+                                  pd.DataFrame([{"where": "test", "networks": 2, "gap": 0.0, "ci_low": -1.0,
+                                                 "ci_high": 1.0}])])
+def test_training_size_rejects_rows_it_cannot_place(rows):
+    with pytest.raises(ValueError, match="held-out"):
+        part2.training_size(rows)
