@@ -39,6 +39,26 @@ def _round(v):
     return None if v != v else round(float(v), 2)
 
 
+def summarise(results: list[dict]) -> dict:
+    """The wired view of ``results`` (dotted keys for the book and the README): per setting (``conv`` |
+    ``linear``) the folds run, how many kept the fold's design, the choice's minutes over those folds and the
+    mean seconds per fold, and per fold and candidate its advantage with its CI."""
+    out: dict = {}
+    for r in results:
+        short = "linear" if r["setting"] == "conv+linear" else r["setting"]
+        s = out.setdefault(short, {"folds": 0, "kept": 0, "minutes": 0.0, "fold": {}})
+        s["folds"] += 1
+        s["kept"] += r["chosen"] == "design"
+        s["minutes"] += r["seconds"] / 60
+        keys = ("advantage", "ci_low", "ci_high", "clears")
+        s["fold"][str(r["fold"])] = {a["candidate"].replace("-", "_"): {k: a[k] for k in keys}
+                                     for a in r["advantages"] if a["candidate"] != "design"}
+    for s in out.values():
+        s["seconds_per_fold"] = round(60 * s["minutes"] / s["folds"])
+        s["minutes"] = round(s["minutes"], 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0, help="the replicate (chapter 6's seed)")
@@ -84,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     out = {"what": __doc__.split("\n\n")[0], "date": datetime.date.today().isoformat(), "commit": commit,
            "machine": f"{here['device_name']} ({here['cpu_isa']} CPU, {here['cpu_capability']} kernels), "
                       f"torch {here['torch_version']}",
-           "replicate": args.seed, "masks": args.masks, "results": results}
+           "replicate": args.seed, "masks": args.masks, "summary": summarise(results), "results": results}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print("written", args.out)
 

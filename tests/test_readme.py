@@ -36,6 +36,12 @@ def test_benchmark_numbers_in_the_readme_equal_their_files():
     assert [r for r in rows if not r["ok"]] == []
 
 
+@pytest.mark.parametrize("page", PAGES[1:], ids=lambda p: p.name)
+def test_benchmark_numbers_in_the_book_equal_their_files(page):
+    rows = readme.check_bench(page.read_text(), source=page.name)
+    assert [r for r in rows if not r["ok"]] == []
+
+
 def test_the_readme_gan_example_runs(tmp_path, monkeypatch):
     from prunegan import gan
 
