@@ -6,7 +6,8 @@ setting, leave-one-network-out on each fold's training networks, scored by the r
 accuracy of sampled masks where no landscape exists. This runs exactly that
 (:mod:`prunegan.chapters.part2.setting_choice`) on replicate ``--seed``'s folds, for each setting, with
 four candidates (the fold's design, its likelihood stage alone, the design reading the structural and
-magnitude features only, the design reading every feature), and prints per fold and setting each
+magnitude features only, the design reading every feature; with ``--grid`` also the design at every other
+entropy and critic weight of the chapter's grid), and prints per fold and setting each
 candidate's advantage over the fold's design (points, 95 % CI over the left-out training networks),
 what the rule would choose, and the seconds the choice took (fits and retrainings not in the cache).
 
@@ -39,6 +40,11 @@ def _round(v):
     return None if v != v else round(float(v), 2)
 
 
+def _key(candidate: str) -> str:
+    """A candidate's name as a dotted-key part: ``"entropy0.1-critic1"`` → ``"entropy0p1_critic1"``."""
+    return candidate.replace("-", "_").replace(".", "p")
+
+
 def summarise(results: list[dict]) -> dict:
     """The wired view of ``results`` (dotted keys for the book and the README): per setting (``conv`` |
     ``linear``) the folds run, how many kept the fold's design, the choice's minutes over those folds and the
@@ -51,7 +57,7 @@ def summarise(results: list[dict]) -> dict:
         s["kept"] += r["chosen"] == "design"
         s["minutes"] += r["seconds"] / 60
         keys = ("advantage", "ci_low", "ci_high", "clears")
-        s["fold"][str(r["fold"])] = {a["candidate"].replace("-", "_"): {k: a[k] for k in keys}
+        s["fold"][str(r["fold"])] = {_key(a["candidate"]): {k: a[k] for k in keys}
                                      for a in r["advantages"] if a["candidate"] != "design"}
     for s in out.values():
         s["seconds_per_fold"] = round(60 * s["minutes"] / s["folds"])
@@ -66,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settings", nargs="*", default=list(chapter.SETTINGS),
                         choices=list(chapter.SETTINGS))
     parser.add_argument("--masks", type=int, default=4, help="sampled masks per (network, sparsity)")
+    parser.add_argument("--grid", action="store_true",
+                        help="also every other (entropy, critic) weight pair of the chapter's grid")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "setting_choice.json"))
     args = parser.parse_args(argv)
     cfg = chapter.configs(replace(chapter.DEFAULTS, seed=args.seed))
@@ -77,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         f = cfg.fold(k)
         per_net, _, features = learned.feature_choice(banks["conv"], f)
         chosen = learned.chosen_design(learned.design_choice(banks["conv"], f, per_net, progress=False))
-        cands = setting_choice.candidates(f, features, chosen)
+        cands = setting_choice.candidates(f, features, chosen, grid=args.grid)
         for setting in args.settings:
             start = time.perf_counter()
             table = setting_choice.sampled_choice(banks, f, setting, cands, masks=args.masks,
@@ -104,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     out = {"what": __doc__.split("\n\n")[0], "date": datetime.date.today().isoformat(), "commit": commit,
            "machine": f"{here['device_name']} ({here['cpu_isa']} CPU, {here['cpu_capability']} kernels), "
                       f"torch {here['torch_version']}",
-           "replicate": args.seed, "masks": args.masks, "summary": summarise(results), "results": results}
+           "replicate": args.seed, "masks": args.masks, "grid": args.grid, "summary": summarise(results),
+           "results": results}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print("written", args.out)
 

@@ -31,16 +31,23 @@ from .learned import designs, paired_advantages
 CANDIDATES = ("design", "likelihood", "magnitude", "every-feature")
 
 
-def candidates(f: Configs, features: tuple[str, ...], chosen: tuple[float, float]) -> dict[str, GanConfig]:
+def candidates(f: Configs, features: tuple[str, ...], chosen: tuple[float, float], *,
+               grid: bool = False) -> dict[str, GanConfig]:
     """The generators a setting chooses between (name → config; fold ``f``'s settings):
     ``"design"``: the fold's design (likelihood + adversarial stage, ``features``, the ``chosen``
     entropy and critic weights), ``"likelihood"``: its likelihood stage alone, ``"magnitude"``: the
     design reading the structural and magnitude features only, ``"every-feature"``: the design reading
-    every feature of the catalogue."""
+    every feature of the catalogue; with ``grid``, also the design at every other (entropy, critic)
+    weight pair of ``f.grid`` (``"entropy0.1-critic1"``: the same likelihood stage, another adversarial
+    stage)."""
     main = designs(f, features, chosen)["gan"]
-    return {"design": main, "likelihood": main.likelihood_stage(),
-            "magnitude": replace(main, features=tuple(BASE_FEATURES)),
-            "every-feature": replace(main, features=tuple(STRUCTURAL_FEATURES + CHANNEL_FEATURES))}
+    out = {"design": main, "likelihood": main.likelihood_stage(),
+           "magnitude": replace(main, features=tuple(BASE_FEATURES)),
+           "every-feature": replace(main, features=tuple(STRUCTURAL_FEATURES + CHANNEL_FEATURES))}
+    for e, c in (f.grid if grid else ()):
+        if (e, c) != tuple(chosen):
+            out[f"entropy{e:g}-critic{c:g}"] = replace(main, entropy_weight=e, critic_weight=c)
+    return out
 
 
 def _critics(bank, configs: list[GanConfig], f: Configs, workers, progress) -> list:
