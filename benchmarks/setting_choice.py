@@ -19,9 +19,7 @@ feature and design choices are then read back; only the choice's own fits and re
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -106,12 +104,7 @@ def main(argv: list[str] | None = None) -> None:
             line = "  ".join(f"{r.candidate} {r.advantage:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]"
                              for r in adv.itertuples() if r.candidate != "design")
             print(f"fold {k} {setting:12s} chose {pick:14s} {seconds:6.0f} s   {line}", flush=True)
-    here = provenance.describe()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    out = {"what": __doc__.split("\n\n")[0], "date": datetime.date.today().isoformat(), "commit": commit,
-           "machine": f"{here['device_name']} ({here['cpu_isa']} CPU, {here['cpu_capability']} kernels), "
-                      f"torch {here['torch_version']}",
+    out = {**provenance.stamp(__doc__.split("\n\n")[0]),
            "replicate": args.seed, "masks": args.masks, "grid": args.grid, "summary": summarise(results),
            "results": results}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -17,9 +17,7 @@ cores).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -88,12 +86,8 @@ def main(argv: list[str] | None = None) -> None:
                          "seconds": round(seconds, 1)})
             print(f"{setting:12s} {name:55s} gain {gain:+8.2f}  D {rows[-1]['d_real']} / {rows[-1]['d_fake']}"
                   f"  {seconds:5.1f} s", flush=True)
-    here = provenance.describe()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    out = {"what": __doc__.split("\n\n")[0], "date": datetime.date.today().isoformat(), "commit": commit,
-           "machine": f"{here['device_name']} ({here['cpu_isa']} CPU, {here['cpu_capability']} kernels), "
-                      f"torch {here['torch_version']}; seconds measured while other work shared the 2 cores",
+    note = "seconds measured while other work shared the 2 cores"
+    out = {**provenance.stamp(__doc__.split("\n\n")[0], note),
            "fold": 0, "replicate": 0,
            "gain": summarise(rows), "rows": rows}
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -56,3 +56,20 @@ def test_summary_counts_rows_per_machine_most_first():
 def test_an_empty_model_name_is_not_a_name(text, monkeypatch):
     monkeypatch.setattr(provenance.platform, "processor", lambda: "x86_64")
     assert provenance.cpu_model(text) == "x86_64"
+
+
+def test_a_benchmark_stamp_names_what_when_which_commit_and_machine(monkeypatch):
+    import re
+
+    s = provenance.stamp("what it measured", "a note")
+    assert s["what"] == "what it measured" and re.fullmatch(r"\d{4}-\d\d-\d\d", s["date"])
+    assert re.fullmatch(r"[0-9a-f]{7,}(\+dirty)?|unknown", s["commit"])
+    here = provenance.describe()
+    assert s["machine"].startswith(f"{here['device_name']} ({here['cpu_isa']} CPU")
+    assert s["machine"].endswith("; a note")
+    assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?|unknown", provenance.commit())
+    def no_git(*args, **kwargs):
+        raise OSError("no git")
+
+    monkeypatch.setattr(provenance.subprocess, "run", no_git)
+    assert provenance.commit() == "unknown"

@@ -12,9 +12,11 @@ made it, and a chapter can say which machines its numbers came from (:func:`summ
 from __future__ import annotations
 
 import collections
+import datetime
 import functools
 import math
 import platform
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -67,6 +69,30 @@ def describe(device: torch.device | str | None = None) -> dict[str, str]:
     return {"torch_version": torch.__version__, "device_name": device_name(device),
             "cpu_capability": effect["cpu_capability"], "cpu_isa": effect["cpu_isa"],
             "numpy_simd": effect["numpy_simd"]}
+
+
+def commit(short: bool = False) -> str:
+    """The commit of the checkout the package runs from (``short``: 7 hex digits; ``+dirty`` when tracked
+    files have uncommitted changes), or ``"unknown"`` outside a git checkout."""
+    here = Path(__file__).parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", *(["--short"] if short else []), "HEAD"], cwd=here,
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def stamp(what: str, note: str = "") -> dict[str, str]:
+    """The head of a benchmark's measurement file: ``what`` it measured, today's ``date``, the short
+    ``commit`` and the ``machine`` (CPU model and instruction set, kernels, torch; ``note`` appended)."""
+    here = describe()
+    machine = (f"{here['device_name']} ({here['cpu_isa']} CPU, {here['cpu_capability']} kernels), "
+               f"torch {here['torch_version']}")
+    return {"what": what, "date": datetime.date.today().isoformat(), "commit": commit(short=True),
+            "machine": machine + (f"; {note}" if note else "")}
 
 
 def _known(value) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Mapping
 
@@ -49,20 +48,6 @@ def setting_name(setting: str) -> str:
     if name not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; valid: conv, conv-linear (= conv+linear)")
     return name
-
-
-def _commit() -> str:
-    """``git describe``-like commit of the checkout the package runs from (``+dirty`` when it has
-    uncommitted changes), or ``"unknown"`` outside a git checkout."""
-    here = Path(__file__).parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return sha + ("+dirty" if dirty else "")
 
 
 def _sha256(path: Path) -> str:
@@ -119,7 +104,7 @@ def export_shipped(generators_by_setting: Mapping[str, Generator], key: str, des
         g.save(path)
         files[name] = {"file": path.name, "sha256": _sha256(path), "include_linear": g.include_linear,
                        "trained_steps": len(g.history), "config": g.config.to_dict()}
-    manifest = {"key": key, "commit": _commit(), "feature_version": FEATURE_VERSION,
+    manifest = {"key": key, "commit": provenance.commit(), "feature_version": FEATURE_VERSION,
                 "model_version": MODEL_VERSION,
                 "written_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "machine": provenance.describe(), "settings": files}
