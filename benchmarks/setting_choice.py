@@ -11,7 +11,8 @@ entropy and critic weight of the chapter's grid), and prints per fold and settin
 candidate's advantage over the fold's design (points, 95 % CI over the left-out training networks),
 what the rule would choose, and the seconds the choice took (fits and retrainings not in the cache).
 
-    python benchmarks/setting_choice.py                    # writes benchmarks/results/setting_choice.json
+    python benchmarks/setting_choice.py --grid             # writes benchmarks/results/setting_choice.json
+    python benchmarks/setting_choice.py --heldout          # adds the chosen generators' held-out effect
 
 Run it on a results cache where chapter 6 was built (``PRUNEGAN_RESULTS``): the banks and the folds'
 feature and design choices are then read back; only the choice's own fits and retrainings run.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
+import pandas as pd  # noqa: E402
 from prunegan.chapters import part2 as chapter  # noqa: E402
 from prunegan.chapters.part2 import learned, setting_choice  # noqa: E402
 from prunegan.core import provenance  # noqa: E402
@@ -63,27 +65,19 @@ def summarise(results: list[dict]) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seed", type=int, default=0, help="the replicate (chapter 6's seed)")
-    parser.add_argument("--folds", type=int, nargs="*", default=None, help="default: every fold")
-    parser.add_argument("--settings", nargs="*", default=list(chapter.SETTINGS),
-                        choices=list(chapter.SETTINGS))
-    parser.add_argument("--masks", type=int, default=4, help="sampled masks per (network, sparsity)")
-    parser.add_argument("--grid", action="store_true",
-                        help="also every other (entropy, critic) weight pair of the chapter's grid")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "setting_choice.json"))
-    args = parser.parse_args(argv)
-    cfg = chapter.configs(replace(chapter.DEFAULTS, seed=args.seed))
-    folds = args.folds if args.folds is not None else list(range(chapter.DEFAULTS.folds))
-    execution = Execution(progress=False)
-    banks = {s: bank.build(bc, execution=execution) for s, bc in cfg.banks.items()}
+def _fold_candidates(banks: dict, cfg, k: int, grid: bool):
+    """Fold ``k``'s configs and candidates (its feature and design choices read back from the cache)."""
+    f = cfg.fold(k)
+    per_net, _, features = learned.feature_choice(banks["conv"], f)
+    chosen = learned.chosen_design(learned.design_choice(banks["conv"], f, per_net, progress=False))
+    return f, features, chosen, setting_choice.candidates(f, features, chosen, grid=grid)
+
+
+def choose(args, cfg, banks: dict, execution: Execution) -> dict:
+    """Every fold's choice per setting: the file's content."""
     results = []
-    for k in folds:
-        f = cfg.fold(k)
-        per_net, _, features = learned.feature_choice(banks["conv"], f)
-        chosen = learned.chosen_design(learned.design_choice(banks["conv"], f, per_net, progress=False))
-        cands = setting_choice.candidates(f, features, chosen, grid=args.grid)
+    for k in args.folds:
+        f, features, chosen, cands = _fold_candidates(banks, cfg, k, args.grid)
         for setting in args.settings:
             start = time.perf_counter()
             table = setting_choice.sampled_choice(banks, f, setting, cands, masks=args.masks,
@@ -104,9 +98,60 @@ def main(argv: list[str] | None = None) -> None:
             line = "  ".join(f"{r.candidate} {r.advantage:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]"
                              for r in adv.itertuples() if r.candidate != "design")
             print(f"fold {k} {setting:12s} chose {pick:14s} {seconds:6.0f} s   {line}", flush=True)
-    out = {**provenance.stamp(__doc__.split("\n\n")[0]),
-           "replicate": args.seed, "masks": args.masks, "grid": args.grid, "summary": summarise(results),
-           "results": results}
+    return {**provenance.stamp(__doc__.split("\n\n")[0]),
+            "replicate": args.seed, "masks": args.masks, "grid": args.grid, "summary": summarise(results),
+            "results": results}
+
+
+def heldout(data: dict, cfg, banks: dict, execution: Execution) -> dict:
+    """``data`` (a file :func:`choose` wrote) plus ``heldout``: per setting, the generators each fold chose
+    fitted and measured as the chapter's GAN on the fold's held-out networks, against the fold's design
+    (test accuracy, points, per sparsity: paired per network, CI over networks)."""
+    start, out = time.perf_counter(), {}
+    for setting in dict.fromkeys(r["setting"] for r in data["results"]):
+        frames, changed = [], 0
+        for r in (r for r in data["results"] if r["setting"] == setting):
+            f, _, _, cands = _fold_candidates(banks, cfg, r["fold"], data["grid"])
+            changed += r["chosen"] != "design"
+            frames.append(setting_choice.heldout_rows(banks, f, setting, {"design": cands["design"],
+                                                                          "chosen": cands[r["chosen"]]},
+                                                      execution=execution, progress=False))
+        eff = setting_choice.heldout_effect(pd.concat(frames, ignore_index=True), "chosen", "design")
+        short = "linear" if setting == "conv+linear" else setting
+        out[short] = {"folds_changed": changed}
+        for e in eff.itertuples():
+            out[short][f"s{round(100 * e.sparsity)}"] = {"effect": _round(e.effect), "ci_low": _round(e.ci_low),
+                                                         "ci_high": _round(e.ci_high), "networks": int(e.networks)}
+        print(f"held out, {setting}: chosen − design", out[short], flush=True)
+    return {**data, "heldout": {**out, "seconds": round(time.perf_counter() - start, 1),
+                                "commit": provenance.commit(short=True)}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="the replicate (chapter 6's seed)")
+    parser.add_argument("--folds", type=int, nargs="*", default=None, help="default: every fold")
+    parser.add_argument("--settings", nargs="*", default=list(chapter.SETTINGS),
+                        choices=list(chapter.SETTINGS))
+    parser.add_argument("--masks", type=int, default=4, help="sampled masks per (network, sparsity)")
+    parser.add_argument("--grid", action="store_true",
+                        help="also every other (entropy, critic) weight pair of the chapter's grid")
+    parser.add_argument("--heldout", action="store_true",
+                        help="read --out (a finished choice) and add the chosen generators' held-out effect")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results") / "setting_choice.json"))
+    args = parser.parse_args(argv)
+    if args.folds is None:
+        args.folds = list(range(chapter.DEFAULTS.folds))
+    execution = Execution(progress=False)
+    if args.heldout:
+        data = json.loads(Path(args.out).read_text())
+        cfg = chapter.configs(replace(chapter.DEFAULTS, seed=data["replicate"]))
+        banks = {s: bank.build(bc, execution=execution) for s, bc in cfg.banks.items()}
+        out = heldout(data, cfg, banks, execution)
+    else:
+        cfg = chapter.configs(replace(chapter.DEFAULTS, seed=args.seed))
+        banks = {s: bank.build(bc, execution=execution) for s, bc in cfg.banks.items()}
+        out = choose(args, cfg, banks, execution)
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print("written", args.out)
 

@@ -137,3 +137,38 @@ def test_the_grid_adds_every_other_weight_pair_on_the_same_likelihood_stage():
     assert extra["entropy0-critic1"].critic_weight == 1.0
     plain = setting_choice.candidates(cfg, part2.BASE_FEATURES, (0.1, 0.0))
     assert tuple(plain) == setting_choice.CANDIDATES
+
+
+def test_heldout_rows_measure_each_candidate_as_the_chapter_measures_its_gan(tiny_banks):
+    banks, _ = tiny_banks
+    f = SimpleNamespace(train_networks=(0, 1), held_out=(2,), gan_seeds=(21, 22), critic_steps=3,
+                        sparsities=(0.5,),
+                        protocol=ProtocolConfig(samples=2, seed=6000,
+                                                retrain=TrainConfig(epochs=1, seed=6000, device="cpu")))
+    rows = setting_choice.heldout_rows(banks, f, "conv", {"design": TINY, "same": TINY,
+                                                          "likelihood": TINY.likelihood_stage()},
+                                       execution=QUIET, progress=False)
+    assert len(rows) == 3 * 1 * 1 * 2 and set(rows["network"]) == {2} and rows["trial"].tolist()[:2] == [0, 1]
+    # the same config under another name: the same generators, masks and retraining, row for row
+    design, same = (rows[rows["candidate"] == c]["retrained_acc"].tolist() for c in ("design", "same"))
+    assert design == same
+    assert setting_choice.heldout_effect(rows, "same", "design")["effect"].tolist() == [0.0]
+    # pair i is generator i's mask i (seed protocol.seed + i): the chapter's GAN entry over the fold's seeds
+    gens = [gan.fit(banks["conv"], replace(TINY, networks=(0, 1), seed=s), progress=False) for s in (21, 22)]
+    entry = part2.methods.gan_entry("gan", gens, include_linear=False, seed=6000)
+    model = banks["conv"].baselines[2].model
+    for i in (0, 1):
+        assert entry.propose(model, 0.5, i).key() == gens[i].sample(model, 0.5, 1, seed=6000 + i)[0].key()
+
+
+def test_the_heldout_effect_is_paired_per_network_then_averaged_with_a_ci():
+    pairs = [(0.5, 0.52), (0.6, 0.61), (0.7, 0.73)]  # (design, x) per network
+    rows = pd.DataFrame([{"candidate": c, "network": n, "sparsity": s, "trial": t, "retrained_acc": v}
+                         for s in (0.8, 0.9) for n, (a, b) in enumerate(pairs) for t in (0, 1)
+                         for c, v in (("design", a), ("x", b + (0.01 if t else -0.01)))])
+    eff = setting_choice.heldout_effect(rows, "x", "design")
+    assert eff["sparsity"].tolist() == [0.8, 0.9] and eff["networks"].tolist() == [3, 3]
+    assert eff["effect"].tolist() == pytest.approx([2.0, 2.0])  # (2 + 1 + 3) / 3 per sparsity
+    assert (eff["ci_low"] < 2.0).all() and (eff["ci_high"] > 2.0).all()
+    with pytest.raises(ValueError, match="'y'"):
+        setting_choice.heldout_effect(rows, "y", "design")

@@ -14,6 +14,15 @@ from .config import (ALLOCATION_CRITERIA, BASELINES, CANDIDATE_OFFSET, FEATURE_C
 from .criteria import chosen_criterion, standard_methods
 
 
+def gan_entry(name: str, generators, *, include_linear: bool, seed: int) -> protocol.Entry:
+    """A learned method of the protocol: pair ``i`` draws one mask from ``generators[i]`` (seed
+    ``seed + i``, at least one channel per layer); rows carry ``name`` as their method."""
+    m = Method("gan", min_channels_per_layer=1, include_linear=include_linear, name=name,
+               label=VARIANTS.get(name, name))
+    return protocol.Entry(m.labels(), protocol.per_trial_proposer(
+        lambda i: protocol.method_proposer(m, seed, generator=generators[i])), 1)
+
+
 def entries(*, include_linear: bool, generators: dict, critics: list, bank=None, network: int | None = None,
             sparsity: float, cfg: Configs) -> list[protocol.Entry]:
     """The methods compared on one network at one sparsity. ``generators``: method name → list of
@@ -26,11 +35,7 @@ def entries(*, include_linear: bool, generators: dict, critics: list, bank=None,
     one = {"min_channels_per_layer": 1, "include_linear": il}
     cand = seed + CANDIDATE_OFFSET  # candidates of the critic-ranked methods: no mask of another method
     feats = lambda model: critics[0].features(model, include_linear=il)  # noqa: E731
-    out = []
-    for name, gens in generators.items():
-        m = Method("gan", **one, name=name, label=VARIANTS.get(name, name))
-        out.append(protocol.Entry(m.labels(), protocol.per_trial_proposer(
-            lambda i, m=m, gens=gens: protocol.method_proposer(m, seed, generator=gens[i])), 1))
+    out = [gan_entry(name, gens, include_linear=il, seed=seed) for name, gens in generators.items()]
     main = generators["gan"]
     mode = lambda i: lambda model, s, _: main[i].mode(model, s, include_linear=il)  # noqa: E731
     out.append(protocol.Entry({"method": "gan-mode", "label": VARIANTS["gan-mode"], "strategy": "gan-mode",

@@ -9,6 +9,8 @@ network, clears its 95 % CI (:func:`~.learned.paired_advantages`): a float canno
 - :func:`sampled_choice`: one row per (candidate, left-out network, sparsity), ``val_acc`` the mean
   over ``masks`` sampled masks.
 - :func:`choice_advantages`, :func:`chosen_candidate`: the rule.
+- :func:`heldout_rows`, :func:`heldout_effect`: candidates fitted and measured as the chapter's GAN on the
+  fold's held-out networks (its generator seeds, its protocol's pairs), and one's paired effect over another.
 
 Chapter 6 does not run this (its cost is what ``benchmarks/setting_choice.py`` measures); the
 benchmark does, on a built chapter's cache.
@@ -20,12 +22,14 @@ from dataclasses import replace
 import pandas as pd
 
 from ... import gan
+from ...analysis.stats import mean_ci
 from ...gan.config import GanConfig
 from ...pruning.executors import Execution
-from ...runs import runner
+from ...runs import protocol, runner
 from .config import BASE_FEATURES, CHANNEL_FEATURES, SETTINGS, STRUCTURAL_FEATURES, Configs
 from .fits import sampled_jobs
 from .learned import designs, paired_advantages
+from .methods import gan_entry
 
 #: Candidate names in the order the rule reads them (the first is the one that stays unless beaten).
 CANDIDATES = ("design", "likelihood", "magnitude", "every-feature")
@@ -125,3 +129,49 @@ def chosen_candidate(table: pd.DataFrame) -> str:
     if clear.empty:
         return str(adv["candidate"].iloc[0])
     return str(clear.loc[clear["advantage"].idxmax(), "candidate"])
+
+
+def heldout_rows(banks: dict, f: Configs, setting: str, cands: dict[str, GanConfig], *,
+                 execution: Execution = Execution(), workers: int | None = None,
+                 progress: bool = True) -> pd.DataFrame:
+    """Each candidate of ``cands`` fitted as chapter 6 fits its GAN — on fold ``f``'s training networks,
+    one generator per seed of ``f.gan_seeds``, with the fold's critic of that seed where it weighs one — and
+    measured as the chapter measures it on ``f``'s held-out networks: pair ``i`` draws one mask from
+    generator ``i`` (:func:`~.methods.gan_entry`), retrained with the protocol's seed ``+ i``. One row per
+    (candidate, network, sparsity, trial) with ``retrained_acc`` (test images)."""
+    b, include_linear = banks[setting], SETTINGS[setting]
+    train, seeds = tuple(f.train_networks), tuple(f.gan_seeds)
+    gens = {}
+    for name, c in cands.items():
+        critics = (gan.fit_critics(b, networks=train, seeds=seeds, steps=f.critic_steps, features=c.features,
+                                   workers=workers, progress=progress) if c.critic_weight > 0 else None)
+        gens[name] = gan.fit_many(b, [replace(c, networks=train, seed=s) for s in seeds], critics=critics,
+                                  workers=workers, progress=progress)
+    frames = []
+    for n in f.held_out:
+        model = b.baselines[n].model
+        work = [job for name, gs in gens.items() for s in f.sparsities
+                for job in protocol.jobs(model, s, [gan_entry(name, gs, include_linear=include_linear,
+                                                              seed=f.protocol.seed)],
+                                         f.protocol, include_linear=include_linear,
+                                         labels={"candidate": name, "network": n})]
+        frames.append(runner.run(b.baselines[n], work, execution=execution))
+    df = pd.concat(frames, ignore_index=True)
+    df["sparsity"] = df["sparsity"].astype(float).round(6)
+    df["retrained_acc"] = df["retrained_acc"].astype(float)
+    return df[["candidate", "network", "sparsity", "trial", "retrained_acc"]].assign(setting=setting)
+
+
+def heldout_effect(rows: pd.DataFrame, candidate: str, base: str, confidence: float = 0.95) -> pd.DataFrame:
+    """Per sparsity of :func:`heldout_rows` rows: ``candidate`` − ``base`` in test accuracy (points), per
+    network the mean over its pairs, then the mean and Student-t ``confidence`` CI over networks."""
+    per = rows.groupby(["sparsity", "network", "candidate"])["retrained_acc"].mean().unstack("candidate")
+    missing = {candidate, base} - set(per.columns)
+    if missing:
+        raise ValueError(f"no rows of {sorted(missing)}; the rows hold {sorted(per.columns)}")
+    out = []
+    for s, g in per.groupby(level="sparsity"):
+        diff = 100 * (g[candidate] - g[base])
+        mean, lo, hi = mean_ci(diff, confidence)
+        out.append({"sparsity": float(s), "networks": len(diff), "effect": mean, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(out)
