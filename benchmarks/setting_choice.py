@@ -120,8 +120,9 @@ def heldout(data: dict, cfg, banks: dict, execution: Execution) -> dict:
         short = "linear" if setting == "conv+linear" else setting
         out[short] = {"folds_changed": changed}
         for e in eff.itertuples():
-            out[short][f"s{round(100 * e.sparsity)}"] = {"effect": _round(e.effect), "ci_low": _round(e.ci_low),
-                                                         "ci_high": _round(e.ci_high), "networks": int(e.networks)}
+            out[short][f"s{round(100 * e.sparsity)}"] = {
+                "effect": _round(e.effect), "ci_low": _round(e.ci_low), "ci_high": _round(e.ci_high),
+                "networks": int(e.networks)}
         print(f"held out, {setting}: chosen − design", out[short], flush=True)
     return {**data, "heldout": {**out, "seconds": round(time.perf_counter() - start, 1),
                                 "commit": provenance.commit(short=True)}}
