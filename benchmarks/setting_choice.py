@@ -28,12 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 
-import pandas as pd  # noqa: E402
-from prunegan.chapters import part2 as chapter  # noqa: E402
+from prunegan.chapters import part2 as chapter  # noqa: E402  (prunegan before numpy: the kernel pin)
 from prunegan.chapters.part2 import learned, setting_choice  # noqa: E402
 from prunegan.core import provenance  # noqa: E402
 from prunegan.pruning.executors import Execution  # noqa: E402
 from prunegan.runs import bank  # noqa: E402
+
+import pandas as pd  # noqa: E402
 
 
 def _round(v):
