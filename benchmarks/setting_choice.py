@@ -48,8 +48,10 @@ def _key(candidate: str) -> str:
 
 def summarise(results: list[dict]) -> dict:
     """The wired view of ``results`` (dotted keys for the book and the README): per setting (``conv`` |
-    ``linear``) the folds run, how many kept the fold's design, the choice's minutes over those folds and the
-    mean seconds per fold, and per fold and candidate its advantage with its CI."""
+    ``linear``) the folds run, how many kept the fold's design, the choice's wall minutes over those folds
+    (cached work read back is not counted), its CPU minutes (every distinct fit and retraining as recorded
+    when computed, one thread each) and the mean wall seconds per fold, and per fold and candidate its
+    advantage with its CI (and whether it clears with a Bonferroni correction over the fold's candidates)."""
     out: dict = {}
     for r in results:
         short = "linear" if r["setting"] == "conv+linear" else r["setting"]
@@ -57,48 +59,56 @@ def summarise(results: list[dict]) -> dict:
         s["folds"] += 1
         s["kept"] += r["chosen"] == "design"
         s["minutes"] += r["seconds"] / 60
-        keys = ("advantage", "ci_low", "ci_high", "clears")
+        s["cpu_minutes"] = s.get("cpu_minutes", 0.0) + r["cpu_minutes"]
+        keys = ("advantage", "ci_low", "ci_high", "clears", "clears_bonferroni")
         s["fold"][str(r["fold"])] = {_key(a["candidate"]): {k: a[k] for k in keys}
                                      for a in r["advantages"] if a["candidate"] != "design"}
     for s in out.values():
         s["seconds_per_fold"] = round(60 * s["minutes"] / s["folds"])
         s["minutes"] = round(s["minutes"], 1)
+        s["cpu_minutes"] = round(s["cpu_minutes"], 1)
     return out
 
 
-def _fold_candidates(banks: dict, cfg, k: int, grid: bool):
-    """Fold ``k``'s configs and candidates (its feature and design choices read back from the cache)."""
+def _fold_choices(banks: dict, cfg, k: int):
+    """Fold ``k``'s configs, its feature-signal table, its design-choice table and its features and design
+    (all read back from the chapter's cache)."""
     f = cfg.fold(k)
     per_net, _, features = learned.feature_choice(banks["conv"], f)
-    chosen = learned.chosen_design(learned.design_choice(banks["conv"], f, per_net, progress=False))
-    return f, features, chosen, setting_choice.candidates(f, features, chosen, grid=grid)
+    table = learned.design_choice(banks["conv"], f, per_net, progress=False)
+    return f, per_net, table, features, learned.chosen_design(table)
 
 
 def choose(args, cfg, banks: dict, execution: Execution) -> dict:
     """Every fold's choice per setting: the file's content."""
     results = []
     for k in args.folds:
-        f, features, chosen, cands = _fold_candidates(banks, cfg, k, args.grid)
+        f, per_net, design_table, features, chosen = _fold_choices(banks, cfg, k)
+        splits = setting_choice.nested_candidates(f, per_net, design_table, grid=args.grid)
         for setting in args.settings:
             start = time.perf_counter()
-            table = setting_choice.sampled_choice(banks, f, setting, cands, masks=args.masks,
-                                                  execution=execution, progress=False)
+            table, cpu = setting_choice.sampled_choice(banks, f, setting, splits, masks=args.masks,
+                                                       execution=execution, progress=False)
             seconds = time.perf_counter() - start
             adv = setting_choice.choice_advantages(table)
             pick = setting_choice.chosen_candidate(table)
+            m = len(adv) - 1  # comparisons with the design
+            strict = setting_choice.choice_advantages(table, confidence=1 - 0.05 / max(m, 1))
             design = {"entropy_weight": chosen[0], "critic_weight": chosen[1], "features": list(features)}
             results.append({
                 "fold": k, "setting": setting, "design": design, "chosen": pick, "seconds": round(seconds, 1),
-                "fit_seconds": {c: _round(g["fit_seconds"].mean()) for c, g in table.groupby("candidate")},
+                "cpu_minutes": round(cpu / 60, 1),
                 "advantages": [{"candidate": r.candidate, "networks": int(r.networks),
                                 "advantage": _round(r.advantage), "ci_low": _round(r.ci_low),
-                                "ci_high": _round(r.ci_high), "clears": bool(r.clears)}
-                               for r in adv.itertuples()],
+                                "ci_high": _round(r.ci_high), "clears": bool(r.clears),
+                                "clears_bonferroni": bool(b.clears)}
+                               for r, b in zip(adv.itertuples(), strict.itertuples())],
                 "val_acc": {f"{c} {s:g}": round(float(g["val_acc"].mean()), 4)
                             for (c, s), g in table.groupby(["candidate", "sparsity"], sort=False)}})
             line = "  ".join(f"{r.candidate} {r.advantage:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]"
                              for r in adv.itertuples() if r.candidate != "design")
-            print(f"fold {k} {setting:12s} chose {pick:14s} {seconds:6.0f} s   {line}", flush=True)
+            print(f"fold {k} {setting:12s} chose {pick:14s} {seconds:6.0f} s ({cpu / 60:.1f} CPU min)",
+                  line, flush=True)
     return {**provenance.stamp(__doc__.split("\n\n")[0]),
             "replicate": args.seed, "masks": args.masks, "grid": args.grid, "summary": summarise(results),
             "results": results}
@@ -112,18 +122,27 @@ def heldout(data: dict, cfg, banks: dict, execution: Execution) -> dict:
     for setting in dict.fromkeys(r["setting"] for r in data["results"]):
         frames, changed = [], 0
         for r in (r for r in data["results"] if r["setting"] == setting):
-            f, _, _, cands = _fold_candidates(banks, cfg, r["fold"], data["grid"])
+            f, _, _, features, chosen = _fold_choices(banks, cfg, r["fold"])
+            now = {"entropy_weight": chosen[0], "critic_weight": chosen[1], "features": list(features)}
+            if r["design"] != now:
+                raise ValueError(f"fold {r['fold']}'s design read back now, {now}, is not the file's "
+                                 f"{r['design']}: another results cache?")
+            cands = setting_choice.candidates(f, features, chosen, grid=data["grid"])
             changed += r["chosen"] != "design"
-            frames.append(setting_choice.heldout_rows(banks, f, setting, {"design": cands["design"],
-                                                                          "chosen": cands[r["chosen"]]},
-                                                      execution=execution, progress=False))
-        eff = setting_choice.heldout_effect(pd.concat(frames, ignore_index=True), "chosen", "design")
+            rows = setting_choice.heldout_rows(banks, f, setting, {"design": cands["design"],
+                                                                   "chosen": cands[r["chosen"]]},
+                                               execution=execution, progress=False)
+            frames.append(rows.assign(changed=r["chosen"] != "design"))
+        rows = pd.concat(frames, ignore_index=True)
         short = "linear" if setting == "conv+linear" else setting
         out[short] = {"folds_changed": changed}
-        for e in eff.itertuples():
-            out[short][f"s{round(100 * e.sparsity)}"] = {
-                "effect": _round(e.effect), "ci_low": _round(e.ci_low), "ci_high": _round(e.ci_high),
-                "networks": int(e.networks)}
+        for part, sub in (("all", rows), ("changed", rows[rows["changed"]])):
+            if sub.empty:
+                continue
+            for e in setting_choice.heldout_effect(sub, "chosen", "design").itertuples():
+                out[short].setdefault(part, {})[f"s{round(100 * e.sparsity)}"] = {
+                    "effect": _round(e.effect), "ci_low": _round(e.ci_low), "ci_high": _round(e.ci_high),
+                    "networks": int(e.networks)}
         print(f"held out, {setting}: chosen − design", out[short], flush=True)
     return {**data, "heldout": {**out, "seconds": round(time.perf_counter() - start, 1),
                                 "commit": provenance.commit(short=True)}}

@@ -14,8 +14,10 @@ from prunegan.chapters import part2
 from prunegan.chapters.part2 import fits, setting_choice
 from prunegan.pruning.executors import Execution
 from prunegan.runs import bank as bank_mod
+from prunegan.runs import runner
 from prunegan.runs.bank import BankConfig
 from prunegan.runs.baseline import BaselineConfig
+from prunegan.runs import protocol
 from prunegan.runs.protocol import ProtocolConfig
 from prunegan.train import TrainConfig
 
@@ -87,15 +89,20 @@ def tiny_banks(tmp_path_factory):
         yield {"conv": bank_mod.build(config, execution=QUIET)}, mp
 
 
+def _fold(**kw):
+    retrain = TrainConfig(epochs=1, seed=5000, device="cpu")
+    base = dict(train_networks=(0, 1, 2), choice_seed=11, critic_steps=3, sparsities=(0.5,),
+                landscape_sparsity=0.9, protocol=ProtocolConfig(samples=2, seed=5000, retrain=retrain))
+    return SimpleNamespace(**{**base, **kw})
+
+
 def test_each_candidate_is_fitted_without_the_network_it_is_scored_on(tiny_banks):
     banks, _ = tiny_banks
-    f = SimpleNamespace(train_networks=(0, 1, 2), choice_seed=11, critic_steps=3, sparsities=(0.5,),
-                        landscape_sparsity=0.9,
-                        protocol=ProtocolConfig(samples=1, seed=5000,
-                                                retrain=TrainConfig(epochs=1, seed=5000, device="cpu")))
+    f = _fold()
     cands = {"design": TINY, "likelihood": TINY.likelihood_stage()}
-    table = setting_choice.sampled_choice(banks, f, "conv", cands, masks=fits.IN_SAMPLE_MASKS,
-                                          execution=QUIET, progress=False)
+    table, seconds = setting_choice.sampled_choice(banks, f, "conv", {j: cands for j in (0, 1, 2)},
+                                                   masks=fits.IN_SAMPLE_MASKS, execution=QUIET,
+                                                   progress=False)
     assert sorted(zip(table["candidate"], table["network"])) == sorted(
         (c, n) for c in cands for n in (0, 1, 2))
     assert (table["masks"] == fits.IN_SAMPLE_MASKS).all() and table["val_acc"].between(0, 1).all()
@@ -103,27 +110,76 @@ def test_each_candidate_is_fitted_without_the_network_it_is_scored_on(tiny_banks
     assert table["trained_on"].tolist() == [others[n] for n in table["network"]]
     # the score of a left-out network is the generator's sampled, retrained accuracy there: fits.in_sample's
     # estimate (as many masks, the protocol's seeds) of the same generator, fitted on the other two networks
+    fit_seconds = 0.0
     for r in table.itertuples():
         others = tuple(n for n in (0, 1, 2) if n != r.network)
         g = gan.fit(banks["conv"], replace(cands[r.candidate], networks=others, seed=11), progress=False)
         got = fits.in_sample(banks, f, {"conv": g}, (r.network,), label="x", execution=QUIET)
         assert r.val_acc == pytest.approx(float(got["gen_val_acc"].iloc[0]), abs=1e-9)
+        if r.candidate == "design":  # its history holds its likelihood stage's seconds too: each counted once
+            fit_seconds += g.history[-1]["seconds"]
+    assert fit_seconds < seconds  # the fits (each distinct stage once) and the retrainings
 
 
-@pytest.mark.parametrize("kw, needle", [({"setting": "fc"}, "fc"), ({"cands": {}}, "cands")])
+def test_each_split_reads_its_own_candidates_and_critics(tiny_banks):
+    banks, _ = tiny_banks
+    critic = replace(TINY, critic_weight=1.0)
+    other = replace(critic, features=TINY.features[:3])
+    splits = {0: {"design": critic}, 1: {"design": other}, 2: {"design": critic}}
+    table, _ = setting_choice.sampled_choice(banks, _fold(), "conv", splits, masks=1, execution=QUIET,
+                                             progress=False)
+    one = replace(_fold().protocol, samples=1)
+    for j, split in splits.items():
+        c = split["design"]
+        # the split's generator: its own config, fitted on the other networks with a critic of the choice
+        # seed on those networks reading its features; its one mask retrained as the choice retrained it
+        others = tuple(n for n in (0, 1, 2) if n != j)
+        crit = gan.fit_critic(banks["conv"], networks=others, steps=3, seed=11, features=c.features)
+        g = gan.fit(banks["conv"], replace(c, networks=others, seed=11), critic=crit, progress=False)
+        jobs = fits.sampled_jobs(banks["conv"].baselines[j].model, g, (0.5,), one, include_linear=False)
+        acc = runner.run(banks["conv"].baselines[j], jobs, execution=QUIET)["retrained_val_acc"].astype(float)
+        row = table[table["network"] == j].iloc[0]
+        assert row["masks"] == 1 and row["val_acc"] == pytest.approx(float(acc.iloc[0]), abs=1e-9)
+
+
+def test_nested_candidates_choose_without_the_left_out_network():
+    f = part2.configs(part2.DEFAULTS).fold(0)
+    a = next(x for x in part2.CHANNEL_FEATURES if x not in part2.BASE_FEATURES)  # a selectable one
+    # feature a: a signal on every training network but the first, where it is reversed; with the first
+    # among the networks it is chosen on, its CI over them reaches 0
+    per_net = pd.DataFrame([{"network": n, "feature": a, "spearman": -1.0 if i == 0 else 0.5 + 0.01 * i}
+                            for i, n in enumerate(f.train_networks)])
+    # design (0.1, 0) beats the simplest by one point on every network but the first, where it loses 30
+    rows = [{"entropy_weight": e, "critic_weight": 0.0, "network": n, "expected_val_acc": v}
+            for i, n in enumerate(f.train_networks)
+            for e, v in ((0.0, 0.5), (0.1, 0.2 if i == 0 else 0.51))]
+    splits = setting_choice.nested_candidates(f, per_net, pd.DataFrame(rows))
+    first, second = f.train_networks[:2]
+    assert splits[first]["design"].entropy_weight == 0.1  # without the first network (0.1, 0) clears
+    assert splits[second]["design"].entropy_weight == 0.0  # with it, its CI reaches below 0
+    assert a in splits[first]["design"].features and a not in splits[second]["design"].features
+    assert splits[first]["likelihood"] == splits[first]["design"].likelihood_stage()
+
+
+MIXED = {0: {"design": TINY}, 1: {"x": TINY}, 2: {"design": TINY}}
+
+
+@pytest.mark.parametrize("kw, needle", [({"setting": "fc"}, "fc"),
+                                        ({"splits": {0: {"design": TINY}}}, "every"),
+                                        ({"splits": MIXED}, "same candidates"), ({"masks": 3}, "masks=3"),
+                                        ({"masks": 0}, "masks")])
 def test_sampled_choice_rejects_bad_input(tiny_banks, kw, needle):
     banks, _ = tiny_banks
-    f = SimpleNamespace(train_networks=(0, 1, 2))
-    args = {"setting": "conv", "cands": {"design": TINY}, **kw}
+    args = {"setting": "conv", "splits": {j: {"design": TINY} for j in (0, 1, 2)}, "masks": 2, **kw}
     with pytest.raises(ValueError, match=needle):
-        setting_choice.sampled_choice(banks, f, args["setting"], args["cands"], execution=QUIET,
-                                      progress=False)
+        setting_choice.sampled_choice(banks, _fold(), args["setting"], args["splits"], masks=args["masks"],
+                                      execution=QUIET, progress=False)
 
 
 def test_leave_one_network_out_needs_three_training_networks(tiny_banks):
     banks, _ = tiny_banks
     with pytest.raises(ValueError, match="at least 3"):
-        setting_choice.sampled_choice(banks, SimpleNamespace(train_networks=(0, 1)), "conv", {"design": TINY},
+        setting_choice.sampled_choice(banks, _fold(train_networks=(0, 1)), "conv", {0: {"design": TINY}},
                                       execution=QUIET, progress=False)
 
 
@@ -159,6 +215,10 @@ def test_heldout_rows_measure_each_candidate_as_the_chapter_measures_its_gan(tin
     model = banks["conv"].baselines[2].model
     for i in (0, 1):
         assert entry.propose(model, 0.5, i).key() == gens[i].sample(model, 0.5, 1, seed=6000 + i)[0].key()
+    # and heldout_rows' rows are those pairs retrained with the protocol's seeds
+    jobs = protocol.jobs(model, 0.5, [entry], f.protocol, include_linear=False)
+    expected = runner.run(banks["conv"].baselines[2], jobs, execution=QUIET)["retrained_acc"].astype(float)
+    assert design == pytest.approx(expected.tolist(), abs=1e-9)
 
 
 def test_the_heldout_effect_is_paired_per_network_then_averaged_with_a_ci():
