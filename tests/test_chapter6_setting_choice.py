@@ -183,14 +183,16 @@ def test_leave_one_network_out_needs_three_training_networks(tiny_banks):
                                       execution=QUIET, progress=False)
 
 
-def test_the_grid_adds_every_other_weight_pair_on_the_same_likelihood_stage():
+def test_the_grid_adds_every_weight_pair_on_the_same_likelihood_stage():
     cfg = part2.configs(part2.DEFAULTS).fold(0)
     c = setting_choice.candidates(cfg, part2.BASE_FEATURES, (0.1, 0.0), grid=True)
     extra = {k: v for k, v in c.items() if k not in setting_choice.CANDIDATES}
-    assert len(extra) == len(cfg.grid) - 1 and "entropy0.1-critic0" not in extra
-    assert {(g.entropy_weight, g.critic_weight) for g in extra.values()} == set(cfg.grid) - {(0.1, 0.0)}
+    assert {(g.entropy_weight, g.critic_weight) for g in extra.values()} == set(cfg.grid)
+    assert extra["entropy0.1-critic0"] == c["design"]  # the chosen pair: the design under its pair's name
     assert all(g.likelihood_stage() == c["likelihood"] for g in extra.values())
     assert extra["entropy0-critic1"].critic_weight == 1.0
+    # the names do not depend on the pair chosen (nested splits choose different pairs)
+    assert list(setting_choice.candidates(cfg, part2.BASE_FEATURES, (0.0, 1.0), grid=True)) == list(c)
     plain = setting_choice.candidates(cfg, part2.BASE_FEATURES, (0.1, 0.0))
     assert tuple(plain) == setting_choice.CANDIDATES
 

@@ -45,16 +45,15 @@ def candidates(f: Configs, features: tuple[str, ...], chosen: tuple[float, float
     ``"design"``: the fold's design (likelihood + adversarial stage, ``features``, the ``chosen``
     entropy and critic weights), ``"likelihood"``: its likelihood stage alone, ``"magnitude"``: the
     design reading the structural and magnitude features only, ``"every-feature"``: the design reading
-    every feature of the catalogue; with ``grid``, also the design at every other (entropy, critic)
-    weight pair of ``f.grid`` (``"entropy0.1-critic1"``: the same likelihood stage, another adversarial
-    stage)."""
+    every feature of the catalogue; with ``grid``, also the design at each (entropy, critic) weight pair
+    of ``f.grid`` (``"entropy0.1-critic1"``: the same likelihood stage, that adversarial stage; the pair
+    chosen is the design itself under a second name, so that every split names the same candidates)."""
     main = designs(f, features, chosen)["gan"]
     out = {"design": main, "likelihood": main.likelihood_stage(),
            "magnitude": replace(main, features=tuple(BASE_FEATURES)),
            "every-feature": replace(main, features=tuple(STRUCTURAL_FEATURES + CHANNEL_FEATURES))}
-    for e, c in (f.grid if grid else ()):
-        if (e, c) != tuple(chosen):
-            out[f"entropy{e:g}-critic{c:g}"] = replace(main, entropy_weight=e, critic_weight=c)
+    for e, c in (f.grid if grid else ()):  # every pair, the chosen one too: the same names in every split
+        out[f"entropy{e:g}-critic{c:g}"] = replace(main, entropy_weight=e, critic_weight=c)
     return out
 
 
