@@ -168,6 +168,13 @@ def paired_advantages(wide: pd.DataFrame, base, confidence: float = 0.95) -> pd.
     return pd.DataFrame(rows)
 
 
+def best_clearing(adv: pd.DataFrame) -> pd.Series | None:
+    """The row of a :func:`paired_advantages`-like table whose advantage clears its CI with the largest
+    mean advantage (ties: the first row), or ``None`` where no row clears: the base stays."""
+    clear = adv[adv["clears"]]
+    return None if clear.empty else clear.loc[clear["advantage"].idxmax()]
+
+
 def design_advantages(choice: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per design of a :func:`design_choice` table: its advantage over :func:`simplest_design` in
     expected validation accuracy, paired per left-out network (points), the mean with its Student-t
@@ -187,11 +194,9 @@ def chosen_design(choice: pd.DataFrame) -> tuple[float, float]:
     clears its 95 % CI over the left-out training networks (:func:`design_advantages`); then, of those,
     the one with the largest mean advantage (ties: the first in grid order). A float difference that
     moves a mean cannot flip this choice unless it moves a CI across 0."""
-    adv = design_advantages(choice)
-    clear = adv[adv["clears"]]
-    if clear.empty:
+    best = best_clearing(design_advantages(choice))
+    if best is None:
         return simplest_design(choice)
-    best = clear.loc[clear["advantage"].idxmax()]
     return float(best["entropy_weight"]), float(best["critic_weight"])
 
 

@@ -32,7 +32,7 @@ from ...pruning.executors import Execution
 from ...runs import protocol, runner
 from .config import BASE_FEATURES, CHANNEL_FEATURES, SETTINGS, STRUCTURAL_FEATURES, Configs
 from .fits import sampled_jobs
-from .learned import chosen_design, designs, paired_advantages, selected_features
+from .learned import best_clearing, chosen_design, designs, paired_advantages, selected_features
 from .methods import gan_entry
 
 #: Candidate names in the order the rule reads them (the first is the one that stays unless beaten).
@@ -162,10 +162,8 @@ def chosen_candidate(table: pd.DataFrame) -> str:
     """The candidate a setting uses: the first of the table, unless another's advantage over it clears its
     95 % CI (:func:`choice_advantages`); then, of those, the largest mean advantage (ties: table order)."""
     adv = choice_advantages(table)
-    clear = adv[adv["clears"]]
-    if clear.empty:
-        return str(adv["candidate"].iloc[0])
-    return str(clear.loc[clear["advantage"].idxmax(), "candidate"])
+    best = best_clearing(adv)
+    return str(adv["candidate"].iloc[0] if best is None else best["candidate"])
 
 
 def heldout_rows(banks: dict, f: Configs, setting: str, cands: dict[str, GanConfig], *,
