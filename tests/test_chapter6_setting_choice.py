@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import torch
 
 from prunegan import gan
 from prunegan.chapters import part2
@@ -221,6 +222,35 @@ def test_heldout_rows_measure_each_candidate_as_the_chapter_measures_its_gan(tin
     jobs = protocol.jobs(model, 0.5, [entry], f.protocol, include_linear=False)
     expected = runner.run(banks["conv"].baselines[2], jobs, execution=QUIET)["retrained_acc"].astype(float)
     assert design == pytest.approx(expected.tolist(), abs=1e-9)
+
+
+def test_heldout_rows_give_a_candidate_that_weighs_a_critic_the_critics_of_the_folds_seeds(tiny_banks):
+    banks, _ = tiny_banks
+    f = SimpleNamespace(train_networks=(0, 1), held_out=(2,), gan_seeds=(21, 22), critic_steps=3,
+                        sparsities=(0.5,),
+                        protocol=ProtocolConfig(samples=2, seed=6000,
+                                                retrain=TrainConfig(epochs=1, seed=6000, device="cpu")))
+    critic = replace(TINY, critic_weight=0.5)
+    rows = setting_choice.heldout_rows(banks, f, "conv", {"critic": critic, "again": critic},
+                                       execution=QUIET, progress=False)
+    # the candidates' rows: generators fitted with critic i of seed i (one critic set for both names)
+    critics = gan.fit_critics(banks["conv"], networks=(0, 1), seeds=(21, 22), steps=3, features=TINY.features,
+                              progress=False)
+    gens = gan.fit_many(banks["conv"], [replace(critic, networks=(0, 1), seed=s) for s in (21, 22)],
+                        critics=critics, progress=False)
+    entry = part2.methods.gan_entry("gan", gens, include_linear=False, seed=6000)
+    jobs = protocol.jobs(banks["conv"].baselines[2].model, 0.5, [entry], f.protocol, include_linear=False)
+    expected = runner.run(banks["conv"].baselines[2], jobs, execution=QUIET)["retrained_acc"].astype(float)
+    for name in ("critic", "again"):
+        got = rows[rows["candidate"] == name]["retrained_acc"].tolist()
+        assert got == pytest.approx(expected.tolist(), abs=1e-9)
+    # at critic weight 0 the same seed gives another keep map: the critic is read, not dropped
+    plain = gan.fit(banks["conv"], replace(critic, networks=(0, 1), seed=21, critic_weight=0.0),
+                    progress=False)
+    model = banks["conv"].baselines[2].model
+    with_critic, without = (torch.cat(list(g.keep_probabilities(model, 0.5).values()))
+                            for g in (gens[0], plain))
+    assert not torch.allclose(with_critic, without)
 
 
 def test_the_heldout_effect_is_paired_per_network_then_averaged_with_a_ci():

@@ -177,10 +177,13 @@ def heldout_rows(banks: dict, f: Configs, setting: str, cands: dict[str, GanConf
     (candidate, network, sparsity, trial) with ``retrained_acc`` (test images)."""
     b, include_linear = banks[setting], SETTINGS[setting]
     train, seeds = tuple(f.train_networks), tuple(f.gan_seeds)
-    gens = {}
+    gens, critics_by_features = {}, {}
     for name, c in cands.items():
-        critics = (gan.fit_critics(b, networks=train, seeds=seeds, steps=f.critic_steps, features=c.features,
-                                   workers=workers, progress=progress) if c.critic_weight > 0 else None)
+        if c.critic_weight > 0 and c.features not in critics_by_features:
+            critics_by_features[c.features] = gan.fit_critics(
+                b, networks=train, seeds=seeds, steps=f.critic_steps, features=c.features, workers=workers,
+                progress=progress)
+        critics = critics_by_features[c.features] if c.critic_weight > 0 else None
         gens[name] = gan.fit_many(b, [replace(c, networks=train, seed=s) for s in seeds], critics=critics,
                                   workers=workers, progress=progress)
     frames = []
