@@ -198,12 +198,15 @@ def test_the_grid_adds_every_weight_pair_on_the_same_likelihood_stage():
     assert tuple(plain) == setting_choice.CANDIDATES
 
 
+#: A fold for heldout_rows: trained on networks 0 and 1 with two generator seeds, measured on network 2.
+HELDOUT_FOLD = SimpleNamespace(
+    train_networks=(0, 1), held_out=(2,), gan_seeds=(21, 22), critic_steps=3, sparsities=(0.5,),
+    protocol=ProtocolConfig(samples=2, seed=6000, retrain=TrainConfig(epochs=1, seed=6000, device="cpu")))
+
+
 def test_heldout_rows_measure_each_candidate_as_the_chapter_measures_its_gan(tiny_banks):
     banks, _ = tiny_banks
-    f = SimpleNamespace(train_networks=(0, 1), held_out=(2,), gan_seeds=(21, 22), critic_steps=3,
-                        sparsities=(0.5,),
-                        protocol=ProtocolConfig(samples=2, seed=6000,
-                                                retrain=TrainConfig(epochs=1, seed=6000, device="cpu")))
+    f = HELDOUT_FOLD
     rows = setting_choice.heldout_rows(banks, f, "conv", {"design": TINY, "same": TINY,
                                                           "likelihood": TINY.likelihood_stage()},
                                        execution=QUIET, progress=False)
@@ -226,10 +229,7 @@ def test_heldout_rows_measure_each_candidate_as_the_chapter_measures_its_gan(tin
 
 def test_heldout_rows_give_a_candidate_that_weighs_a_critic_the_critics_of_the_folds_seeds(tiny_banks):
     banks, _ = tiny_banks
-    f = SimpleNamespace(train_networks=(0, 1), held_out=(2,), gan_seeds=(21, 22), critic_steps=3,
-                        sparsities=(0.5,),
-                        protocol=ProtocolConfig(samples=2, seed=6000,
-                                                retrain=TrainConfig(epochs=1, seed=6000, device="cpu")))
+    f = HELDOUT_FOLD
     critic = replace(TINY, critic_weight=0.5)
     rows = setting_choice.heldout_rows(banks, f, "conv", {"critic": critic, "again": critic},
                                        execution=QUIET, progress=False)
