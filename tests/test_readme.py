@@ -39,7 +39,7 @@ def test_benchmark_numbers_in_the_readme_equal_their_files():
 @pytest.mark.parametrize("page", [*PAGES[1:], REPO / "benchmarks" / "README.md"],
                          ids=lambda p: str(p.relative_to(REPO)))
 def test_benchmark_numbers_in_the_book_and_benchmarks_readme_equal_their_files(page):
-    rows = readme.check_bench(page.read_text(), source=page.name)
+    rows = readme.check_bench(page.read_text(), source=str(page.relative_to(REPO)))
     assert [r for r in rows if not r["ok"]] == []
 
 
